@@ -1,0 +1,5 @@
+export { ACCESS_TOKEN_TYP, SIGNING_ALGORITHMS, type AccessTokenClaims, type SigningAlgorithm } from './contract.ts';
+export { TOKEN_ERROR_CODES, TokenVerificationError, type TokenErrorCode, type TokenRejectReason } from './errors.ts';
+export { generateSigningKey, importPrivateKey, publicJwkFor, type SigningKeyMaterial } from './keys.ts';
+export { signAccessToken, type AccessTokenInput, type AccessTokenSignerOptions, type SignerKey } from './sign.ts';
+export { verifyAccessToken, type VerifiedAccessToken, type VerifyAccessTokenOptions } from './verify.ts';
