@@ -152,7 +152,7 @@ export function writeBrokerConfig(dataDir: string, port: number, controllerPort:
   return properties;
 }
 
-function javaArgs(libs: string, dataDir: string, heap: string, main: string[]): string[] {
+export function javaArgs(libs: string, dataDir: string, heap: string, main: string[]): string[] {
   return [
     `-Xmx${heap}`,
     '-Xms128m',
@@ -245,6 +245,47 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Starts a broker that outlives this process (for `revocable up`): same configuration as
+ * {@link startKafkaBroker}, fixed ports and data directory, output appended to `logFile`.
+ * Returns the JVM's pid once the broker accepts connections.
+ */
+export async function launchDetachedBroker(options: {
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  logFile: string;
+  heap?: string;
+  log?: (line: string) => void;
+}): Promise<number> {
+  const libs = ensureKafkaJars(options.log);
+  const properties = writeBrokerConfig(options.dataDir, options.port, options.controllerPort);
+  formatStorage(libs, options.dataDir, properties);
+  const out = openSync(options.logFile, 'a');
+  const proc = spawn('java', javaArgs(libs, options.dataDir, options.heap ?? '512m', ['kafka.Kafka', properties]), {
+    stdio: ['ignore', out, out],
+    detached: true,
+  });
+  closeSync(out);
+  let exitCode: number | null = null;
+  proc.once('exit', (code) => (exitCode = code ?? -1));
+  proc.unref();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exitCode !== null) throw new InfraError('ERR_BROKER_START_FAILED', `Kafka exited with ${exitCode} during start; see ${options.logFile}`);
+    try {
+      await waitForPort(options.port, 1000);
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new InfraError('ERR_PORT_TIMEOUT', `Kafka did not answer on 127.0.0.1:${options.port} within 60 s; see ${options.logFile}`);
+      }
+    }
+  }
+  return proc.pid ?? -1;
 }
 
 /** Lists the jar names (for diagnostics and the README). */
