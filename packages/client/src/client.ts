@@ -1,0 +1,511 @@
+import {
+  NetworkError,
+  NotAuthenticatedError,
+  ProtocolError,
+  RevocableClientError,
+  SessionRevokedError,
+  TimeoutError,
+} from './errors.ts';
+import {
+  genericError,
+  isInvalidTokenAnswer,
+  isSessionEnd,
+  loginError,
+  readErrorBody,
+  readJson,
+  readTokenResponse,
+  sessionEndError,
+  type TokenResponse,
+} from './http.ts';
+import { decodeJwtPayload, type UnverifiedClaims } from './jwt.ts';
+import type { RefreshTokenStorage, RefreshTokenStore } from './storage.ts';
+
+/** Options of {@link RevocableClient}. */
+export interface RevocableClientOptions {
+  /** Base URL of the auth service, e.g. `https://auth.example.com`. */
+  authUrl: string | URL;
+  /**
+   * Where the refresh token lives: `'cookie'` (browser; the auth service's HttpOnly cookie,
+   * calls use `credentials: 'include'`) or a {@link RefreshTokenStore} (CLI, mobile).
+   */
+  storage: RefreshTokenStorage;
+  /**
+   * Audience(s) to ask for at login and at every refresh (RFC 8707 `resource`), e.g.
+   * `['orders', 'profile']`. Default: the auth service's default audiences.
+   */
+  audience?: string | readonly string[];
+  /** The fetch to use. Default: the platform's `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+  /** Clock, epoch milliseconds. Default `Date.now`. Tests inject one to "expire" tokens. */
+  now?: () => number;
+  /**
+   * Refresh this many seconds before the access token expires. Default 30; never more
+   * than half the token's lifetime.
+   */
+  refreshBeforeExpirySeconds?: number;
+  /** Deadline of each call to the auth service, in milliseconds. Default 15000. */
+  requestTimeoutMs?: number;
+  /** Called whenever the access token changes (login, refresh, logout, session end). */
+  onTokenChange?: (change: TokenChange) => void;
+  /**
+   * Called once when the session ends without this client asking for it: the refresh
+   * token was refused (revoked on another device, logout-all, admin, expired) or its
+   * reuse was detected. Typical handler: redirect to the login page.
+   */
+  onSessionEnded?: (event: SessionEndedEvent) => void;
+}
+
+/** What {@link RevocableClientOptions.onTokenChange} receives. */
+export interface TokenChange {
+  /** The new access token, `null` when the client no longer has one. */
+  accessToken: string | null;
+  /** When the client will consider the new token expired (client clock), epoch ms. */
+  expiresAt: number | null;
+  /** Why it changed. */
+  cause: 'login' | 'refresh' | 'logout' | 'session_ended';
+}
+
+/** Why a session ended on its own. */
+export type SessionEndReason =
+  /** The refresh token was refused (revoked elsewhere, logout-all, expired, evicted). */
+  | 'refresh_rejected'
+  /** The auth service saw an already-rotated refresh token and revoked the session. */
+  | 'reuse_detected';
+
+/** What {@link RevocableClientOptions.onSessionEnded} receives. */
+export interface SessionEndedEvent {
+  reason: SessionEndReason;
+  /** The error the pending calls rejected with; carries the server's codes. */
+  error: SessionRevokedError;
+}
+
+/** The logged-in session as this client sees it (decoded, NOT verified). */
+export interface SessionSnapshot {
+  accessToken: string;
+  /** Client-clock epoch ms after which the token is treated as expired. */
+  expiresAt: number;
+  /** User id (`sub`). */
+  subject: string | undefined;
+  /** Session id (`sid`): what `DELETE /v1/sessions/:sid` takes. */
+  sessionId: string | undefined;
+  /** `aud` of the access token. */
+  audience: string[];
+  claims: UnverifiedClaims | null;
+}
+
+/** Login input. */
+export interface LoginInput {
+  email: string;
+  password: string;
+  /** Overrides the client's `audience` for this session. */
+  audience?: string | readonly string[];
+}
+
+/** One of the user's sessions (devices), as `GET /v1/sessions` lists it. */
+export interface SessionInfo {
+  /** Session id. */
+  sid: string;
+  /** Whether it is the session of the calling access token. */
+  current?: boolean;
+  [field: string]: unknown;
+}
+
+interface TokenState {
+  readonly accessToken: string;
+  readonly claims: UnverifiedClaims | null;
+  /** Client-clock epoch ms. */
+  readonly expiresAt: number;
+  /** Client-clock epoch ms from which a request first refreshes. */
+  readonly refreshAt: number;
+  /** Increases with every new token, so a late 401 can tell whether someone already refreshed. */
+  readonly generation: number;
+}
+
+/**
+ * The Revocable client SDK: logs in, keeps a short-lived access token fresh, attaches it to
+ * requests, and turns "the server revoked my session" into one clear event.
+ *
+ * - Proactive refresh: before a request, a token within `refreshBeforeExpirySeconds` of its
+ *   end is refreshed first. The decoded `exp`/`iat` only schedule refreshes; the lifetime is
+ *   measured on the client's own clock from receipt, so client/server clock skew does not
+ *   matter.
+ * - Single flight: however many requests wait, at most one refresh is in flight.
+ * - A 401 `invalid_token` answer triggers one refresh (shared with concurrent requests) and
+ *   one retry of that request; a second 401 is returned as is, never looped on.
+ */
+export class RevocableClient {
+  readonly #authUrl: URL;
+  readonly #storage: RefreshTokenStorage;
+  readonly #audience: readonly string[];
+  readonly #fetch: typeof globalThis.fetch;
+  readonly #now: () => number;
+  readonly #refreshBeforeMs: number;
+  readonly #timeoutMs: number;
+  readonly #onTokenChange: ((change: TokenChange) => void) | undefined;
+  readonly #onSessionEnded: ((event: SessionEndedEvent) => void) | undefined;
+
+  #token: TokenState | null = null;
+  #generation = 0;
+  #inflight: Promise<TokenState> | null = null;
+  /** Bumped by login/logout/session end: a refresh started before must not resurrect tokens. */
+  #epoch = 0;
+  /** Set after logout or a session end: no server calls until the next login. */
+  #ended = false;
+  #sessionAudience: readonly string[];
+  #refreshCount = 0;
+
+  constructor(options: RevocableClientOptions) {
+    this.#authUrl = new URL(options.authUrl);
+    if (!this.#authUrl.pathname.endsWith('/')) this.#authUrl.pathname += '/';
+    this.#storage = options.storage;
+    this.#audience = toList(options.audience);
+    this.#sessionAudience = this.#audience;
+    const platformFetch = options.fetch ?? globalThis.fetch;
+    if (typeof platformFetch !== 'function') throw new TypeError('no fetch available: pass options.fetch');
+    // Bound: browsers throw "Illegal invocation" when fetch is called with another `this`.
+    this.#fetch = platformFetch.bind(globalThis);
+    this.#now = options.now ?? Date.now;
+    this.#refreshBeforeMs = (options.refreshBeforeExpirySeconds ?? 30) * 1000;
+    this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.#onTokenChange = options.onTokenChange;
+    this.#onSessionEnded = options.onSessionEnded;
+  }
+
+  /** The current session, or `null` (decoded from the access token, not verified). */
+  get session(): SessionSnapshot | null {
+    const token = this.#token;
+    if (token === null) return null;
+    const aud = token.claims?.aud;
+    return {
+      accessToken: token.accessToken,
+      expiresAt: token.expiresAt,
+      subject: typeof token.claims?.sub === 'string' ? token.claims.sub : undefined,
+      sessionId: typeof token.claims?.sid === 'string' ? token.claims.sid : undefined,
+      audience: typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud.filter((a) => typeof a === 'string') : [],
+      claims: token.claims,
+    };
+  }
+
+  /** How many refreshes this client has sent to the auth service (for diagnostics and tests). */
+  get refreshCount(): number {
+    return this.#refreshCount;
+  }
+
+  /** `POST /v1/users`: creates an account. Returns the server's JSON answer. */
+  async register(input: { email: string; password: string }): Promise<Record<string, unknown>> {
+    const response = await this.#authCall('v1/users', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: input.email, password: input.password }),
+    });
+    if (!response.ok) throw genericError('registration refused', response, await readErrorBody(response));
+    const body = await readJson(response);
+    return body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  }
+
+  /**
+   * `POST /v1/login`: starts a session. In store mode the refresh token is written to the
+   * store before this resolves; in cookie mode the server's HttpOnly cookie keeps it and
+   * the copy in the body is dropped. Throws {@link InvalidCredentialsError} on a bad password.
+   */
+  async login(input: LoginInput): Promise<SessionSnapshot> {
+    const audience = input.audience === undefined ? this.#audience : toList(input.audience);
+    this.#epoch += 1;
+    const epoch = this.#epoch;
+    const body: Record<string, unknown> = { email: input.email, password: input.password };
+    if (audience.length === 1) body['audience'] = audience[0];
+    else if (audience.length > 1) body['audience'] = [...audience];
+    const response = await this.#authCall('v1/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw loginError(response, await readErrorBody(response));
+    const tokens = await readTokenResponse(response);
+    if (this.#store !== null) {
+      if (tokens.refresh_token === undefined) throw new ProtocolError('login answer has no refresh_token');
+      await this.#store.set(tokens.refresh_token);
+    }
+    if (epoch !== this.#epoch) throw new NotAuthenticatedError('logged out while logging in');
+    this.#sessionAudience = audience;
+    this.#ended = false;
+    this.#setToken(tokens, 'login');
+    const session = this.session;
+    if (session === null) throw new NotAuthenticatedError();
+    return session;
+  }
+
+  /**
+   * A valid access token: the current one, or a refreshed one when it is missing or about
+   * to expire (single-flight). Rejects with {@link SessionRevokedError} when the session
+   * ended, {@link NotAuthenticatedError} when there is none, {@link NetworkError} offline.
+   */
+  async getAccessToken(): Promise<string> {
+    return (await this.#validToken()).accessToken;
+  }
+
+  /**
+   * Forces a refresh now (joins one already in flight). Useful after a permission change
+   * or to resume a stored session at start-up.
+   */
+  async refresh(): Promise<string> {
+    return (await this.#refreshOnce(this.#token?.generation ?? -1, true)).accessToken;
+  }
+
+  /**
+   * `fetch` with the bearer token attached. Refreshes first when the token is about to
+   * expire; on a 401 `invalid_token` refreshes once and retries once. Returns the
+   * response of the last attempt (non-2xx included). Rejects with {@link NetworkError}
+   * when there is no answer and {@link SessionRevokedError} when the session is over.
+   *
+   * Only pass URLs of your own APIs: the token is sent to whatever URL you give.
+   */
+  async fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const template = new Request(input, init);
+    const first = await this.#validToken();
+    const response = await this.#send(template.clone(), first.accessToken);
+    if (!(await isInvalidTokenAnswer(response))) return response;
+    const next = await this.#refreshOnce(first.generation, false);
+    await response.body?.cancel().catch(() => undefined);
+    return this.#send(template, next.accessToken);
+  }
+
+  /**
+   * `POST /v1/logout`: revokes this session on the server (every resource service rejects
+   * its access tokens within milliseconds), then forgets it locally, even if the server
+   * could not be reached (the error is rethrown after).
+   */
+  async logout(): Promise<void> {
+    await this.#endOnServer('v1/logout');
+  }
+
+  /** `POST /v1/logout-all`: revokes every session of the user (all devices), then forgets this one. */
+  async logoutAll(): Promise<void> {
+    await this.#endOnServer('v1/logout-all');
+  }
+
+  /** `GET /v1/sessions`: the user's active sessions (devices). */
+  async sessions(): Promise<SessionInfo[]> {
+    const response = await this.fetch(this.#url('v1/sessions'), this.#cookieInit({ method: 'GET' }));
+    if (!response.ok) throw genericError('listing sessions failed', response, await readErrorBody(response));
+    const body = await readJson(response);
+    const list = Array.isArray(body)
+      ? body
+      : body !== null && typeof body === 'object' && Array.isArray((body as { sessions?: unknown }).sessions)
+        ? (body as { sessions: unknown[] }).sessions
+        : null;
+    if (list === null) throw new ProtocolError('sessions answer is not a list', { status: response.status });
+    return list.filter(
+      (item): item is SessionInfo =>
+        item !== null && typeof item === 'object' && typeof (item as { sid?: unknown }).sid === 'string',
+    );
+  }
+
+  /** `DELETE /v1/sessions/:sid`: logs one device out. Revoking the current session also ends it here. */
+  async revokeSession(sid: string): Promise<void> {
+    const current = this.session?.sessionId;
+    const response = await this.fetch(
+      this.#url(`v1/sessions/${encodeURIComponent(sid)}`),
+      this.#cookieInit({ method: 'DELETE' }),
+    );
+    if (!response.ok && response.status !== 404) {
+      throw genericError('revoking the session failed', response, await readErrorBody(response));
+    }
+    await response.body?.cancel().catch(() => undefined);
+    if (current !== undefined && current === sid) await this.#forget('logout');
+  }
+
+  get #store(): RefreshTokenStore | null {
+    return this.#storage === 'cookie' ? null : this.#storage;
+  }
+
+  async #endOnServer(path: string): Promise<void> {
+    if (this.#ended) {
+      await this.#forget('logout');
+      return;
+    }
+    try {
+      const response = await this.fetch(this.#url(path), this.#cookieInit({ method: 'POST' }));
+      await response.body?.cancel().catch(() => undefined);
+      if (!response.ok && response.status !== 401) {
+        throw genericError(`${path} failed`, response, await readErrorBody(response));
+      }
+    } catch (error) {
+      // Already over on the server: exactly what was asked.
+      if (!(error instanceof SessionRevokedError) && !(error instanceof NotAuthenticatedError)) throw error;
+    } finally {
+      await this.#forget('logout');
+    }
+  }
+
+  async #validToken(): Promise<TokenState> {
+    const token = this.#token;
+    if (token !== null && this.#now() < token.refreshAt) return token;
+    return this.#refreshOnce(token?.generation ?? -1, true);
+  }
+
+  /**
+   * Refreshes unless a newer token than `staleGeneration` is already there (someone else
+   * refreshed while this caller waited), joining the refresh in flight if there is one.
+   */
+  #refreshOnce(staleGeneration: number, requireFresh: boolean): Promise<TokenState> {
+    if (this.#inflight !== null) return this.#inflight;
+    const token = this.#token;
+    if (token !== null && token.generation !== staleGeneration && (!requireFresh || this.#now() < token.refreshAt)) {
+      return Promise.resolve(token);
+    }
+    const flight = this.#doRefresh().finally(() => {
+      if (this.#inflight === flight) this.#inflight = null;
+    });
+    this.#inflight = flight;
+    return flight;
+  }
+
+  async #doRefresh(): Promise<TokenState> {
+    if (this.#ended) throw new NotAuthenticatedError();
+    const epoch = this.#epoch;
+    const form = new URLSearchParams({ grant_type: 'refresh_token' });
+    const store = this.#store;
+    if (store !== null) {
+      const refreshToken = await store.get();
+      if (refreshToken === null || refreshToken.length === 0) throw new NotAuthenticatedError('no refresh token stored');
+      form.set('refresh_token', refreshToken);
+    }
+    for (const resource of this.#sessionAudience) form.append('resource', resource);
+    this.#refreshCount += 1;
+    const response = await this.#authCall('oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+    });
+    if (!response.ok) {
+      const details = await readErrorBody(response);
+      if (epoch !== this.#epoch) throw new NotAuthenticatedError('logged out while refreshing');
+      if (isSessionEnd(response, details, store === null)) {
+        const error = sessionEndError(details);
+        await this.#forget('session_ended');
+        this.#emitSessionEnded(error);
+        throw error;
+      }
+      throw genericError('refresh failed', response, details);
+    }
+    const tokens = await readTokenResponse(response);
+    if (epoch !== this.#epoch) throw new NotAuthenticatedError('logged out while refreshing');
+    if (store !== null) {
+      if (tokens.refresh_token === undefined) throw new ProtocolError('refresh answer has no refresh_token');
+      await store.set(tokens.refresh_token);
+    }
+    return this.#setToken(tokens, 'refresh');
+  }
+
+  #setToken(tokens: TokenResponse, cause: 'login' | 'refresh'): TokenState {
+    const receivedAt = this.#now();
+    const claims = decodeJwtPayload(tokens.access_token);
+    // Lifetime from the token's own iat/exp (or expires_in), measured from receipt on the
+    // client clock: a client whose clock is off by minutes still refreshes on time.
+    const lifetimeMs =
+      claims !== null && typeof claims.exp === 'number' && typeof claims.iat === 'number' && claims.exp > claims.iat
+        ? (claims.exp - claims.iat) * 1000
+        : tokens.expires_in * 1000;
+    const expiresAt = receivedAt + lifetimeMs;
+    const refreshAt = expiresAt - Math.min(this.#refreshBeforeMs, lifetimeMs / 2);
+    this.#generation += 1;
+    const state: TokenState = {
+      accessToken: tokens.access_token,
+      claims,
+      expiresAt,
+      refreshAt,
+      generation: this.#generation,
+    };
+    this.#token = state;
+    this.#emitTokenChange({ accessToken: state.accessToken, expiresAt, cause });
+    return state;
+  }
+
+  async #forget(cause: 'logout' | 'session_ended'): Promise<void> {
+    this.#epoch += 1;
+    this.#ended = true;
+    const had = this.#token !== null;
+    this.#token = null;
+    this.#inflight = null;
+    if (this.#store !== null) await this.#store.set(null);
+    if (had) this.#emitTokenChange({ accessToken: null, expiresAt: null, cause });
+  }
+
+  async #send(request: Request, accessToken: string): Promise<Response> {
+    request.headers.set('authorization', `Bearer ${accessToken}`);
+    try {
+      return await this.#fetch(request);
+    } catch (error) {
+      // The caller's own AbortSignal fired: keep fetch's usual AbortError.
+      if (error instanceof Error && error.name === 'AbortError' && request.signal.aborted) throw error;
+      throw toTransportError(error, request.url);
+    }
+  }
+
+  /** A call to the auth service itself (no bearer), with the request deadline. */
+  async #authCall(path: string, init: RequestInit): Promise<Response> {
+    const url = this.#url(path);
+    try {
+      return await this.#fetch(url, {
+        ...this.#cookieInit(init),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (error) {
+      throw toTransportError(error, url.toString());
+    }
+  }
+
+  #cookieInit(init: RequestInit): RequestInit {
+    return this.#storage === 'cookie' ? { ...init, credentials: 'include' } : init;
+  }
+
+  #url(path: string): URL {
+    return new URL(path, this.#authUrl);
+  }
+
+  #emitTokenChange(change: TokenChange): void {
+    safeCall(this.#onTokenChange, change);
+  }
+
+  #emitSessionEnded(error: SessionRevokedError): void {
+    const reason: SessionEndReason = error.code === 'ERR_REFRESH_TOKEN_REUSED' ? 'reuse_detected' : 'refresh_rejected';
+    safeCall(this.#onSessionEnded, { reason, error });
+  }
+}
+
+/** Creates a {@link RevocableClient}. */
+export function createClient(options: RevocableClientOptions): RevocableClient {
+  return new RevocableClient(options);
+}
+
+function toList(audience: string | readonly string[] | undefined): readonly string[] {
+  if (audience === undefined) return [];
+  return typeof audience === 'string' ? [audience] : [...audience];
+}
+
+function toTransportError(error: unknown, url: string): RevocableClientError {
+  if (error instanceof RevocableClientError) return error;
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'TimeoutError') return new TimeoutError(`no answer from ${originOf(url)} in time`, { cause: error });
+  if (name === 'AbortError') return new NetworkError(`request to ${originOf(url)} aborted`, { cause: error });
+  return new NetworkError(`could not reach ${originOf(url)}`, { cause: error });
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'the server';
+  }
+}
+
+// An app's callback must not break token handling; its failure is still reported.
+function safeCall<T>(callback: ((value: T) => void) | undefined, value: T): void {
+  if (callback === undefined) return;
+  try {
+    callback(value);
+  } catch (error) {
+    console.error('revocable client: callback threw', error);
+  }
+}
