@@ -1,1 +1,10 @@
-export {};
+export {
+  Denylist,
+  DenylistError,
+  type DenialKind,
+  type DenylistErrorCode,
+  type DenylistOptions,
+  type DenylistSize,
+  type TokenRef,
+} from './denylist.ts';
+export { createIdHasher, type IdHash64, type IdHasher } from './hash.ts';

@@ -1,0 +1,268 @@
+import type { RevocableEvent } from '@revocable/events';
+import { createIdHasher, type IdHash64, type IdHasher } from './hash.ts';
+import { ExpiringHashTable } from './table.ts';
+
+/** Which entry denied a token. */
+export type DenialKind = 'session' | 'user' | 'token' | 'key';
+
+/** Options for {@link Denylist}. */
+export interface DenylistOptions {
+  /** Clock, epoch milliseconds. Default `Date.now`. Tests inject one and move it. */
+  now?: () => number;
+  /**
+   * Extra seconds an entry keeps denying after its `until`, so a token the verifier still
+   * accepts thanks to its clock tolerance (`exp` leeway) stays denied. Set it to at least the
+   * verifier's `clockToleranceSeconds`. Integer ≥ 0, default 60.
+   */
+  graceSeconds?: number;
+  /**
+   * Hashes ids to 64 bits. Default: {@link createIdHasher} with a fresh random seed. Inject a
+   * seeded or degenerate hasher only in tests and benchmarks.
+   */
+  hasher?: IdHasher;
+}
+
+/** The claims of a verified access token that the denylist decides on. */
+export interface TokenRef {
+  jti: string;
+  sid: string;
+  sub: string;
+  /** The user's token version at issue time. */
+  ver: number;
+  /** Key id from the JWS header. */
+  kid: string;
+}
+
+/** Live entry counts by kind. */
+export interface DenylistSize {
+  session: number;
+  user: number;
+  token: number;
+  key: number;
+  total: number;
+}
+
+export type DenylistErrorCode = 'ERR_DENYLIST_INVALID_ARGUMENT' | 'ERR_DENYLIST_INVALID_CLOCK';
+
+/** Thrown for a programming error: an argument of the wrong type/range, or a clock returning a non-number. */
+export class DenylistError extends Error {
+  readonly code: DenylistErrorCode;
+  constructor(code: DenylistErrorCode, message: string) {
+    super(message);
+    this.name = 'DenylistError';
+    this.code = code;
+  }
+}
+
+const MAX_EXPIRES_AT = 0xffff_ffff;
+const MAX_VERSION = 0xffff_ffff;
+const DEFAULT_GRACE_SECONDS = 60;
+
+/**
+ * In-memory revocation state of one resource-service instance.
+ *
+ * Session ids, jtis and subjects are not stored: each is reduced to a keyed 64-bit hash
+ * (see {@link createIdHasher}) in an open-addressing table of typed arrays, 12 bytes per
+ * slot (16 for subjects, which also carry `minVer`), so a million live session entries
+ * take about 25 MB instead of hundreds of MB of strings and map nodes. Key revocations are
+ * rare and kept in a plain Map.
+ *
+ * Trade-off: two different ids with the same 64-bit hash are indistinguishable. That can
+ * only make the denylist deny a token it should have allowed (a false "revoked", with
+ * probability about n / 2^64 per lookup with n live entries: ~5e-14 at a million entries),
+ * never allow one it should deny. The seed is random per instance, so a collision is not
+ * reproducible across instances or restarts.
+ *
+ * Expiry: an entry denies up to and including the second `until + graceSeconds` and is
+ * forgotten after it. Nothing runs on a timer: expired entries never match, are reused by
+ * inserts, and are dropped when a table fills up (amortised O(1) per insert), on
+ * {@link Denylist.prune} and on {@link Denylist.size}. Memory is therefore bounded by the
+ * live entries (revocation rate × token lifetime), not by history.
+ *
+ * Not safe for concurrent mutation from several threads; one instance per event loop.
+ */
+export class Denylist {
+  readonly #now: () => number;
+  readonly #graceSeconds: number;
+  readonly #hash: IdHasher;
+  readonly #h: IdHash64 = { hi: 0, lo: 0 };
+  readonly #sessions = new ExpiringHashTable(3);
+  readonly #tokens = new ExpiringHashTable(3);
+  /** sub → minVer (value) */
+  readonly #users = new ExpiringHashTable(4);
+  /** kid → expiresAt (first second no longer denied) */
+  readonly #keys = new Map<string, number>();
+
+  constructor(options: DenylistOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    const grace = options.graceSeconds ?? DEFAULT_GRACE_SECONDS;
+    if (!Number.isSafeInteger(grace) || grace < 0) {
+      throw new DenylistError('ERR_DENYLIST_INVALID_ARGUMENT', `graceSeconds must be an integer >= 0, got ${String(grace)}`);
+    }
+    this.#graceSeconds = grace;
+    this.#hash = options.hasher ?? createIdHasher();
+  }
+
+  /**
+   * Denies every token carrying `sid` until `untilEpochSeconds` (+ grace). Returns true if
+   * the state changed (new entry, or a later `until` extended it).
+   */
+  revokeSession(sid: string, untilEpochSeconds: number): boolean {
+    checkId('sid', sid);
+    return this.#upsert(this.#sessions, sid, untilEpochSeconds, 0);
+  }
+
+  /**
+   * Denies tokens of `sub` whose `ver` is lower than `minVer`, until `untilEpochSeconds`
+   * (+ grace). A live entry keeps the highest `minVer` and the latest `until`. Returns true
+   * if the state changed.
+   */
+  revokeUserBelow(sub: string, minVer: number, untilEpochSeconds: number): boolean {
+    checkId('sub', sub);
+    if (!Number.isSafeInteger(minVer) || minVer < 0 || minVer > MAX_VERSION) {
+      throw new DenylistError('ERR_DENYLIST_INVALID_ARGUMENT', `minVer must be an integer in 0..${MAX_VERSION}`);
+    }
+    return this.#upsert(this.#users, sub, untilEpochSeconds, minVer);
+  }
+
+  /** Denies the token with this `jti` until `untilEpochSeconds` (+ grace). Returns true if the state changed. */
+  revokeToken(jti: string, untilEpochSeconds: number): boolean {
+    checkId('jti', jti);
+    return this.#upsert(this.#tokens, jti, untilEpochSeconds, 0);
+  }
+
+  /** Denies everything signed with `kid` until `untilEpochSeconds` (+ grace). Returns true if the state changed. */
+  revokeKey(kid: string, untilEpochSeconds: number): boolean {
+    checkId('kid', kid);
+    const expiresAt = this.#expiresAt(untilEpochSeconds);
+    const nowSec = this.#nowSec();
+    if (expiresAt <= nowSec) return false;
+    const current = this.#keys.get(kid);
+    if (current !== undefined && current >= expiresAt) return false;
+    if (current === undefined) this.#pruneKeys(nowSec);
+    this.#keys.set(kid, expiresAt);
+    return true;
+  }
+
+  /**
+   * Applies one event from the revocation topic. Idempotent: applying the same event again
+   * changes nothing. Heartbeats (and unknown types) are ignored. Returns true if the state changed.
+   */
+  apply(event: RevocableEvent): boolean {
+    switch (event.type) {
+      case 'session.revoked':
+        return this.revokeSession(event.sid, event.until);
+      case 'user.revoked':
+        return this.revokeUserBelow(event.sub, event.minVer, event.until);
+      case 'token.revoked':
+        return this.revokeToken(event.jti, event.until);
+      case 'key.revoked':
+        return this.revokeKey(event.kid, event.until);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Returns null when no live entry covers the token, else the kind of the first matching
+   * entry, checked in the order key, user, session, token. O(1): at most three hash
+   * computations and table probes, fewer when a table is empty. A non-numeric `ver` is
+   * treated as below any `minVer` (denied if the user has an entry).
+   */
+  check(token: TokenRef): DenialKind | null {
+    const nowSec = this.#nowSec();
+    if (this.#keys.size > 0) {
+      const expiresAt = this.#keys.get(token.kid);
+      if (expiresAt !== undefined && expiresAt > nowSec) return 'key';
+    }
+    const h = this.#h;
+    if (this.#users.occupied > 0 && typeof token.sub === 'string') {
+      this.#hash(token.sub, h);
+      const slot = this.#users.findLive(h.hi, h.lo, nowSec);
+      if (slot >= 0 && !(token.ver >= this.#users.valueAt(slot))) return 'user';
+    }
+    if (this.#sessions.occupied > 0 && typeof token.sid === 'string') {
+      this.#hash(token.sid, h);
+      if (this.#sessions.findLive(h.hi, h.lo, nowSec) >= 0) return 'session';
+    }
+    if (this.#tokens.occupied > 0 && typeof token.jti === 'string') {
+      this.#hash(token.jti, h);
+      if (this.#tokens.findLive(h.hi, h.lo, nowSec) >= 0) return 'token';
+    }
+    return null;
+  }
+
+  /**
+   * Live entry counts by kind. Drops expired entries first (see {@link Denylist.prune}), so
+   * it costs O(capacity) when something may have expired since the last prune: meant for
+   * metrics scrapes, not the request path.
+   */
+  size(): DenylistSize {
+    this.prune();
+    const session = this.#sessions.occupied;
+    const user = this.#users.occupied;
+    const token = this.#tokens.occupied;
+    const key = this.#keys.size;
+    return { session, user, token, key, total: session + user + token + key };
+  }
+
+  /**
+   * Drops every expired entry and shrinks tables that became mostly empty. Returns how many
+   * entries were dropped. O(capacity) when something may have expired, O(1) otherwise. The
+   * structure also prunes by itself when a table fills up; calling this periodically only
+   * returns memory sooner after a burst.
+   */
+  prune(): number {
+    const nowSec = this.#nowSec();
+    return this.#sessions.prune(nowSec) + this.#users.prune(nowSec) + this.#tokens.prune(nowSec) + this.#pruneKeys(nowSec);
+  }
+
+  /** Bytes held by the hash tables' typed arrays (the small key map is not counted). */
+  memoryBytes(): number {
+    return this.#sessions.byteLength + this.#users.byteLength + this.#tokens.byteLength;
+  }
+
+  #upsert(table: ExpiringHashTable, id: string, untilEpochSeconds: number, value: number): boolean {
+    const expiresAt = this.#expiresAt(untilEpochSeconds);
+    const nowSec = this.#nowSec();
+    if (expiresAt <= nowSec) return false;
+    const h = this.#h;
+    this.#hash(id, h);
+    return table.upsert(h.hi, h.lo, expiresAt, nowSec, value);
+  }
+
+  #pruneKeys(nowSec: number): number {
+    let removed = 0;
+    for (const [kid, expiresAt] of this.#keys) {
+      if (expiresAt <= nowSec) {
+        this.#keys.delete(kid);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** First epoch second at which an entry with this `until` stops denying, clamped to 32 bits. */
+  #expiresAt(untilEpochSeconds: number): number {
+    if (typeof untilEpochSeconds !== 'number' || !Number.isFinite(untilEpochSeconds) || untilEpochSeconds < 0) {
+      throw new DenylistError('ERR_DENYLIST_INVALID_ARGUMENT', `until must be epoch seconds >= 0, got ${String(untilEpochSeconds)}`);
+    }
+    const expiresAt = Math.floor(untilEpochSeconds) + this.#graceSeconds + 1;
+    return expiresAt > MAX_EXPIRES_AT ? MAX_EXPIRES_AT : expiresAt;
+  }
+
+  #nowSec(): number {
+    const nowMs = this.#now();
+    // A broken clock (NaN) would make every entry look expired: refuse instead of allowing.
+    if (!Number.isFinite(nowMs)) {
+      throw new DenylistError('ERR_DENYLIST_INVALID_CLOCK', `clock returned ${String(nowMs)}, expected epoch milliseconds`);
+    }
+    return Math.floor(nowMs / 1000);
+  }
+}
+
+function checkId(name: string, id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new DenylistError('ERR_DENYLIST_INVALID_ARGUMENT', `${name} must be a non-empty string`);
+  }
+}
