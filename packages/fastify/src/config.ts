@@ -1,0 +1,148 @@
+import { createKafkaTransport } from '@revocable/events';
+import type { IntrospectionOptions } from './introspection.ts';
+import type { RevocableOptions } from './plugin.ts';
+
+/** Thrown by config loaders; its message is the one line naming the variable and the fix. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+/** Environment-derived settings every resource service needs to run the verifier. */
+export interface VerifierConfig {
+  /** KAFKA_BROKERS, comma-separated host:port, default 127.0.0.1:9092. */
+  kafkaBrokers: string[];
+  /** KAFKA_CLIENT_ID, default revocable-<audience>. */
+  kafkaClientId: string;
+  /** REVOCATION_TOPIC, default revocable.revocations. */
+  revocationTopic: string;
+  /** AUTH_URL, default http://127.0.0.1:3000 (no trailing slash). */
+  authUrl: string;
+  /** AUTH_ISSUER, default AUTH_URL. */
+  issuer: string;
+  /** AUDIENCE: this service's audience. */
+  audience: string;
+  /** JWKS_URL, default AUTH_URL/.well-known/jwks.json. */
+  jwksUrl: string;
+  /** JWKS_COOLDOWN_MS, default 30000: least time between refetches caused by unknown kids. */
+  jwksCooldownMs: number;
+  /** INTROSPECTION_CLIENT_ID + INTROSPECTION_CLIENT_SECRET (both or neither); URL is AUTH_URL/oauth/introspect. */
+  introspection: IntrospectionOptions | undefined;
+  /** FRESHNESS_MAX_SECONDS, default 10: routes with a freshness bound use it. */
+  freshnessMaxSeconds: number;
+  /** CLOCK_TOLERANCE_SECONDS, default 5. */
+  clockToleranceSeconds: number;
+  /** VERIFY_CACHE_MAX, default 10000 entries (0 disables). */
+  verifyCacheMax: number;
+}
+
+/** The process-level settings of a resource service. */
+export interface ServerConfig {
+  /** PORT. */
+  port: number;
+  /** HOST, default 127.0.0.1. */
+  host: string;
+  /** LOG_LEVEL, default info. */
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? fallback : value.trim();
+}
+
+/** Reads an integer variable within [min, max], or throws a {@link ConfigError}. */
+export function intFromEnv(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function httpUrl(env: Env, name: string, fallback: string): string {
+  const value = str(env, name, fallback).replace(/\/+$/, '');
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new ConfigError(name, `must be an http(s) URL, got "${value}"`);
+  }
+  return value;
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Parses PORT, HOST and LOG_LEVEL. */
+export function loadServerConfig(env: Env, defaults: { port: number }): ServerConfig {
+  const logLevel = str(env, 'LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
+  return { port: intFromEnv(env, 'PORT', defaults.port, 0, 65_535), host: str(env, 'HOST', '127.0.0.1'), logLevel };
+}
+
+/** Parses the verifier settings shared by every resource service. Throws {@link ConfigError}. */
+export function loadVerifierConfig(env: Env, defaults: { audience: string }): VerifierConfig {
+  const brokers = str(env, 'KAFKA_BROKERS', '127.0.0.1:9092')
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b.length > 0);
+  if (brokers.length === 0 || brokers.some((b) => !/^[^:\s]+:\d{1,5}$/.test(b))) {
+    throw new ConfigError('KAFKA_BROKERS', 'must be a comma-separated list of host:port, e.g. 127.0.0.1:9092');
+  }
+  const audience = str(env, 'AUDIENCE', defaults.audience);
+  if (!/^[A-Za-z0-9._~-]{1,64}$/.test(audience)) throw new ConfigError('AUDIENCE', `must be a simple name like ${defaults.audience}`);
+  const authUrl = httpUrl(env, 'AUTH_URL', 'http://127.0.0.1:3000');
+  const clientId = str(env, 'INTROSPECTION_CLIENT_ID', '');
+  const clientSecret = str(env, 'INTROSPECTION_CLIENT_SECRET', '');
+  if ((clientId === '') !== (clientSecret === '')) {
+    const missing = clientId === '' ? 'INTROSPECTION_CLIENT_ID' : 'INTROSPECTION_CLIENT_SECRET';
+    throw new ConfigError(missing, 'set both INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET, or neither');
+  }
+  const topic = str(env, 'REVOCATION_TOPIC', 'revocable.revocations');
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new ConfigError('REVOCATION_TOPIC', 'must be a valid Kafka topic name');
+  return {
+    kafkaBrokers: brokers,
+    kafkaClientId: str(env, 'KAFKA_CLIENT_ID', `revocable-${audience}`),
+    revocationTopic: topic,
+    authUrl,
+    issuer: str(env, 'AUTH_ISSUER', authUrl).replace(/\/+$/, ''),
+    audience,
+    jwksUrl: httpUrl(env, 'JWKS_URL', `${authUrl}/.well-known/jwks.json`),
+    jwksCooldownMs: intFromEnv(env, 'JWKS_COOLDOWN_MS', 30_000, 0, 3_600_000),
+    introspection: clientId === '' ? undefined : { url: `${authUrl}/oauth/introspect`, clientId, clientSecret },
+    freshnessMaxSeconds: intFromEnv(env, 'FRESHNESS_MAX_SECONDS', 10, 1, 86_400),
+    clockToleranceSeconds: intFromEnv(env, 'CLOCK_TOLERANCE_SECONDS', 5, 0, 300),
+    verifyCacheMax: intFromEnv(env, 'VERIFY_CACHE_MAX', 10_000, 0, 10_000_000),
+  };
+}
+
+/**
+ * Plugin options for a resource service from its {@link VerifierConfig}: a kafkajs transport
+ * on KAFKA_BROKERS, the JWKS of AUTH_URL, the default freshness bound (fail-closed) and the
+ * introspection client when configured. `overrides` win (tests inject `now` or a transport).
+ */
+export function verifierOptionsFromConfig(config: VerifierConfig, overrides: Partial<RevocableOptions> = {}): RevocableOptions {
+  return {
+    issuer: config.issuer,
+    audience: config.audience,
+    jwksUrl: config.jwksUrl,
+    jwksCooldownMs: config.jwksCooldownMs,
+    transport: overrides.transport ?? createKafkaTransport({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId }),
+    topic: config.revocationTopic,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    cacheMax: config.verifyCacheMax,
+    freshness: { maxSeconds: config.freshnessMaxSeconds, policy: 'fail-closed' },
+    ...(config.introspection !== undefined ? { introspection: config.introspection } : {}),
+    defaultMetrics: true,
+    ...overrides,
+  };
+}

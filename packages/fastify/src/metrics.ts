@@ -1,0 +1,141 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventRejectCode } from '@revocable/events';
+
+/** Outcome of one authenticated request, the `outcome` label of `revocable_requests_total`. */
+export type RequestOutcome = 'allowed' | 'allowed_stale' | 'unauthorized' | 'forbidden' | 'unavailable';
+
+/** Live values the metrics read at scrape time. */
+export interface MetricSources {
+  denylistSize(): { session: number; user: number; token: number; key: number };
+  lagByPartition(): ReadonlyMap<number, number>;
+  freshnessSeconds(): number;
+  ready(): boolean;
+  cacheStats(): { hits: number; misses: number; size: number };
+}
+
+/** The verifier's Prometheus metrics, all on one per-app {@link Registry}. */
+export interface VerifierMetrics {
+  registry: Registry;
+  /** `revocable_requests_total{outcome, reason}`. */
+  requests: Counter<'outcome' | 'reason'>;
+  /** `revocable_events_applied_total{type}`. */
+  eventsApplied: Counter<'type'>;
+  /** `revocable_events_skipped_total{code}`: malformed or unknown records. */
+  eventsSkipped: Counter<'code'>;
+  /** `revocable_event_apply_latency_seconds`: event time (`at`) to applied here. */
+  eventApplyLatency: Histogram;
+  /** `revocable_introspections_total{result}`. */
+  introspections: Counter<'result'>;
+}
+
+/**
+ * Creates the verifier metrics on a fresh registry (never prom-client's global one, so two
+ * apps in one process do not clash). `defaultMetrics` adds process/runtime metrics.
+ */
+export function createVerifierMetrics(sources: MetricSources, options: { defaultMetrics?: boolean } = {}): VerifierMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.defaultMetrics === true) collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({
+    name: 'revocable_requests_total',
+    help: 'Requests to protected routes, by outcome and reason.',
+    labelNames: ['outcome', 'reason'] as const,
+    registers,
+  });
+  const eventsApplied = new Counter({
+    name: 'revocable_events_applied_total',
+    help: 'Revocation events applied to the denylist, by type (heartbeats included).',
+    labelNames: ['type'] as const,
+    registers,
+  });
+  const eventsSkipped = new Counter({
+    name: 'revocable_events_skipped_total',
+    help: 'Records on the revocation topic that were skipped, by reject code.',
+    labelNames: ['code'] as const,
+    registers,
+  });
+  const eventApplyLatency = new Histogram({
+    name: 'revocable_event_apply_latency_seconds',
+    help: 'Time from an event being committed by the auth service to it being applied here.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
+  });
+  const introspections = new Counter({
+    name: 'revocable_introspections_total',
+    help: 'RFC 7662 introspection calls made because revocation state was stale, by result.',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'revocable_denylist_entries',
+    help: 'Entries in the in-memory denylist, by kind.',
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      const size = sources.denylistSize();
+      for (const kind of ['session', 'user', 'token', 'key'] as const) this.set({ kind }, size[kind]);
+    },
+  });
+  new Gauge({
+    name: 'revocable_consumer_lag',
+    help: 'Records between the consumer position and the high watermark, by partition.',
+    labelNames: ['partition'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [partition, lag] of sources.lagByPartition()) this.set({ partition: String(partition) }, lag);
+    },
+  });
+  new Gauge({
+    name: 'revocable_freshness_seconds',
+    help: 'Age of the stalest partition\'s last heartbeat or event: how old the revocation state may be (+Inf before any).',
+    registers,
+    collect() {
+      this.set(sources.freshnessSeconds());
+    },
+  });
+  new Gauge({
+    name: 'revocable_ready',
+    help: '1 once the consumer caught up to the high watermarks seen at start.',
+    registers,
+    collect() {
+      this.set(sources.ready() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'revocable_verify_cache_hit_ratio',
+    help: 'Share of token verifications answered by the verified-token cache since start.',
+    registers,
+    collect() {
+      const { hits, misses } = sources.cacheStats();
+      this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
+    },
+  });
+  new Gauge({
+    name: 'revocable_verify_cache_entries',
+    help: 'Tokens in the verified-token cache.',
+    registers,
+    collect() {
+      this.set(sources.cacheStats().size);
+    },
+  });
+  new Counter({
+    name: 'revocable_verify_cache_lookups_total',
+    help: 'Verified-token cache lookups, by result.',
+    labelNames: ['result'] as const,
+    registers,
+    collect() {
+      const { hits, misses } = sources.cacheStats();
+      this.reset();
+      this.inc({ result: 'hit' }, hits);
+      this.inc({ result: 'miss' }, misses);
+    },
+  });
+  return { registry, requests, eventsApplied, eventsSkipped, eventApplyLatency, introspections };
+}
+
+/** Labels every reject code up front so dashboards see zeros rather than gaps. */
+export function initSkipCodes(metrics: VerifierMetrics, codes: readonly (EventRejectCode | 'ERR_EVENT_APPLY_FAILED')[]): void {
+  for (const code of codes) metrics.eventsSkipped.inc({ code }, 0);
+}

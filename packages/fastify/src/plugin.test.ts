@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createLocalJWKSet } from 'jose';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createKafkaTransport,
+  encodeEvent,
+  revocationTopicSpec,
+  type EventProducer,
+  type EventTransport,
+  type RevocableEvent,
+} from '@revocable/events';
+import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
+import { revocable } from './plugin.ts';
+
+const ISSUER = 'https://auth.test';
+const PARTITIONS = 2;
+const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:29092').split(',');
+
+async function waitFor<T>(fn: () => T | Promise<T>, { timeoutMs = 15_000, intervalMs = 25 } = {}): Promise<Exclude<T, false | null | undefined>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== false && value !== undefined && value !== null) return value as Exclude<T, false | null | undefined>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`waitFor timed out${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+describe('revocable plugin (real Kafka)', () => {
+  const topic = `test.plugin.${randomUUID()}`;
+  let transport: EventTransport;
+  let producer: EventProducer;
+  let app: FastifyInstance;
+  let introspection: FastifyInstance;
+  let introspectionActive = true;
+  let introspectionBroken = false;
+  let introspectionCalls = 0;
+  let signer: SignerKey;
+  let nowMs = Date.now();
+  const now = () => nowMs;
+
+  const publish = (event: RevocableEvent, partition?: number) =>
+    producer.send(topic, [{ key: null, value: encodeEvent(event), ...(partition !== undefined ? { partition } : {}) }]);
+  const heartbeats = async () => {
+    for (let p = 0; p < PARTITIONS; p++) await publish({ v: 1, id: randomUUID(), at: nowMs, type: 'heartbeat', source: 'test' }, p);
+  };
+  const token = async (input: { sub?: string; sid?: string; aud?: string; scope?: string } = {}) =>
+    (
+      await signAccessToken(
+        {
+          sub: input.sub ?? 'user-1',
+          aud: input.aud ?? 'orders',
+          jti: randomUUID(),
+          sid: input.sid ?? randomUUID(),
+          ver: 1,
+          ...(input.scope !== undefined ? { scope: input.scope } : {}),
+        },
+        signer,
+        { issuer: ISSUER, accessTtlSeconds: 900, now },
+      )
+    ).token;
+  const get = (url: string, bearer?: string) =>
+    app.inject({ method: 'GET', url, headers: bearer === undefined ? {} : { authorization: `Bearer ${bearer}` } });
+
+  beforeAll(async () => {
+    const key = await generateSigningKey('EdDSA');
+    signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
+
+    introspection = Fastify();
+    introspection.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+    introspection.post('/oauth/introspect', async (request, reply) => {
+      introspectionCalls++;
+      if (introspectionBroken) return reply.code(500).send({ error: 'server_error' });
+      const form = request.body as Record<string, string>;
+      if (typeof form['token'] !== 'string' || form['token_type_hint'] !== 'access_token') return reply.code(400).send({ error: 'invalid_request' });
+      if (request.headers.authorization !== `Basic ${Buffer.from('orders:orders-secret').toString('base64')}`) {
+        return reply.code(401).send({ error: 'invalid_client' });
+      }
+      return { active: introspectionActive };
+    });
+    await introspection.listen({ port: 0, host: '127.0.0.1' });
+    const address = introspection.server.address() as AddressInfo;
+
+    transport = createKafkaTransport({ brokers, clientId: 'plugin-test' });
+    producer = await transport.producer();
+    app = Fastify();
+    await app.register(revocable, {
+      issuer: ISSUER,
+      audience: 'orders',
+      getKey: createLocalJWKSet({ keys: [key.publicJwk] }),
+      transport,
+      topic,
+      now,
+      introspection: { url: `http://127.0.0.1:${address.port}/oauth/introspect`, clientId: 'orders', clientSecret: 'orders-secret' },
+    });
+    app.get('/public', { config: { auth: { public: true } } }, async () => ({ ok: true }));
+    app.get('/me', async (request) => ({ sub: request.auth?.claims.sub }));
+    app.get('/admin', { config: { auth: { scopes: ['orders:admin'] } } }, async () => ({ ok: true }));
+    app.get('/closed', { config: { auth: { freshness: { maxSeconds: 10, policy: 'fail-closed' } } } }, async () => ({ ok: true }));
+    app.get('/open', { config: { auth: { freshness: { maxSeconds: 10, policy: 'fail-open' } } } }, async () => ({ ok: true }));
+    app.get('/introspected', { config: { auth: { freshness: { maxSeconds: 10, policy: 'introspect' } } } }, async () => ({ ok: true }));
+    await app.ready();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await producer?.close();
+    await introspection?.close();
+  });
+
+  it('answers 503 on /readyz and protected routes until it caught up, then serves', async () => {
+    // The topic does not exist yet: the consumer keeps retrying and the instance is not ready.
+    const notReady = await get('/readyz');
+    expect(notReady.statusCode).toBe(503);
+    const early = await get('/me', await token());
+    expect(early.statusCode).toBe(503);
+    expect(early.json()).toMatchObject({ error: 'temporarily_unavailable', reason: 'not_ready' });
+    expect((await get('/public')).statusCode).toBe(200);
+    expect((await get('/healthz')).statusCode).toBe(200);
+
+    const admin = await transport.admin();
+    await admin.ensureTopic({ ...revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }), partitions: PARTITIONS });
+    await admin.close();
+    await waitFor(async () => (await get('/readyz')).statusCode === 200);
+    const me = await get('/me', await token({ sub: 'alice' }));
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toEqual({ sub: 'alice' });
+  });
+
+  it('answers 401 with WWW-Authenticate and a stable reason, 404 for unknown routes without a token', async () => {
+    const missing = await get('/me');
+    expect(missing.statusCode).toBe(401);
+    expect(missing.headers['www-authenticate']).toBe('Bearer');
+    expect(missing.json()).toMatchObject({ error: 'invalid_token', reason: 'missing_token' });
+
+    const basic = await app.inject({ method: 'GET', url: '/me', headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+    expect(basic.statusCode).toBe(401);
+    expect(basic.json()).toMatchObject({ reason: 'malformed' });
+
+    const wrongAud = await get('/me', await token({ aud: 'profile' }));
+    expect(wrongAud.statusCode).toBe(401);
+    expect(wrongAud.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="wrong_audience"');
+    expect(wrongAud.json()).toEqual({
+      error: 'invalid_token',
+      error_description: 'the token is not meant for this service',
+      reason: 'wrong_audience',
+    });
+
+    expect((await get('/nowhere')).statusCode).toBe(404);
+  });
+
+  it('answers 403 insufficient_scope when a required scope is missing', async () => {
+    const without = await get('/admin', await token({ scope: 'orders:read' }));
+    expect(without.statusCode).toBe(403);
+    expect(without.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="orders:admin"');
+    expect(without.json()).toMatchObject({ error: 'insufficient_scope' });
+    expect((await get('/admin', await token({ scope: 'orders:read orders:admin' }))).statusCode).toBe(200);
+  });
+
+  it('rejects a cached token once its session is revoked on the topic', async () => {
+    const sid = randomUUID();
+    const t = await token({ sub: 'bob', sid });
+    expect((await get('/me', t)).statusCode).toBe(200);
+    expect((await get('/me', t)).statusCode).toBe(200);
+    await publish({ v: 1, id: randomUUID(), at: nowMs, type: 'session.revoked', sub: 'bob', sid, reason: 'logout', until: Math.floor(nowMs / 1000) + 900 });
+    const denied = await waitFor(async () => {
+      const r = await get('/me', t);
+      return r.statusCode === 401 ? r : false;
+    });
+    expect(denied.json()).toMatchObject({ reason: 'revoked' });
+    expect(denied.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="revoked"');
+    // A different session of the same user is unaffected.
+    expect((await get('/me', await token({ sub: 'bob' }))).statusCode).toBe(200);
+  });
+
+  it('applies freshness policies: fail-closed 503, fail-open serves, introspect asks the auth service', async () => {
+    await heartbeats();
+    await waitFor(() => app.revocable.freshnessSeconds() < 10);
+    const t = await token();
+    expect((await get('/closed', t)).statusCode).toBe(200);
+    expect(introspectionCalls).toBe(0);
+    expect((await get('/introspected', t)).statusCode).toBe(200);
+    expect(introspectionCalls).toBe(0);
+
+    nowMs += 30_000;
+    expect(app.revocable.freshnessSeconds()).toBeGreaterThan(10);
+    const closed = await get('/closed', t);
+    expect(closed.statusCode).toBe(503);
+    expect(closed.json()).toMatchObject({ error: 'temporarily_unavailable', reason: 'stale_revocation_state' });
+    expect((await get('/open', t)).statusCode).toBe(200);
+    // Routes without a freshness bound are unaffected.
+    expect((await get('/me', t)).statusCode).toBe(200);
+
+    introspectionActive = true;
+    expect((await get('/introspected', t)).statusCode).toBe(200);
+    expect(introspectionCalls).toBe(1);
+    introspectionActive = false;
+    const inactive = await get('/introspected', t);
+    expect(inactive.statusCode).toBe(401);
+    expect(inactive.json()).toMatchObject({ reason: 'revoked' });
+    expect(introspectionCalls).toBe(2);
+    introspectionBroken = true;
+    const failed = await get('/introspected', t);
+    expect(failed.statusCode).toBe(503);
+    expect(failed.json()).toMatchObject({ error: 'temporarily_unavailable', reason: 'introspection_failed' });
+
+    // Fresh heartbeats bring the fail-closed route back.
+    await heartbeats();
+    await waitFor(() => app.revocable.freshnessSeconds() < 10);
+    expect((await get('/closed', t)).statusCode).toBe(200);
+  });
+
+  it('skips poison records and keeps applying later events', async () => {
+    await producer.send(topic, [
+      { key: null, value: Buffer.from([0xff, 0xfe, 0x00, 0x01]) },
+      { key: null, value: Buffer.from(JSON.stringify({ v: 1, id: 'x', at: 1, type: 'session.revoked' })) },
+      { key: null, value: Buffer.from(JSON.stringify({ v: 99, id: 'x' })) },
+      { key: null, value: Buffer.from(JSON.stringify({ v: 1, id: 'x', at: 1, type: 'galaxy.revoked' })) },
+      { key: null, value: Buffer.alloc(64 * 1024, 0x41) },
+    ]);
+    const sid = randomUUID();
+    const t = await token({ sub: 'carol', sid });
+    expect((await get('/me', t)).statusCode).toBe(200);
+    await publish({ v: 1, id: randomUUID(), at: nowMs, type: 'session.revoked', sub: 'carol', sid, reason: 'logout', until: Math.floor(nowMs / 1000) + 900 });
+    await waitFor(async () => (await get('/me', t)).statusCode === 401);
+    const skipped = app.revocable.consumer.stats().skipped;
+    expect(skipped.ERR_EVENT_NOT_JSON).toBeGreaterThanOrEqual(1);
+    expect(skipped.ERR_EVENT_INVALID).toBeGreaterThanOrEqual(1);
+    expect(skipped.ERR_EVENT_UNSUPPORTED_VERSION).toBeGreaterThanOrEqual(1);
+    expect(skipped.ERR_EVENT_UNKNOWN_TYPE).toBeGreaterThanOrEqual(1);
+    expect(skipped.ERR_EVENT_TOO_LARGE).toBeGreaterThanOrEqual(1);
+  });
+
+  it('exposes metrics on a per-app registry', async () => {
+    const res = await get('/metrics');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    const body = res.body;
+    expect(body).toMatch(/revocable_requests_total\{outcome="unauthorized",reason="wrong_audience"\} [1-9]/);
+    expect(body).toMatch(/revocable_requests_total\{outcome="unauthorized",reason="revoked_session"\} [1-9]/);
+    expect(body).toMatch(/revocable_requests_total\{outcome="unavailable",reason="stale_revocation_state"\} [1-9]/);
+    expect(body).toMatch(/revocable_requests_total\{outcome="allowed_stale",reason="ok"\} [1-9]/);
+    expect(body).toMatch(/revocable_denylist_entries\{kind="session"\} [1-9]/);
+    expect(body).toMatch(/revocable_events_skipped_total\{code="ERR_EVENT_NOT_JSON"\} [1-9]/);
+    expect(body).toMatch(/revocable_verify_cache_hit_ratio 0\.\d+/);
+    expect(body).toMatch(/revocable_consumer_lag\{partition="0"\} 0/);
+    expect(body).toMatch(/revocable_event_apply_latency_seconds_count [1-9]/);
+    expect(body).toMatch(/revocable_introspections_total\{result="inactive"\} 1/);
+    expect(body).toContain('revocable_freshness_seconds');
+  });
+});

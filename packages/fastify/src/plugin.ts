@@ -1,0 +1,361 @@
+import fp from 'fastify-plugin';
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Denylist } from '@revocable/denylist';
+import { RevocationConsumer, type EventRejectCode, type EventTransport, type TransportLogger } from '@revocable/events';
+import { TokenVerificationError, type SigningAlgorithm, type TokenRejectReason } from '@revocable/tokens';
+import { introspectToken, type IntrospectionOptions } from './introspection.ts';
+import { createVerifierMetrics, initSkipCodes, type RequestOutcome, type VerifierMetrics } from './metrics.ts';
+import { RevokedTokenError, TokenVerifier, type AuthContext } from './verifier.ts';
+
+/** What a route does when the revocation state is older than its freshness bound. */
+export type FreshnessPolicy = 'fail-closed' | 'fail-open' | 'introspect';
+
+/** A bound on how old the revocation state may be for a route, and what to do past it. */
+export interface FreshnessRequirement {
+  /** Largest acceptable age of the revocation state, seconds. */
+  maxSeconds: number;
+  /**
+   * `fail-closed`: answer 503. `fail-open`: serve and log a warning (counted as
+   * `allowed_stale`). `introspect`: ask the auth service (RFC 7662); 503 if it cannot answer.
+   */
+  policy: FreshnessPolicy;
+}
+
+/** Per-route options, given as `config: { auth: {...} }` on a route. */
+export interface RouteAuthOptions {
+  /** No token needed (health checks, public pages). Default false: every route requires a token. */
+  public?: boolean;
+  /** Every listed scope must be in the token's `scope`, else 403 `insufficient_scope`. */
+  scopes?: readonly string[];
+  /** Overrides the plugin-wide freshness requirement; `false` turns the check off for this route. */
+  freshness?: FreshnessRequirement | false;
+}
+
+/** Options of the {@link revocable} plugin. */
+export interface RevocableOptions {
+  /** Expected `iss` of access tokens. */
+  issuer: string;
+  /** This service's audience; tokens must carry it in `aud`. */
+  audience: string;
+  /** JWKS URL of the auth service. Keys are cached; an unknown kid refetches at most once per cooldown. */
+  jwksUrl?: string | URL;
+  /** Alternative to `jwksUrl`: a key resolver (tests, static keys). */
+  getKey?: JWTVerifyGetKey;
+  /** Minimum time between two JWKS refetches triggered by unknown kids, milliseconds. Default 30000. */
+  jwksCooldownMs?: number;
+  /** Longest time a fetched JWKS is used without refetching, milliseconds. Default 600000. */
+  jwksCacheMaxAgeMs?: number;
+  /** Where revocation events come from (e.g. `createKafkaTransport`). */
+  transport: EventTransport;
+  /** The revocation topic. */
+  topic: string;
+  /** Allowed signing algorithms. Default `['EdDSA', 'ES256']`. */
+  algorithms?: readonly SigningAlgorithm[];
+  /** Leeway for `exp`/`nbf`/`iat`, seconds. Default 5. */
+  clockToleranceSeconds?: number;
+  /** Tokens longer than this are refused before parsing, bytes. Default 8192. */
+  maxTokenBytes?: number;
+  /** Size of the verified-token cache, entries. Default 10000; 0 disables it. */
+  cacheMax?: number;
+  /** Default freshness requirement for every protected route. Default: none. */
+  freshness?: FreshnessRequirement;
+  /** Needed by routes whose freshness policy is `introspect`. */
+  introspection?: IntrospectionOptions;
+  /** Register `/healthz`, `/readyz` and `/metrics` (public). Default true. */
+  healthRoutes?: boolean;
+  /** Add prom-client's process/runtime metrics to the registry. Default false. */
+  defaultMetrics?: boolean;
+  /** Injected clock, epoch milliseconds. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** The plugin's state, exposed as `app.revocable`. */
+export interface RevocableHandle {
+  denylist: Denylist;
+  consumer: RevocationConsumer;
+  verifier: TokenVerifier;
+  metrics: VerifierMetrics;
+  /** True once the consumer replayed up to the high watermarks seen at start. */
+  isReady(): boolean;
+  /** Resolves when {@link isReady} becomes true. */
+  whenReady(): Promise<void>;
+  /** Age of the revocation state, seconds (`Infinity` before any heartbeat). */
+  freshnessSeconds(): number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    revocable: RevocableHandle;
+  }
+  interface FastifyRequest {
+    /** The verified token of this request; null on public routes. */
+    auth: AuthContext | null;
+  }
+  interface FastifyContextConfig {
+    auth?: RouteAuthOptions;
+  }
+}
+
+// Client-facing texts: fixed per reason, so nothing about keys or internals can leak.
+const REASON_TEXT: Record<TokenRejectReason | 'missing_token', string> = {
+  missing_token: 'a bearer token is required',
+  malformed: 'the token is malformed',
+  token_too_large: 'the token is too large',
+  unsupported_alg: 'the token algorithm is not accepted',
+  forbidden_header: 'the token header is not accepted',
+  bad_typ: 'the token type is not accepted',
+  unknown_kid: 'the token signing key is not known',
+  bad_signature: 'the token signature is invalid',
+  expired: 'the token has expired',
+  not_yet_valid: 'the token is not valid yet',
+  wrong_issuer: 'the token issuer is not trusted',
+  wrong_audience: 'the token is not meant for this service',
+  invalid_claims: 'the token claims are invalid',
+  keys_unavailable: 'the token cannot be verified right now',
+  revoked: 'the token has been revoked',
+};
+
+const SKIP_CODES: readonly (EventRejectCode | 'ERR_EVENT_APPLY_FAILED')[] = [
+  'ERR_EVENT_TOO_LARGE',
+  'ERR_EVENT_NOT_JSON',
+  'ERR_EVENT_UNSUPPORTED_VERSION',
+  'ERR_EVENT_UNKNOWN_TYPE',
+  'ERR_EVENT_INVALID',
+  'ERR_EVENT_APPLY_FAILED',
+];
+
+// RFC 6750 b64token, one scheme, one token.
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+// Longest Authorization header looked at at all; anything longer is refused as too large.
+const MAX_AUTH_HEADER = 16 * 1024;
+
+/** An authentication/authorisation failure; the only place that turns them into HTTP answers is {@link sendAuthFailure}. */
+type AuthFailure =
+  | { status: 401; reason: TokenRejectReason | 'missing_token' }
+  | { status: 403; scopes: readonly string[] }
+  | { status: 503; reason: 'not_ready' | 'stale_revocation_state' | 'introspection_failed' };
+
+function sendAuthFailure(reply: FastifyReply, failure: AuthFailure): FastifyReply {
+  switch (failure.status) {
+    case 401:
+      if (failure.reason === 'missing_token') {
+        // RFC 6750 §3.1: no error code when the request carried no credentials.
+        reply.header('www-authenticate', 'Bearer');
+      } else {
+        reply.header('www-authenticate', `Bearer error="invalid_token", error_description="${failure.reason}"`);
+      }
+      return reply.code(401).send({ error: 'invalid_token', error_description: REASON_TEXT[failure.reason], reason: failure.reason });
+    case 403:
+      reply.header('www-authenticate', `Bearer error="insufficient_scope", scope="${failure.scopes.join(' ')}"`);
+      return reply.code(403).send({
+        error: 'insufficient_scope',
+        error_description: `this route requires the scope(s): ${failure.scopes.join(' ')}`,
+        reason: 'insufficient_scope',
+      });
+    case 503:
+      reply.header('retry-after', '1');
+      return reply.code(503).send({
+        error: 'temporarily_unavailable',
+        error_description:
+          failure.reason === 'not_ready'
+            ? 'the service is catching up with revocations'
+            : 'revocation state is too old to decide safely',
+        reason: failure.reason,
+      });
+  }
+}
+
+async function revocablePlugin(app: FastifyInstance, options: RevocableOptions): Promise<void> {
+  const now = options.now ?? Date.now;
+  const getKey = resolveKeys(options);
+  const logger = app.log as unknown as TransportLogger;
+  const denylist = new Denylist({ now });
+
+  let metrics: VerifierMetrics | undefined;
+  const consumer = new RevocationConsumer({
+    transport: options.transport,
+    topic: options.topic,
+    now,
+    logger,
+    onEvent: (event) => denylist.apply(event),
+    onApplied: (event, latencyMs) => {
+      metrics?.eventsApplied.inc({ type: event.type });
+      metrics?.eventApplyLatency.observe(latencyMs / 1000);
+    },
+    onSkip: (code, detail, meta) => {
+      metrics?.eventsSkipped.inc({ code });
+      logger.warn({ code, detail, partition: meta.partition, offset: meta.offset }, 'skipped a revocation record');
+    },
+  });
+  const verifier = new TokenVerifier({
+    issuer: options.issuer,
+    audience: options.audience,
+    getKey,
+    denylist,
+    now,
+    ...(options.algorithms !== undefined ? { algorithms: options.algorithms } : {}),
+    ...(options.clockToleranceSeconds !== undefined ? { clockToleranceSeconds: options.clockToleranceSeconds } : {}),
+    ...(options.maxTokenBytes !== undefined ? { maxTokenBytes: options.maxTokenBytes } : {}),
+    ...(options.cacheMax !== undefined ? { cacheMax: options.cacheMax } : {}),
+  });
+  metrics = createVerifierMetrics(
+    {
+      denylistSize: () => denylist.size(),
+      lagByPartition: () => consumer.stats().lagByPartition,
+      freshnessSeconds: () => consumer.freshnessSeconds(),
+      ready: () => consumer.isCaughtUp(),
+      cacheStats: () => verifier.cacheStats(),
+    },
+    { defaultMetrics: options.defaultMetrics === true },
+  );
+  initSkipCodes(metrics, SKIP_CODES);
+  const m = metrics;
+
+  const handle: RevocableHandle = {
+    denylist,
+    consumer,
+    verifier,
+    metrics: m,
+    isReady: () => consumer.isCaughtUp(),
+    whenReady: () => consumer.whenCaughtUp(),
+    freshnessSeconds: () => consumer.freshnessSeconds(),
+  };
+  app.decorate('revocable', handle);
+  app.decorateRequest('auth', null);
+
+  const count = (outcome: RequestOutcome, reason: string) => m.requests.inc({ outcome, reason });
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    // Unmatched URLs fall through to the 404 handler without asking for a token.
+    if (request.routeOptions.url === undefined) return;
+    const routeAuth = request.routeOptions.config.auth;
+    if (routeAuth?.public === true) return;
+
+    // Before the replay reached the start watermarks the denylist is incomplete: serving would
+    // let a token revoked while this instance was down through.
+    if (!consumer.isCaughtUp()) {
+      count('unavailable', 'not_ready');
+      return sendAuthFailure(reply, { status: 503, reason: 'not_ready' });
+    }
+
+    const bearer = bearerToken(request.headers.authorization);
+    if (typeof bearer === 'string') {
+      count('unauthorized', bearer);
+      return sendAuthFailure(reply, { status: 401, reason: bearer });
+    }
+    const token = bearer.token;
+
+    let context: AuthContext;
+    try {
+      context = (await verifier.verify(token)).context;
+    } catch (error) {
+      if (!(error instanceof TokenVerificationError)) throw error;
+      count('unauthorized', error instanceof RevokedTokenError ? `revoked_${error.kind}` : error.reason);
+      if (error.reason === 'keys_unavailable') request.log.warn({ code: error.code }, 'signing keys could not be resolved');
+      return sendAuthFailure(reply, { status: 401, reason: error.reason });
+    }
+
+    const required = routeAuth?.scopes ?? [];
+    if (required.some((scope) => !context.scopes.has(scope))) {
+      count('forbidden', 'insufficient_scope');
+      return sendAuthFailure(reply, { status: 403, scopes: required });
+    }
+
+    const freshness = routeAuth?.freshness ?? options.freshness;
+    if (freshness !== undefined && freshness !== false) {
+      const age = consumer.freshnessSeconds();
+      if (age > freshness.maxSeconds) {
+        switch (freshness.policy) {
+          case 'fail-closed':
+            count('unavailable', 'stale_revocation_state');
+            return sendAuthFailure(reply, { status: 503, reason: 'stale_revocation_state' });
+          case 'fail-open':
+            count('allowed_stale', 'ok');
+            request.log.warn({ freshnessSeconds: age, maxSeconds: freshness.maxSeconds }, 'serving with stale revocation state (fail-open)');
+            request.auth = context;
+            return;
+          case 'introspect': {
+            const answer = await introspect(token);
+            if (answer === 'active') break;
+            if (answer === 'inactive') {
+              count('unauthorized', 'revoked_introspection');
+              return sendAuthFailure(reply, { status: 401, reason: 'revoked' });
+            }
+            count('unavailable', 'introspection_failed');
+            return sendAuthFailure(reply, { status: 503, reason: 'introspection_failed' });
+          }
+        }
+      }
+    }
+    count('allowed', 'ok');
+    request.auth = context;
+  });
+
+  async function introspect(token: string): Promise<'active' | 'inactive' | 'failed'> {
+    if (options.introspection === undefined) {
+      app.log.error('a route uses the introspect freshness policy but no introspection client is configured');
+      m.introspections.inc({ result: 'not_configured' });
+      return 'failed';
+    }
+    try {
+      const { active } = await introspectToken(token, options.introspection);
+      m.introspections.inc({ result: active ? 'active' : 'inactive' });
+      return active ? 'active' : 'inactive';
+    } catch (error) {
+      m.introspections.inc({ result: 'failed' });
+      app.log.warn({ err: error }, 'token introspection failed');
+      return 'failed';
+    }
+  }
+
+  if (options.healthRoutes !== false) {
+    const publicRoute = { config: { auth: { public: true } } };
+    app.get('/healthz', publicRoute, async () => ({ status: 'ok' }));
+    app.get('/readyz', publicRoute, async (_request, reply) => {
+      const ready = consumer.isCaughtUp();
+      const freshness = consumer.freshnessSeconds();
+      return reply.code(ready ? 200 : 503).send({
+        status: ready ? 'ready' : 'catching_up',
+        freshness_seconds: Number.isFinite(freshness) ? freshness : null,
+      });
+    });
+    app.get('/metrics', publicRoute, async (_request, reply) => {
+      const body = await m.registry.metrics();
+      return reply.type(m.registry.contentType).send(body);
+    });
+  }
+
+  // Start reading in the background: the consumer retries until the broker answers, and the
+  // app must come up (answering /readyz 503) meanwhile.
+  app.addHook('onReady', async () => {
+    consumer.start().catch((error: unknown) => app.log.error({ err: error }, 'revocation consumer failed to start'));
+  });
+  app.addHook('onClose', async () => {
+    await consumer.stop();
+  });
+}
+
+function resolveKeys(options: RevocableOptions): JWTVerifyGetKey {
+  if (options.getKey !== undefined) return options.getKey;
+  if (options.jwksUrl === undefined) throw new TypeError('revocable: either jwksUrl or getKey is required');
+  return createRemoteJWKSet(new URL(options.jwksUrl), {
+    cooldownDuration: options.jwksCooldownMs ?? 30_000,
+    cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
+    timeoutDuration: 3000,
+  });
+}
+
+function bearerToken(header: string | undefined): { token: string } | 'missing_token' | 'malformed' | 'token_too_large' {
+  if (header === undefined || header.length === 0) return 'missing_token';
+  if (header.length > MAX_AUTH_HEADER) return 'token_too_large';
+  const match = BEARER.exec(header);
+  return match?.[1] !== undefined ? { token: match[1] } : 'malformed';
+}
+
+/**
+ * The resource-service verifier: checks bearer tokens locally (signature, claims, alg
+ * allow-list), denies revoked ones from a Kafka-fed in-memory denylist, enforces scopes and
+ * freshness per route, and exposes `/healthz`, `/readyz`, `/metrics`.
+ */
+export const revocable = fp(revocablePlugin, { name: '@revocable/fastify', fastify: '5.x' });

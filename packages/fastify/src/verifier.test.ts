@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { Denylist } from '@revocable/denylist';
+import { generateSigningKey, importPrivateKey, signAccessToken, TokenVerificationError } from '@revocable/tokens';
+import { RevokedTokenError, TokenVerifier } from './verifier.ts';
+
+const ISSUER = 'https://auth.test';
+const T0 = Date.UTC(2026, 0, 1);
+
+async function setup() {
+  const key = await generateSigningKey('EdDSA');
+  const privateKey = await importPrivateKey(key.privateJwk, key.alg);
+  const local = createLocalJWKSet({ keys: [key.publicJwk] });
+  let keyLookups = 0;
+  const getKey: JWTVerifyGetKey = (header, input) => {
+    keyLookups++;
+    return local(header, input);
+  };
+  let nowMs = T0;
+  const now = () => nowMs;
+  const denylist = new Denylist({ now });
+  const verifier = new TokenVerifier({ issuer: ISSUER, audience: 'orders', getKey, denylist, now });
+  const sign = async (overrides: { aud?: string | string[]; scope?: string; ver?: number; ttl?: number } = {}) =>
+    signAccessToken(
+      {
+        sub: 'user-1',
+        aud: overrides.aud ?? 'orders',
+        jti: randomUUID(),
+        sid: 'session-1',
+        ver: overrides.ver ?? 3,
+        ...(overrides.scope !== undefined ? { scope: overrides.scope } : {}),
+      },
+      { kid: key.kid, alg: key.alg, privateKey },
+      { issuer: ISSUER, accessTtlSeconds: overrides.ttl ?? 900, now },
+    );
+  return {
+    key,
+    verifier,
+    denylist,
+    sign,
+    lookups: () => keyLookups,
+    advance: (ms: number) => {
+      nowMs += ms;
+    },
+    now,
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<TokenVerificationError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TokenVerificationError) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('TokenVerifier', () => {
+  it('verifies once, then answers repeated tokens from the cache without signature work', async () => {
+    const s = await setup();
+    const { token } = await s.sign({ scope: 'orders:read orders:write' });
+    const first = await s.verifier.verify(token);
+    expect(first.cached).toBe(false);
+    expect(first.context.claims.sub).toBe('user-1');
+    expect([...first.context.scopes]).toEqual(['orders:read', 'orders:write']);
+    expect(first.context.kid).toBe(s.key.kid);
+    const second = await s.verifier.verify(token);
+    expect(second.cached).toBe(true);
+    expect(s.lookups()).toBe(1);
+    expect(s.verifier.cacheStats()).toMatchObject({ hits: 1, misses: 1, size: 1 });
+  });
+
+  it('still checks a cached token against the denylist on every call', async () => {
+    const s = await setup();
+    const { token } = await s.sign();
+    await s.verifier.verify(token);
+    s.denylist.apply({
+      v: 1,
+      id: randomUUID(),
+      at: s.now(),
+      type: 'session.revoked',
+      sub: 'user-1',
+      sid: 'session-1',
+      reason: 'logout',
+      until: Math.floor(s.now() / 1000) + 900,
+    });
+    const error = await rejection(s.verifier.verify(token));
+    expect(error).toBeInstanceOf(RevokedTokenError);
+    expect(error.reason).toBe('revoked');
+    expect(error.code).toBe('ERR_TOKEN_REVOKED');
+    expect((error as RevokedTokenError).kind).toBe('session');
+    expect(s.lookups()).toBe(1);
+  });
+
+  it('denies tokens below a user minimum version and tokens signed by a revoked key', async () => {
+    const s = await setup();
+    const old = await s.sign({ ver: 3 });
+    const current = await s.sign({ ver: 4 });
+    s.denylist.apply({ v: 1, id: randomUUID(), at: s.now(), type: 'user.revoked', sub: 'user-1', minVer: 4, reason: 'logout_all', until: Math.floor(s.now() / 1000) + 900 });
+    expect(((await rejection(s.verifier.verify(old.token))) as RevokedTokenError).kind).toBe('user');
+    expect((await s.verifier.verify(current.token)).context.claims.ver).toBe(4);
+    s.denylist.apply({ v: 1, id: randomUUID(), at: s.now(), type: 'key.revoked', kid: s.key.kid, until: Math.floor(s.now() / 1000) + 900 });
+    expect(((await rejection(s.verifier.verify(current.token))) as RevokedTokenError).kind).toBe('key');
+  });
+
+  it('drops a cache entry at exp and reports the token as expired', async () => {
+    const s = await setup();
+    const { token } = await s.sign({ ttl: 60 });
+    await s.verifier.verify(token);
+    s.advance(61_000);
+    // Inside the 5 s leeway the token is still good, but it is verified again, not served from cache.
+    const again = await s.verifier.verify(token);
+    expect(again.cached).toBe(false);
+    s.advance(10_000);
+    expect((await rejection(s.verifier.verify(token))).reason).toBe('expired');
+  });
+
+  it('never caches failures: every bad token pays full verification', async () => {
+    const s = await setup();
+    const { token } = await s.sign({ aud: 'profile' });
+    expect((await rejection(s.verifier.verify(token))).reason).toBe('wrong_audience');
+    expect((await rejection(s.verifier.verify(token))).reason).toBe('wrong_audience');
+    expect(s.lookups()).toBe(2);
+    expect(s.verifier.cacheStats().size).toBe(0);
+  });
+
+  it('accepts a token whose aud lists this service among others', async () => {
+    const s = await setup();
+    const { token } = await s.sign({ aud: ['profile', 'orders'] });
+    expect((await s.verifier.verify(token)).context.claims.aud).toEqual(['profile', 'orders']);
+  });
+});

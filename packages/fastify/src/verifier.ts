@@ -1,0 +1,134 @@
+import { LRUCache } from 'lru-cache';
+import {
+  SIGNING_ALGORITHMS,
+  TokenVerificationError,
+  verifyAccessToken,
+  type AccessTokenClaims,
+  type SigningAlgorithm,
+} from '@revocable/tokens';
+import type { JWTVerifyGetKey } from 'jose';
+
+/** What the denylist can deny a token for. */
+export type RevocationKind = 'session' | 'user' | 'token' | 'key';
+
+/** The part of `@revocable/denylist`'s `Denylist` the verifier needs. */
+export interface DenylistLookup {
+  check(query: { jti: string; sid: string; sub: string; ver: number; kid: string }): RevocationKind | null;
+}
+
+/** A verified, not-revoked access token, as handlers see it on `request.auth`. */
+export interface AuthContext {
+  claims: AccessTokenClaims;
+  /** Key id the token was signed with. */
+  kid: string;
+  alg: SigningAlgorithm;
+  /** The token's scopes (parsed from the space-separated `scope` claim). */
+  scopes: ReadonlySet<string>;
+}
+
+/** Options for {@link TokenVerifier}. */
+export interface TokenVerifierOptions {
+  /** Expected `iss`. */
+  issuer: string;
+  /** This service's audience. */
+  audience: string;
+  /** Resolves the verification key from the token header (e.g. jose's `createRemoteJWKSet`). */
+  getKey: JWTVerifyGetKey;
+  /** Consulted on every request, cached token or not. */
+  denylist: DenylistLookup;
+  /** Allowed algorithms. Default `['EdDSA', 'ES256']`. */
+  algorithms?: readonly SigningAlgorithm[];
+  /** Leeway for `exp`/`nbf`/`iat`, seconds. Default 5. */
+  clockToleranceSeconds?: number;
+  /** Tokens longer than this are refused before parsing, bytes. Default 8192. */
+  maxTokenBytes?: number;
+  /** Most verified tokens kept in the cache. Default 10000; 0 disables the cache. */
+  cacheMax?: number;
+  /** Injected clock, epoch milliseconds. Default `Date.now`. */
+  now?: () => number;
+}
+
+interface CacheEntry {
+  context: AuthContext;
+  /** `exp` in epoch ms: the entry is useless (and never served) after it. */
+  expiresAtMs: number;
+}
+
+/**
+ * Verifies bearer tokens for one audience: a verified-token cache (entries live until the
+ * token's `exp`) in front of full signature + claim verification, then a denylist check on
+ * every call. Throws {@link TokenVerificationError} (reason `revoked` for denied tokens).
+ */
+export class TokenVerifier {
+  readonly #options: TokenVerifierOptions;
+  readonly #cache: LRUCache<string, CacheEntry> | null;
+  readonly #now: () => number;
+  #hits = 0;
+  #misses = 0;
+
+  constructor(options: TokenVerifierOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    const max = options.cacheMax ?? 10_000;
+    this.#cache = max > 0 ? new LRUCache<string, CacheEntry>({ max }) : null;
+  }
+
+  /**
+   * Verifies `token` and checks it against the denylist.
+   * @returns the auth context and whether signature work was skipped (cache hit).
+   */
+  async verify(token: string): Promise<{ context: AuthContext; cached: boolean }> {
+    const nowMs = this.#now();
+    let context: AuthContext | undefined;
+    let cached = false;
+    const entry = this.#cache?.get(token);
+    if (entry !== undefined) {
+      if (entry.expiresAtMs > nowMs) {
+        context = entry.context;
+        cached = true;
+      } else {
+        this.#cache?.delete(token);
+      }
+    }
+    if (context === undefined) {
+      this.#misses++;
+      context = await this.#verifyFully(token, nowMs);
+      this.#cache?.set(token, { context, expiresAtMs: context.claims.exp * 1000 });
+    } else {
+      this.#hits++;
+    }
+    const { claims, kid } = context;
+    const kind = this.#options.denylist.check({ jti: claims.jti, sid: claims.sid, sub: claims.sub, ver: claims.ver, kid });
+    if (kind !== null) throw new RevokedTokenError(kind);
+    return { context, cached };
+  }
+
+  /** Cache hits and misses since start (misses include failed verifications). */
+  cacheStats(): { hits: number; misses: number; size: number } {
+    return { hits: this.#hits, misses: this.#misses, size: this.#cache?.size ?? 0 };
+  }
+
+  async #verifyFully(token: string, nowMs: number): Promise<AuthContext> {
+    const o = this.#options;
+    const verified = await verifyAccessToken(token, o.getKey, {
+      issuer: o.issuer,
+      audience: o.audience,
+      algorithms: o.algorithms ?? SIGNING_ALGORITHMS,
+      ...(o.clockToleranceSeconds !== undefined ? { clockToleranceSeconds: o.clockToleranceSeconds } : {}),
+      ...(o.maxTokenBytes !== undefined ? { maxTokenBytes: o.maxTokenBytes } : {}),
+      now: () => nowMs,
+    });
+    const scope = verified.claims.scope;
+    const scopes = new Set(scope === undefined ? [] : scope.split(' ').filter((s) => s.length > 0));
+    return { claims: verified.claims, kid: verified.kid, alg: verified.alg, scopes };
+  }
+}
+
+/** A validly issued token that the denylist denies; `kind` says which entry matched. */
+export class RevokedTokenError extends TokenVerificationError {
+  readonly kind: RevocationKind;
+  constructor(kind: RevocationKind) {
+    super('revoked', 'token has been revoked');
+    this.kind = kind;
+  }
+}

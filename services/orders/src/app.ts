@@ -1,0 +1,114 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { revocable, verifierOptionsFromConfig, type RevocableOptions } from '@revocable/fastify';
+import type { OrdersConfig } from './config.ts';
+import { OrderLimitError, OrderStore } from './store.ts';
+
+/** Test seams: an injected clock or event transport, or any other plugin option. */
+export type OrdersOverrides = Partial<RevocableOptions>;
+
+const orderSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    item: { type: 'string' },
+    quantity: { type: 'integer' },
+    createdAt: { type: 'integer' },
+  },
+  required: ['id', 'item', 'quantity', 'createdAt'],
+} as const;
+
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, error_description: { type: 'string' } },
+  required: ['error'],
+} as const;
+
+const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', format: 'uuid' } },
+  required: ['id'],
+} as const;
+
+/**
+ * Builds the orders service: the revocable verifier (audience `orders`) and CRUD over the
+ * caller's own orders. Reads tolerate stale revocation state (fail-open); writes do not
+ * (fail-closed, 503 past FRESHNESS_MAX_SECONDS).
+ */
+export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    bodyLimit: 16 * 1024,
+  });
+  const store = new OrderStore({ maxPerOwner: config.maxOrdersPerUser, ...(overrides.now !== undefined ? { now: overrides.now } : {}) });
+  const maxSeconds = config.verifier.freshnessMaxSeconds;
+
+  // The one place this service maps errors to HTTP answers (auth failures are answered by the plugin).
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation !== undefined) {
+      return reply.code(400).send({ error: 'invalid_request', error_description: error.message });
+    }
+    if (error instanceof OrderLimitError) {
+      return reply.code(409).send({ error: 'limit_reached', error_description: error.message });
+    }
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: 'invalid_request', error_description: error.message });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'no such route' }));
+
+  await app.register(revocable, verifierOptionsFromConfig(config.verifier, overrides));
+
+  const read = { auth: { freshness: { maxSeconds, policy: 'fail-open' as const } } };
+  const write = { auth: { freshness: { maxSeconds, policy: 'fail-closed' as const } } };
+
+  app.post(
+    '/v1/orders',
+    {
+      config: write,
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            item: { type: 'string', minLength: 1, maxLength: 200 },
+            quantity: { type: 'integer', minimum: 1, maximum: 1000 },
+          },
+          required: ['item', 'quantity'],
+        },
+        response: { 201: orderSchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { item: string; quantity: number };
+      return reply.code(201).send(store.create(owner(request), body));
+    },
+  );
+
+  app.get(
+    '/v1/orders',
+    { config: read, schema: { response: { 200: { type: 'object', properties: { orders: { type: 'array', items: orderSchema } } } } } },
+    async (request) => ({ orders: store.list(owner(request)) }),
+  );
+
+  app.get('/v1/orders/:id', { config: read, schema: { params: idParams, response: { 200: orderSchema, 404: errorSchema } } }, async (request, reply) => {
+    const order = store.get(owner(request), (request.params as { id: string }).id);
+    if (order === undefined) return reply.code(404).send({ error: 'not_found', error_description: 'no such order' });
+    return order;
+  });
+
+  app.delete('/v1/orders/:id', { config: write, schema: { params: idParams } }, async (request, reply) => {
+    const deleted = store.delete(owner(request), (request.params as { id: string }).id);
+    if (!deleted) return reply.code(404).send({ error: 'not_found', error_description: 'no such order' });
+    return reply.code(204).send();
+  });
+
+  return app;
+}
+
+function owner(request: { auth: { claims: { sub: string } } | null }): string {
+  // Routes here are never public, so the plugin has set auth before any handler runs.
+  if (request.auth === null) throw new Error('route reached without authentication');
+  return request.auth.claims.sub;
+}

@@ -1,0 +1,100 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { revocable, verifierOptionsFromConfig, type FreshnessPolicy, type RevocableOptions } from '@revocable/fastify';
+import type { ProfileConfig } from './config.ts';
+
+/** Test seams: an injected clock or event transport, or any other plugin option. */
+export type ProfileOverrides = Partial<RevocableOptions>;
+
+interface Profile {
+  displayName: string;
+  bio: string;
+  /** Epoch milliseconds; 0 for a profile never written. */
+  updatedAt: number;
+}
+
+const profileSchema = {
+  type: 'object',
+  properties: {
+    sub: { type: 'string' },
+    displayName: { type: 'string' },
+    bio: { type: 'string' },
+    updatedAt: { type: 'integer' },
+  },
+  required: ['sub', 'displayName', 'bio', 'updatedAt'],
+} as const;
+
+/**
+ * Builds the profile service: the revocable verifier (audience `profile`) and the caller's
+ * profile. Reading tolerates stale revocation state (fail-open); writing asks the auth
+ * service when the state is stale (introspect) if an introspection client is configured,
+ * else refuses (fail-closed).
+ */
+export async function buildApp(config: ProfileConfig, overrides: ProfileOverrides = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    bodyLimit: 16 * 1024,
+  });
+  const now = overrides.now ?? Date.now;
+  const profiles = new Map<string, Profile>();
+  const maxSeconds = config.verifier.freshnessMaxSeconds;
+  const writePolicy: FreshnessPolicy = config.verifier.introspection !== undefined ? 'introspect' : 'fail-closed';
+
+  // The one place this service maps errors to HTTP answers (auth failures are answered by the plugin).
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation !== undefined) {
+      return reply.code(400).send({ error: 'invalid_request', error_description: error.message });
+    }
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: 'invalid_request', error_description: error.message });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'no such route' }));
+
+  await app.register(revocable, verifierOptionsFromConfig(config.verifier, overrides));
+
+  app.get(
+    '/v1/profile',
+    { config: { auth: { freshness: { maxSeconds, policy: 'fail-open' } } }, schema: { response: { 200: profileSchema } } },
+    async (request) => {
+      const sub = subject(request);
+      const profile = profiles.get(sub) ?? { displayName: '', bio: '', updatedAt: 0 };
+      return { sub, ...profile };
+    },
+  );
+
+  app.put(
+    '/v1/profile',
+    {
+      config: { auth: { freshness: { maxSeconds, policy: writePolicy } } },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            displayName: { type: 'string', minLength: 1, maxLength: 100 },
+            bio: { type: 'string', maxLength: 1000 },
+          },
+          required: ['displayName'],
+        },
+        response: { 200: profileSchema },
+      },
+    },
+    async (request) => {
+      const sub = subject(request);
+      const body = request.body as { displayName: string; bio?: string };
+      const profile: Profile = { displayName: body.displayName, bio: body.bio ?? '', updatedAt: now() };
+      profiles.set(sub, profile);
+      return { sub, ...profile };
+    },
+  );
+
+  return app;
+}
+
+function subject(request: { auth: { claims: { sub: string } } | null }): string {
+  // Routes here are never public, so the plugin has set auth before any handler runs.
+  if (request.auth === null) throw new Error('route reached without authentication');
+  return request.auth.claims.sub;
+}
