@@ -41,6 +41,18 @@ export interface HostileToken {
 
 type Json = Record<string, unknown>;
 
+// Values that are not acceptable for each claim (ids are non-empty strings of at most 256 chars).
+const WRONG_TYPES: Record<string, unknown[]> = {
+  sub: [null, 1, '', [], {}, true, 'x'.repeat(300), ['user-1']],
+  jti: [null, 1, '', [], {}, true, 'x'.repeat(300)],
+  sid: [null, 1, '', [], {}, true, 'x'.repeat(300)],
+  ver: [null, -1, '', [], {}, true, 1.5, '1', 2 ** 60],
+  scope: [null, 1, [], {}, true, ['orders:read']],
+  roles: [null, 1, '', {}, true, [1, 2], 'admin'],
+  iss: [null, 1, '', [], {}, true],
+  aud: [null, 1, '', [], {}, true, [1, 2]],
+};
+
 const b64 = (data: string | Buffer) => Buffer.from(data).toString('base64url');
 const enc = (value: unknown) => b64(JSON.stringify(value));
 
@@ -102,9 +114,9 @@ export function* hostileTokens(options: CorpusOptions): Generator<HostileToken> 
     { name: 'alg_none_empty_sig', reasons: ['malformed'], make: () => `${enc(header({ alg: pick(['none', 'None', 'NONE', 'nOnE']) }))}.${enc(claims())}.` },
     { name: 'alg_none_with_sig', reasons: ['unsupported_alg'], make: () => `${enc(header({ alg: 'none' }))}.${enc(claims())}.${b64(rid())}` },
     { name: 'alg_hs256_public_key', reasons: ['unsupported_alg'], make: () => hmac(pick(publicSecrets), header({ alg: pick(['HS256', 'HS384', 'HS512']) }), claims()) },
-    { name: 'alg_unlisted', reasons: ['unsupported_alg'], make: () => signed(header({ alg: pick(['RS256', 'PS256', 'ES512', 'ES384', 'Ed448', 'dir', 'A128KW', '', 'eddsa']) }), claims()) },
+    { name: 'alg_unlisted', reasons: ['unsupported_alg'], make: () => signed(header({ alg: pick(['RS256', 'PS256', 'ES512', 'ES384', 'Ed448', 'dir', 'A128KW', 'eddsa', 'HS256']) }), claims()) },
     { name: 'alg_not_string', reasons: ['unsupported_alg', 'malformed'], make: () => signed(header({ alg: pick([null, 1, ['EdDSA'], { a: 1 }, true]) }), claims()) },
-    { name: 'alg_missing', reasons: ['unsupported_alg', 'malformed'], make: () => signed({ typ: 'at+jwt', kid: options.key.kid }, claims()) },
+    { name: 'alg_missing', reasons: ['unsupported_alg', 'malformed'], make: () => signed(pick<Json>([{ typ: 'at+jwt', kid: options.key.kid }, header({ alg: '' })]), claims()) },
     // --- key selection attacks
     { name: 'kid_unknown', reasons: ['unknown_kid'], make: () => signWith(attacker, header({ kid: rid() }), claims()) },
     {
@@ -178,7 +190,14 @@ export function* hostileTokens(options: CorpusOptions): Generator<HostileToken> 
     { name: 'nbf_not_number', reasons: ['invalid_claims', 'not_yet_valid'], make: () => signed(header(), claims({ nbf: pick(['0', null, [0], {}, true]) })) },
     // --- claims
     { name: 'claim_missing', reasons: ['invalid_claims', 'wrong_issuer', 'wrong_audience'], make: () => { const c = claims(); delete c[pick(['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'sid', 'ver'])]; return signed(header(), c); } },
-    { name: 'claim_wrong_type', reasons: ['invalid_claims', 'wrong_issuer', 'wrong_audience'], make: () => signed(header(), claims({ [pick(['sub', 'jti', 'sid', 'ver', 'scope', 'roles', 'iss', 'aud'])]: pick([null, 1, -1, '', [], {}, true, 1.5, 'x'.repeat(300), [1, 2]]) })) },
+    {
+      name: 'claim_wrong_type',
+      reasons: ['invalid_claims', 'wrong_issuer', 'wrong_audience'],
+      make: () => {
+        const claim = pick(Object.keys(WRONG_TYPES));
+        return signed(header(), claims({ [claim]: pick(WRONG_TYPES[claim] as unknown[]) }));
+      },
+    },
     { name: 'ver_invalid', reasons: ['invalid_claims'], make: () => signed(header(), claims({ ver: pick([-1, 1.5, '1', null, 2 ** 60]) })) },
     { name: 'aud_wrong', reasons: ['wrong_audience'], make: () => signed(header(), claims({ aud: pick(['profile', `${options.audience} `, options.audience.toUpperCase(), ['profile', 'admin'], [], '*', `https://${options.audience}`]) })) },
     { name: 'iss_wrong', reasons: ['wrong_issuer'], make: () => signed(header(), claims({ iss: pick([`${options.issuer}/`, 'https://evil.example', options.issuer.toUpperCase(), `${options.issuer}.evil.example`, '']) })) },
