@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigResourceTypes, Kafka, logLevel as KafkaLogLevel, type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
 import type {
   BroadcastSubscription,
   BroadcastSubscriptionOptions,
@@ -10,6 +10,10 @@ import type {
   TopicAdmin,
   TopicSpec,
 } from './transport.ts';
+
+// kafkajs is CommonJS: Node's ESM loader does not see `ConfigResourceTypes` as a named
+// export (vitest's transform does), so take everything from the default export.
+const { ConfigResourceTypes, Kafka, logLevel: KafkaLogLevel } = kafkajs;
 
 /** Minimal logger shape (pino-compatible). */
 export interface TransportLogger {
