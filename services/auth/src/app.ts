@@ -1,0 +1,192 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createKafkaTransport, revocationTopicSpec, type EventTransport } from '@revocable/events';
+import type { AuthConfig } from './config.ts';
+import { createPool, type Pool } from './db.ts';
+import { AuthError } from './errors.ts';
+import { KeyStore } from './keys.ts';
+import { createMetrics } from './metrics.ts';
+import { expectedMigrations, runMigrations } from './migrate.ts';
+import { createPasswordHasher } from './password.ts';
+import { contextPlugin, CSRF_HEADER } from './plugins/context.ts';
+import { errorHandlerPlugin } from './plugins/errors.ts';
+import { OutboxRelay } from './relay.ts';
+import { accountRoutes } from './routes/account.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { healthRoutes } from './routes/health.ts';
+import { oauthRoutes } from './routes/oauth.ts';
+import { wellKnownRoutes } from './routes/wellknown.ts';
+import { AuthService } from './service.ts';
+
+/** Optional collaborators of {@link buildApp}; production uses the defaults. */
+export interface AuthDeps {
+  /** Clock, epoch ms. Default `Date.now`. */
+  now?: () => number;
+  /** Kafka seam. Default: kafkajs transport on `config.kafkaBrokers`. */
+  transport?: EventTransport;
+  /** `false` silences logs (tests); default: pino at `config.logLevel`. */
+  logger?: boolean | FastifyBaseLogger;
+  /** Overrides `config.relayEnabled` (e.g. an instance that only serves HTTP). */
+  relay?: boolean;
+  /** Interval of the housekeeping purge, in ms. Default 10 minutes. */
+  purgeIntervalMs?: number;
+}
+
+/**
+ * Builds the auth service: applies migrations (if `migrateOnStart`), makes sure a signing
+ * key exists, wires routes, and starts the outbox relay when the app is ready. `close()`
+ * stops the relay and releases the pool. Tests drive it with `app.inject`.
+ */
+export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise<FastifyInstance> {
+  const now = deps.now ?? Date.now;
+  const app = Fastify({
+    ...(deps.logger !== undefined && typeof deps.logger !== 'boolean'
+      ? { loggerInstance: deps.logger }
+      : {
+          logger:
+            deps.logger === false
+              ? false
+              : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'] },
+        }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: true, coerceTypes: false, allErrors: false } },
+  });
+
+  const pool: Pool = createPool({
+    connectionString: config.databaseUrl,
+    max: config.databasePoolMax,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    onIdleError: (error) => app.log.warn({ err: error.message }, 'idle PostgreSQL client error'),
+  });
+  try {
+    if (config.migrateOnStart) {
+      const applied = await runMigrations(config.databaseUrl, {
+        info: (m) => app.log.debug({ migration: m }, 'migration'),
+        warn: (m) => app.log.warn({ migration: m }, 'migration'),
+        error: (m) => app.log.error({ migration: m }, 'migration'),
+      });
+      if (applied.length > 0) app.log.info({ applied }, 'database migrations applied');
+    }
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+
+  const metrics = createMetrics();
+  const keys = new KeyStore({
+    pool,
+    keyEncryptionKey: config.keyEncryptionKey,
+    alg: config.signingAlg,
+    accessTtlSeconds: config.accessTtlSeconds,
+    clockSkewSeconds: config.clockSkewSeconds,
+    now,
+  });
+  try {
+    await keys.ensureActiveKey();
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+  const service = new AuthService({ pool, config, keys, hasher: createPasswordHasher(config.passwordScryptCost), metrics, now });
+
+  let relay: OutboxRelay | undefined;
+  if (deps.relay ?? config.relayEnabled) {
+    const transport =
+      deps.transport ??
+      createKafkaTransport({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logger: app.log.child({ component: 'kafka' }) });
+    relay = new OutboxRelay({
+      pool,
+      databaseUrl: config.databaseUrl,
+      transport,
+      topicSpec: revocationTopicSpec({
+        topic: config.revocationTopic,
+        partitions: config.revocationTopicPartitions,
+        replicationFactor: config.revocationTopicReplicationFactor,
+        maxAccessTtlSeconds: config.accessTtlSeconds + config.clockSkewSeconds,
+      }),
+      batchSize: config.outboxBatchSize,
+      pollIntervalMs: config.outboxPollIntervalMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      instanceId: config.instanceId,
+      now,
+      log: app.log.child({ component: 'outbox-relay' }),
+      metrics,
+    });
+    const started = relay;
+    app.addHook('onReady', async () => started.start());
+  }
+
+  const purge = setInterval(() => {
+    service.purgeExpired().catch((error: unknown) => app.log.warn({ err: (error as Error).message }, 'purge failed'));
+  }, deps.purgeIntervalMs ?? 600_000);
+  purge.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(purge);
+    // Relay first: it needs the pool to finish (or abandon) its cycle.
+    await relay?.stop();
+    await pool.end();
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequests.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(errorHandlerPlugin);
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody, { bodyLimit: config.bodyLimitBytes });
+  await app.register(fastifyRateLimit, {
+    global: true,
+    max: config.rateLimitPerIp,
+    timeWindow: 60_000,
+    errorResponseBuilder: (_request, context) =>
+      new AuthError('ERR_AUTH_RATE_LIMITED', 'too many requests, retry later', { retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)) }),
+  });
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Revocable auth service',
+        version: '0.1.0',
+        description:
+          'Issues access tokens (RFC 9068 at+jwt) and rotating refresh tokens; every revocation is published to Kafka. ' +
+          `Cookie-authenticated requests must send the \`${CSRF_HEADER}\` header.`,
+      },
+      servers: [{ url: config.issuer }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          basic: { type: 'http', scheme: 'basic', description: 'INTROSPECTION_CLIENTS id:secret' },
+          admin: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' },
+          refreshCookie: { type: 'apiKey', in: 'cookie', name: config.refreshCookieName },
+        },
+      },
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(contextPlugin, {
+    config,
+    pool,
+    service,
+    keys,
+    metrics,
+    relay,
+    expectedMigrations: await expectedMigrations(),
+    now,
+  });
+  await app.register(healthRoutes);
+  await app.register(wellKnownRoutes);
+  await app.register(accountRoutes);
+  await app.register(oauthRoutes);
+  await app.register(adminRoutes);
+  return app;
+}

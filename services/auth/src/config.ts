@@ -1,0 +1,256 @@
+import type { SigningAlgorithm } from '@revocable/tokens';
+
+/** Thrown by {@link loadConfig}; its message is the one line an operator needs to fix the setting. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_AUTH_CONFIG';
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+/** A resource service allowed to call RFC 7662 introspection (HTTP Basic). */
+export interface IntrospectionClient {
+  clientId: string;
+  secret: string;
+}
+
+/**
+ * Auth service configuration, parsed once from the environment by {@link loadConfig}.
+ * Every duration carries its unit in the name.
+ */
+export interface AuthConfig {
+  /** PORT, default 3000. */
+  port: number;
+  /** HOST, default 127.0.0.1. */
+  host: string;
+  /** LOG_LEVEL, default info. */
+  logLevel: string;
+  /** DATABASE_URL, required. */
+  databaseUrl: string;
+  /** DATABASE_POOL_MAX, default 10. */
+  databasePoolMax: number;
+  /** DATABASE_CONNECT_TIMEOUT_MS, default 3000: past it a request answers 503. */
+  databaseConnectTimeoutMs: number;
+  /** DATABASE_STATEMENT_TIMEOUT_MS, default 10000. */
+  databaseStatementTimeoutMs: number;
+  /** MIGRATE_ON_START, default true: apply pending migrations before listening. */
+  migrateOnStart: boolean;
+  /** KAFKA_BROKERS, comma-separated, default 127.0.0.1:9092. */
+  kafkaBrokers: string[];
+  /** KAFKA_CLIENT_ID, default revocable-auth. */
+  kafkaClientId: string;
+  /** REVOCATION_TOPIC, default revocable.revocations. */
+  revocationTopic: string;
+  /** REVOCATION_TOPIC_PARTITIONS, default 3. */
+  revocationTopicPartitions: number;
+  /** REVOCATION_TOPIC_REPLICATION_FACTOR, default 1. */
+  revocationTopicReplicationFactor: number;
+  /** RELAY_ENABLED, default true: run the outbox relay in this process. */
+  relayEnabled: boolean;
+  /** OUTBOX_POLL_INTERVAL_MS, default 1000: polling fallback when LISTEN/NOTIFY is lost. */
+  outboxPollIntervalMs: number;
+  /** OUTBOX_BATCH_SIZE, default 200 rows per produce call. */
+  outboxBatchSize: number;
+  /** HEARTBEAT_INTERVAL_MS, default 1000. */
+  heartbeatIntervalMs: number;
+  /** INSTANCE_ID, default hostname-pid-random: names this relay in heartbeats. */
+  instanceId: string;
+  /** AUTH_ISSUER, default http://127.0.0.1:3000 (the `iss` claim and metadata base URL). */
+  issuer: string;
+  /** AUDIENCES, comma-separated allow-list, default orders,profile; the first is the default. */
+  audiences: string[];
+  /** SIGNING_ALG, EdDSA (default) or ES256. */
+  signingAlg: SigningAlgorithm;
+  /** ACCESS_TTL_SECONDS, default 900. */
+  accessTtlSeconds: number;
+  /** CLOCK_SKEW_SECONDS, default 30: added to every revocation's `until` and to key retention. */
+  clockSkewSeconds: number;
+  /** SESSION_IDLE_TTL_SECONDS, default 1209600 (14 days). */
+  sessionIdleTtlSeconds: number;
+  /** SESSION_ABSOLUTE_TTL_SECONDS, default 2592000 (30 days). */
+  sessionAbsoluteTtlSeconds: number;
+  /** MAX_SESSIONS_PER_USER, default 10; the oldest is evicted beyond it. */
+  maxSessionsPerUser: number;
+  /** REFRESH_REUSE_GRACE_SECONDS, default 10: a duplicate refresh inside it gets the same successor. */
+  refreshReuseGraceSeconds: number;
+  /** KEY_ENCRYPTION_KEY, required: 32 bytes base64; encrypts private keys at rest (AES-256-GCM). */
+  keyEncryptionKey: Buffer;
+  /** ADMIN_TOKEN: bearer token of the admin routes; unset disables them (403). At least 16 chars. */
+  adminToken: string | undefined;
+  /** INTROSPECTION_CLIENTS, `id:secret,id:secret`; the id is the audience the client may introspect. */
+  introspectionClients: IntrospectionClient[];
+  /** COOKIE_SECURE, default true: the refresh cookie carries `Secure`. */
+  cookieSecure: boolean;
+  /** REFRESH_COOKIE_NAME, default revocable_rt. */
+  refreshCookieName: string;
+  /** PASSWORD_SCRYPT_COST, log2 of scrypt N, default 17 (OWASP); tests use a lower value. */
+  passwordScryptCost: number;
+  /** PASSWORD_MIN_LENGTH, default 8. */
+  passwordMinLength: number;
+  /** LOGIN_RATE_LIMIT_PER_IP, default 20 login attempts per window per client IP. */
+  loginRateLimitPerIp: number;
+  /** LOGIN_RATE_LIMIT_WINDOW_SECONDS, default 60. */
+  loginRateLimitWindowSeconds: number;
+  /** LOGIN_MAX_FAILURES_PER_ACCOUNT, default 10 failed logins per account window. */
+  loginMaxFailuresPerAccount: number;
+  /** LOGIN_ACCOUNT_WINDOW_SECONDS, default 900. */
+  loginAccountWindowSeconds: number;
+  /** RATE_LIMIT_PER_IP, default 300 requests per minute per IP on other routes. */
+  rateLimitPerIp: number;
+  /** BODY_LIMIT_BYTES, default 16384. */
+  bodyLimitBytes: number;
+  /** TRUST_PROXY, default false: honour X-Forwarded-For (only behind a proxy you control). */
+  trustProxy: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? fallback : value.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const v = raw.trim().toLowerCase();
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function list(env: Env, name: string, fallback: string): string[] {
+  return str(env, name, fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+const ID = /^[A-Za-z0-9._~-]{1,64}$/;
+
+/**
+ * Parses and checks the configuration. Throws {@link ConfigError} (one line: variable and
+ * fix) on the first bad or missing value.
+ */
+export function loadConfig(env: Env = process.env): AuthConfig {
+  const databaseUrl = str(env, 'DATABASE_URL', '');
+  if (databaseUrl === '') {
+    throw new ConfigError('DATABASE_URL', 'is required, e.g. postgres://postgres@127.0.0.1:5432/revocable_auth');
+  }
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL');
+  }
+
+  const kekRaw = str(env, 'KEY_ENCRYPTION_KEY', '');
+  const howToKek = 'generate one with: openssl rand -base64 32';
+  if (kekRaw === '') throw new ConfigError('KEY_ENCRYPTION_KEY', `is required (base64 of 32 random bytes); ${howToKek}`);
+  const keyEncryptionKey = Buffer.from(kekRaw, 'base64');
+  if (keyEncryptionKey.length !== 32 || !/^[A-Za-z0-9+/]+={0,2}$/.test(kekRaw)) {
+    throw new ConfigError('KEY_ENCRYPTION_KEY', `must be base64 of exactly 32 bytes; ${howToKek}`);
+  }
+
+  const issuer = str(env, 'AUTH_ISSUER', 'http://127.0.0.1:3000').replace(/\/+$/, '');
+  try {
+    const url = new URL(issuer);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    if (url.search !== '' || url.hash !== '') throw new Error('query');
+  } catch {
+    throw new ConfigError('AUTH_ISSUER', `must be an http(s) URL without query or fragment, got "${issuer}"`);
+  }
+
+  const audiences = list(env, 'AUDIENCES', 'orders,profile');
+  if (audiences.length === 0 || audiences.some((a) => !ID.test(a))) {
+    throw new ConfigError('AUDIENCES', 'must be a comma-separated list of names like orders,profile');
+  }
+
+  const alg = str(env, 'SIGNING_ALG', 'EdDSA');
+  if (alg !== 'EdDSA' && alg !== 'ES256') throw new ConfigError('SIGNING_ALG', `must be EdDSA or ES256, got "${alg}"`);
+
+  const adminRaw = env['ADMIN_TOKEN'];
+  const adminToken = adminRaw === undefined || adminRaw.trim() === '' ? undefined : adminRaw.trim();
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters; generate one with: openssl rand -base64 32');
+  }
+
+  const introspectionClients: IntrospectionClient[] = [];
+  for (const entry of list(env, 'INTROSPECTION_CLIENTS', '')) {
+    const at = entry.indexOf(':');
+    const clientId = at > 0 ? entry.slice(0, at) : '';
+    const secret = at > 0 ? entry.slice(at + 1) : '';
+    if (!ID.test(clientId) || secret.length < 8) {
+      throw new ConfigError('INTROSPECTION_CLIENTS', 'must be id:secret pairs (secret >= 8 chars), e.g. orders:s3cret-1,profile:s3cret-2');
+    }
+    introspectionClients.push({ clientId, secret });
+  }
+
+  const brokers = list(env, 'KAFKA_BROKERS', '127.0.0.1:9092');
+  if (brokers.length === 0 || brokers.some((b) => !/^[^:\s]+:\d{1,5}$/.test(b))) {
+    throw new ConfigError('KAFKA_BROKERS', 'must be a comma-separated list of host:port');
+  }
+
+  const sessionIdleTtlSeconds = int(env, 'SESSION_IDLE_TTL_SECONDS', 14 * 86_400, 60, 366 * 86_400);
+  const sessionAbsoluteTtlSeconds = int(env, 'SESSION_ABSOLUTE_TTL_SECONDS', 30 * 86_400, 60, 3 * 366 * 86_400);
+  if (sessionAbsoluteTtlSeconds < sessionIdleTtlSeconds) {
+    throw new ConfigError('SESSION_ABSOLUTE_TTL_SECONDS', 'must be >= SESSION_IDLE_TTL_SECONDS');
+  }
+
+  const cookieName = str(env, 'REFRESH_COOKIE_NAME', 'revocable_rt');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(cookieName)) throw new ConfigError('REFRESH_COOKIE_NAME', 'must match [A-Za-z0-9_-]{1,64}');
+
+  return {
+    port: int(env, 'PORT', 3000, 0, 65_535),
+    host: str(env, 'HOST', '127.0.0.1'),
+    logLevel: str(env, 'LOG_LEVEL', 'info'),
+    databaseUrl,
+    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 2, 500),
+    databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT_MS', 3000, 100, 60_000),
+    databaseStatementTimeoutMs: int(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000),
+    migrateOnStart: bool(env, 'MIGRATE_ON_START', true),
+    kafkaBrokers: brokers,
+    kafkaClientId: str(env, 'KAFKA_CLIENT_ID', 'revocable-auth'),
+    revocationTopic: str(env, 'REVOCATION_TOPIC', 'revocable.revocations'),
+    revocationTopicPartitions: int(env, 'REVOCATION_TOPIC_PARTITIONS', 3, 1, 1000),
+    revocationTopicReplicationFactor: int(env, 'REVOCATION_TOPIC_REPLICATION_FACTOR', 1, 1, 10),
+    relayEnabled: bool(env, 'RELAY_ENABLED', true),
+    outboxPollIntervalMs: int(env, 'OUTBOX_POLL_INTERVAL_MS', 1000, 10, 600_000),
+    outboxBatchSize: int(env, 'OUTBOX_BATCH_SIZE', 200, 1, 10_000),
+    heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', 1000, 50, 600_000),
+    instanceId: str(env, 'INSTANCE_ID', `auth-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
+    issuer,
+    audiences,
+    signingAlg: alg,
+    accessTtlSeconds: int(env, 'ACCESS_TTL_SECONDS', 900, 10, 86_400),
+    clockSkewSeconds: int(env, 'CLOCK_SKEW_SECONDS', 30, 0, 600),
+    sessionIdleTtlSeconds,
+    sessionAbsoluteTtlSeconds,
+    maxSessionsPerUser: int(env, 'MAX_SESSIONS_PER_USER', 10, 1, 1000),
+    refreshReuseGraceSeconds: int(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 300),
+    keyEncryptionKey,
+    adminToken,
+    introspectionClients,
+    cookieSecure: bool(env, 'COOKIE_SECURE', true),
+    refreshCookieName: cookieName,
+    passwordScryptCost: int(env, 'PASSWORD_SCRYPT_COST', 17, 10, 20),
+    passwordMinLength: int(env, 'PASSWORD_MIN_LENGTH', 8, 1, 128),
+    loginRateLimitPerIp: int(env, 'LOGIN_RATE_LIMIT_PER_IP', 20, 1, 1_000_000),
+    loginRateLimitWindowSeconds: int(env, 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
+    loginMaxFailuresPerAccount: int(env, 'LOGIN_MAX_FAILURES_PER_ACCOUNT', 10, 1, 1_000_000),
+    loginAccountWindowSeconds: int(env, 'LOGIN_ACCOUNT_WINDOW_SECONDS', 900, 1, 86_400),
+    rateLimitPerIp: int(env, 'RATE_LIMIT_PER_IP', 300, 1, 10_000_000),
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, 1024, 1_048_576),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+  };
+}

@@ -1,0 +1,102 @@
+import pg from 'pg';
+import { AuthError } from './errors.ts';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+/** Options for {@link createPool}. */
+export interface PoolOptions {
+  connectionString: string;
+  max: number;
+  /** How long a request waits for a connection before answering 503, in ms. */
+  connectTimeoutMs: number;
+  /** Server-side statement timeout, in ms. */
+  statementTimeoutMs: number;
+  /** Called for errors of idle clients (they must not crash the process). */
+  onIdleError: (error: Error) => void;
+}
+
+export function createPool(options: PoolOptions): Pool {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: options.statementTimeoutMs,
+    application_name: 'revocable-auth',
+  });
+  pool.on('error', options.onIdleError);
+  return pool;
+}
+
+// SQLSTATE classes/codes meaning "the database is not there right now", not "your input is bad".
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '57014', '3D000', '40001', '40P01']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
+
+/** True when `error` says PostgreSQL is unreachable or overloaded (answer 503, retry later). */
+export function isDbUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || NETWORK_CODES.has(code)) return true;
+  }
+  const message = error.message;
+  return (
+    message.includes('timeout exceeded when trying to connect') ||
+    message.includes('Connection terminated') ||
+    message.includes('connection timeout') ||
+    message.includes('Client has encountered a connection error') ||
+    message.includes('Cannot use a pool after calling end')
+  );
+}
+
+function toAuthError(error: unknown): unknown {
+  if (error instanceof AuthError) return error;
+  if (isDbUnavailable(error)) {
+    return new AuthError('ERR_AUTH_DB_UNAVAILABLE', 'the service is temporarily unavailable, retry later', {
+      cause: error,
+      retryAfterSeconds: 1,
+    });
+  }
+  return error;
+}
+
+/**
+ * Runs `fn` in one transaction on one checked-out client: COMMIT on success, ROLLBACK on
+ * any error (so nothing is half-written), and the client is always released. A client
+ * whose connection broke is destroyed rather than returned to the pool.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw toAuthError(error);
+  }
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    try {
+      await client.query('ROLLBACK');
+    } catch (rollbackError) {
+      broken = rollbackError instanceof Error ? rollbackError : new Error('rollback failed');
+    }
+    if (isDbUnavailable(error)) broken ??= error as Error;
+    throw toAuthError(error);
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** A single query outside a transaction, with connection failures mapped to 503. */
+export async function query<R extends pg.QueryResultRow>(pool: Pool, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+  try {
+    return await pool.query<R>(text, values);
+  } catch (error) {
+    throw toAuthError(error);
+  }
+}

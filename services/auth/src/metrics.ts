@@ -1,0 +1,51 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one auth instance (own registry: no global state between apps). */
+export interface AuthMetrics {
+  registry: Registry;
+  httpRequests: Histogram<'method' | 'route' | 'status'>;
+  logins: Counter<'result'>;
+  refreshes: Counter<'result'>;
+  revocations: Counter<'type' | 'reason'>;
+  outboxPublished: Counter;
+  outboxSendErrors: Counter;
+  outboxInvalid: Counter;
+  heartbeatsSent: Counter;
+  relayKafkaUp: Gauge;
+  outboxPending: Gauge;
+  outboxOldestAgeSeconds: Gauge;
+}
+
+export function createMetrics(): AuthMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'revocable_auth_' });
+  return {
+    registry,
+    httpRequests: new Histogram({
+      name: 'revocable_auth_http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    logins: new Counter({ name: 'revocable_auth_logins_total', help: 'Login attempts by result', labelNames: ['result'], registers: [registry] }),
+    refreshes: new Counter({ name: 'revocable_auth_refreshes_total', help: 'Refresh-token grants by result', labelNames: ['result'], registers: [registry] }),
+    revocations: new Counter({
+      name: 'revocable_auth_revocations_total',
+      help: 'Revocation events written to the outbox, by type and reason',
+      labelNames: ['type', 'reason'],
+      registers: [registry],
+    }),
+    outboxPublished: new Counter({ name: 'revocable_auth_outbox_published_total', help: 'Outbox events acknowledged by Kafka', registers: [registry] }),
+    outboxSendErrors: new Counter({ name: 'revocable_auth_outbox_send_errors_total', help: 'Failed relay cycles (Kafka or PostgreSQL)', registers: [registry] }),
+    outboxInvalid: new Counter({ name: 'revocable_auth_outbox_invalid_total', help: 'Outbox rows that failed validation and were dropped', registers: [registry] }),
+    heartbeatsSent: new Counter({ name: 'revocable_auth_heartbeats_sent_total', help: 'Heartbeat records acknowledged by Kafka', registers: [registry] }),
+    relayKafkaUp: new Gauge({ name: 'revocable_auth_relay_kafka_up', help: '1 when the last relay cycle reached Kafka', registers: [registry] }),
+    outboxPending: new Gauge({ name: 'revocable_auth_outbox_pending', help: 'Rows waiting in the outbox (sampled by the relay)', registers: [registry] }),
+    outboxOldestAgeSeconds: new Gauge({
+      name: 'revocable_auth_outbox_oldest_age_seconds',
+      help: 'Age of the oldest outbox row (sampled by the relay)',
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,102 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { AccessTokenClaims } from '@revocable/tokens';
+import type { AuthConfig } from '../config.ts';
+import { safeEqual } from '../crypto.ts';
+import type { Pool } from '../db.ts';
+import { AuthError } from '../errors.ts';
+import type { KeyStore } from '../keys.ts';
+import type { AuthMetrics } from '../metrics.ts';
+import type { OutboxRelay } from '../relay.ts';
+import type { AuthService, IssuedTokens } from '../service.ts';
+
+/** Everything route plugins need, built once by the composition root (app.ts). */
+export interface AuthContext {
+  config: AuthConfig;
+  pool: Pool;
+  service: AuthService;
+  keys: KeyStore;
+  metrics: AuthMetrics;
+  relay: OutboxRelay | undefined;
+  /** Names of the migrations this build expects, for /readyz. */
+  expectedMigrations: readonly string[];
+  now: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    revocable: AuthContext;
+  }
+}
+
+/** Header a browser must send with cookie-authenticated requests (CSRF defence; see README). */
+export const CSRF_HEADER = 'x-csrf-protection';
+/** Paths the refresh cookie is scoped to: the token endpoint and logout. */
+export const REFRESH_COOKIE_PATHS = ['/oauth/token', '/v1/logout'] as const;
+
+export const contextPlugin = fp(
+  async (app: FastifyInstance, ctx: AuthContext) => {
+    app.decorate('revocable', ctx);
+  },
+  { name: 'revocable-auth-context', fastify: '5.x' },
+);
+
+/** The bearer token of the request, or undefined. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const m = /^Bearer[ ]+([^\s]+)\s*$/i.exec(header);
+  return m?.[1];
+}
+
+/** Authenticates the caller by access token (live session, current `ver`, jti not revoked). */
+export async function requireUser(app: FastifyInstance, request: FastifyRequest): Promise<AccessTokenClaims> {
+  const token = bearerToken(request);
+  if (token === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'missing bearer access token');
+  return app.revocable.service.authenticate(token);
+}
+
+/** Admin routes: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
+export function requireAdmin(app: FastifyInstance, request: FastifyRequest): void {
+  const expected = app.revocable.config.adminToken;
+  if (expected === undefined) throw new AuthError('ERR_AUTH_ADMIN_DISABLED', 'the admin API is disabled (ADMIN_TOKEN is not set)');
+  const token = bearerToken(request);
+  if (token === undefined || !safeEqual(token, expected)) throw new AuthError('ERR_AUTH_ADMIN_UNAUTHORIZED', 'admin token required');
+}
+
+/**
+ * CSRF defence for requests authenticated only by the refresh cookie: the cookie is
+ * SameSite=Strict, and additionally the request must carry a custom header (which a
+ * cross-site form or simple request cannot set without a CORS preflight this service
+ * never grants) and must not be marked cross-site by the browser.
+ */
+export function assertNotCrossSite(request: FastifyRequest): void {
+  const custom = request.headers[CSRF_HEADER];
+  if (typeof custom !== 'string' || custom.length === 0) {
+    throw new AuthError('ERR_AUTH_CSRF', `cookie-authenticated requests must send the ${CSRF_HEADER} header`);
+  }
+  if (request.headers['sec-fetch-site'] === 'cross-site') throw new AuthError('ERR_AUTH_CSRF', 'cross-site request refused');
+}
+
+/** The refresh cookie's value, if any. */
+export function refreshCookie(app: FastifyInstance, request: FastifyRequest): string | undefined {
+  const value = request.cookies[app.revocable.config.refreshCookieName];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Sends a token response: no-store, and the refresh token also as an HttpOnly cookie. */
+export function sendTokens(app: FastifyInstance, reply: FastifyReply, issued: IssuedTokens): FastifyReply {
+  const c = app.revocable.config;
+  const maxAge = Math.max(0, Math.floor((issued.refreshExpiresAt - app.revocable.now()) / 1000));
+  for (const path of REFRESH_COOKIE_PATHS) {
+    reply.setCookie(c.refreshCookieName, issued.body.refresh_token, { httpOnly: true, secure: c.cookieSecure, sameSite: 'strict', path, maxAge });
+  }
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(issued.body);
+}
+
+export function clearRefreshCookie(app: FastifyInstance, reply: FastifyReply): void {
+  const c = app.revocable.config;
+  for (const path of REFRESH_COOKIE_PATHS) {
+    reply.clearCookie(c.refreshCookieName, { httpOnly: true, secure: c.cookieSecure, sameSite: 'strict', path });
+  }
+}

@@ -1,0 +1,107 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Type, type Static } from '@sinclair/typebox';
+import { AuthError } from '../errors.ts';
+import { assertNotCrossSite, bearerToken, clearRefreshCookie, refreshCookie, requireUser, sendTokens } from '../plugins/context.ts';
+
+const Email = Type.String({ minLength: 1, maxLength: 320, description: 'Email address (normalised: NFC, lower case)' });
+const Password = Type.String({ minLength: 1, maxLength: 1024 });
+const Audience = Type.Union([Type.String({ maxLength: 64 }), Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 8 })], {
+  description: 'Audience(s) of the access token, from the AUDIENCES allow-list; default: the first one',
+});
+
+const RegisterBody = Type.Object({ email: Email, password: Password }, { additionalProperties: false });
+const LoginBody = Type.Object({ email: Email, password: Password, audience: Type.Optional(Audience) }, { additionalProperties: false });
+const PasswordBody = Type.Object({ current_password: Password, new_password: Password }, { additionalProperties: false });
+const SessionParams = Type.Object({ sid: Type.String({ maxLength: 64 }) });
+
+const bearer = [{ bearer: [] }];
+
+/** Users, login, logout, sessions, password change (`/v1/...`). */
+export const accountRoutes = fp(
+  async (app: FastifyInstance) => {
+    const { config, service } = app.revocable;
+
+    app.post<{ Body: Static<typeof RegisterBody> }>(
+      '/v1/users',
+      { schema: { tags: ['account'], summary: 'Register with email and password', body: RegisterBody } },
+      async (request, reply) => {
+        const user = await service.register(request.body.email, request.body.password);
+        return reply.status(201).send({ id: user.id, email: user.email });
+      },
+    );
+
+    app.post<{ Body: Static<typeof LoginBody> }>(
+      '/v1/login',
+      {
+        schema: { tags: ['account'], summary: 'Log in: access token + rotating refresh token (body and HttpOnly cookie)', body: LoginBody },
+        config: { rateLimit: { max: config.loginRateLimitPerIp, timeWindow: config.loginRateLimitWindowSeconds * 1000 } },
+      },
+      async (request, reply) => {
+        const { email, password, audience } = request.body;
+        const issued = await service.login(email, password, audience, { userAgent: request.headers['user-agent'], ip: request.ip });
+        return sendTokens(app, reply, issued);
+      },
+    );
+
+    app.post(
+      '/v1/logout',
+      {
+        schema: {
+          tags: ['account'],
+          summary: 'Revoke the current session (bearer access token, or the refresh cookie plus the x-csrf-protection header)',
+          security: [{ bearer: [] }, { refreshCookie: [] }],
+        },
+      },
+      async (request, reply) => {
+        if (bearerToken(request) !== undefined) {
+          const claims = await requireUser(app, request);
+          await service.logout(claims);
+        } else {
+          const cookie = refreshCookie(app, request);
+          if (cookie === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'missing bearer access token or refresh cookie');
+          assertNotCrossSite(request);
+          await service.logoutByRefreshToken(cookie);
+        }
+        clearRefreshCookie(app, reply);
+        return reply.status(204).send();
+      },
+    );
+
+    app.post('/v1/logout-all', { schema: { tags: ['account'], summary: 'Revoke every session and access token of the user', security: bearer } }, async (request, reply) => {
+      const claims = await requireUser(app, request);
+      await service.logoutAll(claims.sub);
+      clearRefreshCookie(app, reply);
+      return reply.status(204).send();
+    });
+
+    app.get('/v1/sessions', { schema: { tags: ['account'], summary: "List the user's active sessions (devices)", security: bearer } }, async (request, reply) => {
+      const claims = await requireUser(app, request);
+      return reply.header('cache-control', 'no-store').send({ sessions: await service.listSessions(claims) });
+    });
+
+    app.delete<{ Params: Static<typeof SessionParams> }>(
+      '/v1/sessions/:sid',
+      { schema: { tags: ['account'], summary: 'Revoke one session (log out one device)', params: SessionParams, security: bearer } },
+      async (request, reply) => {
+        const claims = await requireUser(app, request);
+        await service.deleteSession(claims, request.params.sid);
+        return reply.status(204).send();
+      },
+    );
+
+    app.post<{ Body: Static<typeof PasswordBody> }>(
+      '/v1/password',
+      {
+        schema: { tags: ['account'], summary: 'Change password: bumps ver, revokes other sessions, returns a new access token', body: PasswordBody, security: bearer },
+        config: { rateLimit: { max: config.loginRateLimitPerIp, timeWindow: config.loginRateLimitWindowSeconds * 1000 } },
+      },
+      async (request, reply) => {
+        const claims = await requireUser(app, request);
+        const tokens = await service.changePassword(claims, request.body.current_password, request.body.new_password);
+        return reply.header('cache-control', 'no-store').send(tokens);
+      },
+    );
+  },
+  { name: 'revocable-auth-account-routes', fastify: '5.x', dependencies: ['revocable-auth-context'] },
+);

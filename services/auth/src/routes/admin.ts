@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Type, type Static } from '@sinclair/typebox';
+import { requireAdmin } from '../plugins/context.ts';
+
+const UserParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+const KeyParams = Type.Object({ kid: Type.String({ maxLength: 256 }) });
+const security = [{ admin: [] }];
+
+/** Admin API, authenticated by ADMIN_TOKEN (constant-time comparison). */
+export const adminRoutes = fp(
+  async (app: FastifyInstance) => {
+    const { service, keys } = app.revocable;
+
+    app.post<{ Params: Static<typeof UserParams> }>(
+      '/v1/admin/users/:id/revoke',
+      { schema: { tags: ['admin'], summary: 'Revoke every session and access token of a user (user.revoked)', params: UserParams, security } },
+      async (request, reply) => {
+        requireAdmin(app, request);
+        const { minVer } = await service.adminRevokeUser(request.params.id);
+        return reply.send({ user_id: request.params.id, min_ver: minVer });
+      },
+    );
+
+    app.post('/v1/admin/keys/rotate', { schema: { tags: ['admin'], summary: 'Rotate the signing key (old key stays in the JWKS until its tokens expire)', security } }, async (request, reply) => {
+      requireAdmin(app, request);
+      const { kid, previousKid } = await service.rotateKey();
+      return reply.send({ kid, previous_kid: previousKid });
+    });
+
+    app.post<{ Params: Static<typeof KeyParams> }>(
+      '/v1/admin/keys/:kid/revoke',
+      { schema: { tags: ['admin'], summary: 'Emergency revocation of a signing key (key.revoked); denies everything it signed', params: KeyParams, security } },
+      async (request, reply) => {
+        requireAdmin(app, request);
+        const result = await service.revokeKey(request.params.kid);
+        return reply.send({ kid: result.kid, revoked: true, until: result.until, replaced_by: result.replacedBy });
+      },
+    );
+
+    app.get('/v1/admin/keys', { schema: { tags: ['admin'], summary: 'List signing keys and their status', security } }, async (request, reply) => {
+      requireAdmin(app, request);
+      return reply.send({ keys: await keys.list() });
+    });
+  },
+  { name: 'revocable-auth-admin-routes', fastify: '5.x', dependencies: ['revocable-auth-context'] },
+);
