@@ -65,6 +65,7 @@ describe('hostile-token corpus against the orders service', () => {
       REVOCATION_TOPIC: topic,
       AUTH_URL: authUrl,
       AUTH_ISSUER: ISSUER,
+      JWKS_COOLDOWN_MS: '60000',
       LOG_LEVEL: 'silent',
     });
     orders = await buildApp(config);

@@ -29,7 +29,7 @@ export interface VerifierConfig {
   audience: string;
   /** JWKS_URL, default AUTH_URL/.well-known/jwks.json. */
   jwksUrl: string;
-  /** JWKS_COOLDOWN_MS, default 30000: least time between refetches caused by unknown kids. */
+  /** JWKS_COOLDOWN_MS, default 5000: least time between JWKS refetches caused by unknown kids (also the longest a freshly rotated key can be refused). */
   jwksCooldownMs: number;
   /** INTROSPECTION_CLIENT_ID + INTROSPECTION_CLIENT_SECRET (both or neither); URL is AUTH_URL/oauth/introspect. */
   introspection: IntrospectionOptions | undefined;
@@ -117,7 +117,7 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
     issuer: str(env, 'AUTH_ISSUER', authUrl).replace(/\/+$/, ''),
     audience,
     jwksUrl: httpUrl(env, 'JWKS_URL', `${authUrl}/.well-known/jwks.json`),
-    jwksCooldownMs: intFromEnv(env, 'JWKS_COOLDOWN_MS', 30_000, 0, 3_600_000),
+    jwksCooldownMs: intFromEnv(env, 'JWKS_COOLDOWN_MS', 5_000, 0, 3_600_000),
     introspection: clientId === '' ? undefined : { url: `${authUrl}/oauth/introspect`, clientId, clientSecret },
     freshnessMaxSeconds: intFromEnv(env, 'FRESHNESS_MAX_SECONDS', 10, 1, 86_400),
     clockToleranceSeconds: intFromEnv(env, 'CLOCK_TOLERANCE_SECONDS', 5, 0, 300),

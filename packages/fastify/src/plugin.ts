@@ -42,7 +42,7 @@ export interface RevocableOptions {
   jwksUrl?: string | URL;
   /** Alternative to `jwksUrl`: a key resolver (tests, static keys). */
   getKey?: JWTVerifyGetKey;
-  /** Minimum time between two JWKS refetches triggered by unknown kids, milliseconds. Default 30000. */
+  /** Minimum time between two JWKS refetches triggered by unknown kids, milliseconds. Default 5000: bounds refetch load under random-kid floods and how long a freshly rotated key can be refused. */
   jwksCooldownMs?: number;
   /** Longest time a fetched JWKS is used without refetching, milliseconds. Default 600000. */
   jwksCacheMaxAgeMs?: number;
@@ -340,7 +340,7 @@ function resolveKeys(options: RevocableOptions): JWTVerifyGetKey {
   if (options.getKey !== undefined) return options.getKey;
   if (options.jwksUrl === undefined) throw new TypeError('revocable: either jwksUrl or getKey is required');
   return createRemoteJWKSet(new URL(options.jwksUrl), {
-    cooldownDuration: options.jwksCooldownMs ?? 30_000,
+    cooldownDuration: options.jwksCooldownMs ?? 5_000,
     cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
     timeoutDuration: 3000,
   });
