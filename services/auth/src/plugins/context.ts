@@ -25,7 +25,7 @@ export interface AuthContext {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    revocable: AuthContext;
+    revocableAuth: AuthContext;
   }
 }
 
@@ -36,7 +36,7 @@ export const REFRESH_COOKIE_PATHS = ['/oauth/token', '/v1/logout'] as const;
 
 export const contextPlugin = fp(
   async (app: FastifyInstance, ctx: AuthContext) => {
-    app.decorate('revocable', ctx);
+    app.decorate('revocableAuth', ctx);
   },
   { name: 'revocable-auth-context', fastify: '5.x' },
 );
@@ -53,12 +53,12 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 export async function requireUser(app: FastifyInstance, request: FastifyRequest): Promise<AccessTokenClaims> {
   const token = bearerToken(request);
   if (token === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'missing bearer access token');
-  return app.revocable.service.authenticate(token);
+  return app.revocableAuth.service.authenticate(token);
 }
 
 /** Admin routes: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
 export function requireAdmin(app: FastifyInstance, request: FastifyRequest): void {
-  const expected = app.revocable.config.adminToken;
+  const expected = app.revocableAuth.config.adminToken;
   if (expected === undefined) throw new AuthError('ERR_AUTH_ADMIN_DISABLED', 'the admin API is disabled (ADMIN_TOKEN is not set)');
   const token = bearerToken(request);
   if (token === undefined || !safeEqual(token, expected)) throw new AuthError('ERR_AUTH_ADMIN_UNAUTHORIZED', 'admin token required');
@@ -80,14 +80,14 @@ export function assertNotCrossSite(request: FastifyRequest): void {
 
 /** The refresh cookie's value, if any. */
 export function refreshCookie(app: FastifyInstance, request: FastifyRequest): string | undefined {
-  const value = request.cookies[app.revocable.config.refreshCookieName];
+  const value = request.cookies[app.revocableAuth.config.refreshCookieName];
   return value === undefined || value === '' ? undefined : value;
 }
 
 /** Sends a token response: no-store, and the refresh token also as an HttpOnly cookie. */
 export function sendTokens(app: FastifyInstance, reply: FastifyReply, issued: IssuedTokens): FastifyReply {
-  const c = app.revocable.config;
-  const maxAge = Math.max(0, Math.floor((issued.refreshExpiresAt - app.revocable.now()) / 1000));
+  const c = app.revocableAuth.config;
+  const maxAge = Math.max(0, Math.floor((issued.refreshExpiresAt - app.revocableAuth.now()) / 1000));
   for (const path of REFRESH_COOKIE_PATHS) {
     reply.setCookie(c.refreshCookieName, issued.body.refresh_token, { httpOnly: true, secure: c.cookieSecure, sameSite: 'strict', path, maxAge });
   }
@@ -95,7 +95,7 @@ export function sendTokens(app: FastifyInstance, reply: FastifyReply, issued: Is
 }
 
 export function clearRefreshCookie(app: FastifyInstance, reply: FastifyReply): void {
-  const c = app.revocable.config;
+  const c = app.revocableAuth.config;
   for (const path of REFRESH_COOKIE_PATHS) {
     reply.clearCookie(c.refreshCookieName, { httpOnly: true, secure: c.cookieSecure, sameSite: 'strict', path });
   }

@@ -20,7 +20,7 @@ const bearer = [{ bearer: [] }];
 /** Users, login, logout, sessions, password change (`/v1/...`). */
 export const accountRoutes = fp(
   async (app: FastifyInstance) => {
-    const { config, service } = app.revocable;
+    const { config, service } = app.revocableAuth;
 
     app.post<{ Body: Static<typeof RegisterBody> }>(
       '/v1/users',

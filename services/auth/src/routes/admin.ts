@@ -10,7 +10,7 @@ const security = [{ admin: [] }];
 /** Admin API, authenticated by ADMIN_TOKEN (constant-time comparison). */
 export const adminRoutes = fp(
   async (app: FastifyInstance) => {
-    const { service, keys } = app.revocable;
+    const { service, keys } = app.revocableAuth;
 
     app.post<{ Params: Static<typeof UserParams> }>(
       '/v1/admin/users/:id/revoke',

@@ -5,7 +5,7 @@ import { migrationsApplied } from '../migrate.ts';
 /** /healthz (process alive), /readyz (database reachable and migrated), /metrics (Prometheus). */
 export const healthRoutes = fp(
   async (app: FastifyInstance) => {
-    const { pool, relay, metrics, expectedMigrations } = app.revocable;
+    const { pool, relay, metrics, expectedMigrations } = app.revocableAuth;
     let migrated = false;
     const noLimit: { rateLimit: false } = { rateLimit: false };
 

@@ -34,7 +34,7 @@ const IntrospectBody = Type.Object(
 /** OAuth endpoints: token (refresh grant), revocation (RFC 7009), introspection (RFC 7662). */
 export const oauthRoutes = fp(
   async (app: FastifyInstance) => {
-    const { config, service } = app.revocable;
+    const { config, service } = app.revocableAuth;
 
     app.post<{ Body: Static<typeof TokenBody> }>(
       '/oauth/token',

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 /** JWKS and RFC 8414 authorization-server metadata. */
 export const wellKnownRoutes = fp(
   async (app: FastifyInstance) => {
-    const { config, keys } = app.revocable;
+    const { config, keys } = app.revocableAuth;
 
     app.get(
       '/.well-known/jwks.json',
