@@ -75,7 +75,12 @@ class TestServer {
       if (behaviour.gate) await behaviour.gate;
       if (behaviour.fail) return reply.code(behaviour.fail.status).send(behaviour.fail.body);
       const body = request.body as Record<string, string>;
+      const fromCookie = body['refresh_token'] === undefined;
       const presented = body['refresh_token'] ?? cookieValue(request, 'rt');
+      // Like the auth service: cookie-authenticated calls must carry the CSRF header.
+      if (fromCookie && presented && request.headers['x-csrf-protection'] === undefined) {
+        return reply.code(403).send({ error: 'access_denied', error_description: 'x-csrf-protection header required' });
+      }
       if (body['grant_type'] !== 'refresh_token' || !presented) {
         return reply.code(400).send({ error: 'invalid_request', error_description: 'refresh_token missing' });
       }

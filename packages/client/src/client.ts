@@ -20,6 +20,13 @@ import {
 import { decodeJwtPayload, type UnverifiedClaims } from './jwt.ts';
 import type { RefreshTokenStorage, RefreshTokenStore } from './storage.ts';
 
+/**
+ * Header the SDK adds to every auth-service call in cookie mode; the auth service refuses
+ * cookie-authenticated requests without it. Allow it in the auth service's CORS settings
+ * when the app runs on another origin.
+ */
+export const CSRF_HEADER = 'x-csrf-protection';
+
 /** Options of {@link RevocableClient}. */
 export interface RevocableClientOptions {
   /** Base URL of the auth service, e.g. `https://auth.example.com`. */
@@ -457,7 +464,12 @@ export class RevocableClient {
   }
 
   #cookieInit(init: RequestInit): RequestInit {
-    return this.#storage === 'cookie' ? { ...init, credentials: 'include' } : init;
+    if (this.#storage !== 'cookie') return init;
+    // The auth service refuses cookie-authenticated calls without this header (CSRF defence:
+    // a cross-site form cannot set it, and a cross-origin script needs a CORS preflight).
+    const headers = new Headers(init.headers);
+    headers.set(CSRF_HEADER, '1');
+    return { ...init, headers, credentials: 'include' };
   }
 
   #url(path: string): URL {

@@ -3,6 +3,7 @@
  * platform `fetch`.
  */
 export {
+  CSRF_HEADER,
   RevocableClient,
   createClient,
   type LoginInput,
