@@ -207,7 +207,7 @@ describe('client SDK against the real auth service', () => {
     expect(error).toBeInstanceOf(SessionRevokedError);
     expect(error).toMatchObject({ code: 'ERR_SESSION_REVOKED', serverError: 'invalid_grant' });
     expect(laptop.ended).toHaveLength(1);
-    expect(laptop.ended[0]?.reason).toBe('refresh_rejected');
+    expect(laptop.ended[0]?.reason).toBe('revoked');
     expect(await laptop.store.get()).toBeNull();
     expect(laptop.client.session).toBeNull();
     await expect(laptop.client.fetch(orders())).rejects.toBeInstanceOf(NotAuthenticatedError);

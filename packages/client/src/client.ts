@@ -8,7 +8,7 @@ import {
 } from './errors.ts';
 import {
   genericError,
-  isInvalidTokenAnswer,
+  invalidTokenReason,
   isSessionEnd,
   loginError,
   readErrorBody,
@@ -74,9 +74,18 @@ export interface TokenChange {
 
 /** Why a session ended on its own. */
 export type SessionEndReason =
-  /** The refresh token was refused (revoked elsewhere, logout-all, expired, evicted). */
+  /**
+   * Revoked elsewhere: a resource service answered 401 `revoked` (logout on another device,
+   * logout-all, admin, password change) and the refresh token was then refused.
+   */
+  | 'revoked'
+  /** The refresh token was refused during a routine refresh (revoked while idle, expired, evicted). */
   | 'refresh_rejected'
-  /** The auth service saw an already-rotated refresh token and revoked the session. */
+  /**
+   * The auth service said the refresh token had already been used (reuse detection revoked
+   * the session). Only when the server's answer says so; Revocable's auth service answers
+   * a plain `invalid_grant`, which reports as `refresh_rejected` or `revoked`.
+   */
   | 'reuse_detected';
 
 /** What {@link RevocableClientOptions.onSessionEnded} receives. */
@@ -160,6 +169,8 @@ export class RevocableClient {
   #ended = false;
   #sessionAudience: readonly string[];
   #refreshCount = 0;
+  /** A resource service answered `revoked` for the current token. */
+  #revokedHint = false;
 
   constructor(options: RevocableClientOptions) {
     this.#authUrl = new URL(options.authUrl);
@@ -271,7 +282,10 @@ export class RevocableClient {
     const template = new Request(input, init);
     const first = await this.#validToken();
     const response = await this.#send(template.clone(), first.accessToken);
-    if (!(await isInvalidTokenAnswer(response))) return response;
+    const rejection = await invalidTokenReason(response);
+    if (rejection === false) return response;
+    // A service said the token is revoked: if the refresh fails too, the session was ended elsewhere.
+    if (rejection === 'revoked' && this.#token?.generation === first.generation) this.#revokedHint = true;
     const next = await this.#refreshOnce(first.generation, false);
     await response.body?.cancel().catch(() => undefined);
     return this.#send(template, next.accessToken);
@@ -417,6 +431,7 @@ export class RevocableClient {
     const expiresAt = receivedAt + lifetimeMs;
     const refreshAt = expiresAt - Math.min(this.#refreshBeforeMs, lifetimeMs / 2);
     this.#generation += 1;
+    this.#revokedHint = false;
     const state: TokenState = {
       accessToken: tokens.access_token,
       claims,
@@ -481,7 +496,9 @@ export class RevocableClient {
   }
 
   #emitSessionEnded(error: SessionRevokedError): void {
-    const reason: SessionEndReason = error.code === 'ERR_REFRESH_TOKEN_REUSED' ? 'reuse_detected' : 'refresh_rejected';
+    const reason: SessionEndReason =
+      error.code === 'ERR_REFRESH_TOKEN_REUSED' ? 'reuse_detected' : this.#revokedHint ? 'revoked' : 'refresh_rejected';
+    this.#revokedHint = false;
     safeCall(this.#onSessionEnded, { reason, error });
   }
 }

@@ -121,12 +121,18 @@ export function sessionEndError(details: ServerErrorDetails): SessionRevokedErro
   return new SessionRevokedError(describe('session ended', details), details);
 }
 
-/** Whether a resource answer is a 401 `invalid_token` (header or JSON body). */
-export async function isInvalidTokenAnswer(response: Response): Promise<boolean> {
+/**
+ * Whether a resource answer is a 401 `invalid_token` (header or JSON body). Returns `false`
+ * when it is not, else the service's machine-readable `reason` (e.g. `revoked`, `expired`),
+ * or `null` when it gave none.
+ */
+export async function invalidTokenReason(response: Response): Promise<string | null | false> {
   if (response.status !== 401) return false;
   const challenge = response.headers.get('www-authenticate');
-  if (challenge !== null && /error\s*=\s*"?invalid_token"?/i.test(challenge)) return true;
-  // Cross-origin browsers hide WWW-Authenticate unless exposed: fall back to the JSON body.
   const body = await readJson(response.clone());
-  return body !== null && typeof body === 'object' && (body as ErrorBody).error === 'invalid_token';
+  const fields = body !== null && typeof body === 'object' ? (body as ErrorBody) : {};
+  const reason = typeof fields.reason === 'string' ? fields.reason : null;
+  if (challenge !== null && /error\s*=\s*"?invalid_token"?/i.test(challenge)) return reason;
+  // Cross-origin browsers hide WWW-Authenticate unless exposed: fall back to the JSON body.
+  return fields.error === 'invalid_token' ? reason : false;
 }
