@@ -433,4 +433,22 @@ describe('cookie mode', () => {
     await client.logout();
     expect(browser.jar.has('rt')).toBe(false);
   });
+
+  it('a fresh page without a cookie is simply not logged in; with a revoked cookie the session ends', async () => {
+    const browser = browserLikeFetch();
+    const fresh = makeClient({ storage: 'cookie', fetch: browser.impl });
+    await expect(fresh.client.fetch(`${baseUrl}/api/echo`)).rejects.toBeInstanceOf(NotAuthenticatedError);
+    expect(fresh.ended).toEqual([]);
+
+    // Log in in one "page", then revoke the session server-side; a reloaded page still has the cookie.
+    const first = makeClient({ storage: 'cookie', fetch: browser.impl });
+    await first.client.login({ email: 'a@example.com', password: PASSWORD });
+    const sid = first.client.session?.sessionId;
+    const session = sid === undefined ? undefined : server.sessions.get(sid);
+    if (!session) throw new Error('no session');
+    session.revoked = true;
+    const reloaded = makeClient({ storage: 'cookie', fetch: browser.impl });
+    await expect(reloaded.client.getAccessToken()).rejects.toBeInstanceOf(SessionRevokedError);
+    expect(reloaded.ended.map((e) => e.reason)).toEqual(['refresh_rejected']);
+  });
 });

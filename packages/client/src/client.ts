@@ -171,6 +171,8 @@ export class RevocableClient {
   #refreshCount = 0;
   /** A resource service answered `revoked` for the current token. */
   #revokedHint = false;
+  /** This client held a token of the current session (so a refused refresh ends something). */
+  #hadSession = false;
 
   constructor(options: RevocableClientOptions) {
     this.#authUrl = new URL(options.authUrl);
@@ -403,6 +405,11 @@ export class RevocableClient {
       const details = await readErrorBody(response);
       if (epoch !== this.#epoch) throw new NotAuthenticatedError('logged out while refreshing');
       if (isSessionEnd(response, details, store === null)) {
+        if (!this.#hadSession && store === null && details.serverError === 'invalid_request') {
+          // Cookie mode, fresh page, no cookie: nobody was logged in, so nothing "ended".
+          await this.#forget('logout');
+          throw new NotAuthenticatedError('no session cookie: log in first');
+        }
         const error = sessionEndError(details);
         await this.#forget('session_ended');
         this.#emitSessionEnded(error);
@@ -432,6 +439,7 @@ export class RevocableClient {
     const refreshAt = expiresAt - Math.min(this.#refreshBeforeMs, lifetimeMs / 2);
     this.#generation += 1;
     this.#revokedHint = false;
+    this.#hadSession = true;
     const state: TokenState = {
       accessToken: tokens.access_token,
       claims,
@@ -447,6 +455,7 @@ export class RevocableClient {
   async #forget(cause: 'logout' | 'session_ended'): Promise<void> {
     this.#epoch += 1;
     this.#ended = true;
+    this.#hadSession = false;
     const had = this.#token !== null;
     this.#token = null;
     this.#inflight = null;
