@@ -38,6 +38,8 @@ export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides 
   const app = Fastify({
     logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 16 * 1024,
+    // Unknown fields are refused (400), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
   });
   const store = new OrderStore({ maxPerOwner: config.maxOrdersPerUser, ...(overrides.now !== undefined ? { now: overrides.now } : {}) });
   const maxSeconds = config.verifier.freshnessMaxSeconds;

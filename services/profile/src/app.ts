@@ -33,6 +33,8 @@ export async function buildApp(config: ProfileConfig, overrides: ProfileOverride
   const app = Fastify({
     logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 16 * 1024,
+    // Unknown fields are refused (400), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
   });
   const now = overrides.now ?? Date.now;
   const profiles = new Map<string, Profile>();

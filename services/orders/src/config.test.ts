@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@revocable/fastify';
+import { loadConfig } from './config.ts';
+
+describe('orders config', () => {
+  it('defaults to port 3001, audience orders, JWKS and introspection under AUTH_URL', () => {
+    const config = loadConfig({ AUTH_URL: 'http://auth:3000/', INTROSPECTION_CLIENT_ID: 'orders', INTROSPECTION_CLIENT_SECRET: 's3cret-123' });
+    expect(config.port).toBe(3001);
+    expect(config.verifier.audience).toBe('orders');
+    expect(config.verifier.issuer).toBe('http://auth:3000');
+    expect(config.verifier.jwksUrl).toBe('http://auth:3000/.well-known/jwks.json');
+    expect(config.verifier.introspection).toEqual({ url: 'http://auth:3000/oauth/introspect', clientId: 'orders', clientSecret: 's3cret-123' });
+    expect(config.verifier.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+    expect(config.verifier.revocationTopic).toBe('revocable.revocations');
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ KAFKA_BROKERS: 'localhost' }, 'KAFKA_BROKERS'],
+    [{ AUTH_URL: 'ftp://x' }, 'AUTH_URL'],
+    [{ INTROSPECTION_CLIENT_ID: 'orders' }, 'INTROSPECTION_CLIENT_SECRET'],
+    [{ FRESHNESS_MAX_SECONDS: '0' }, 'FRESHNESS_MAX_SECONDS'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ AUDIENCE: 'a b' }, 'AUDIENCE'],
+  ])('refuses %o with one line naming %s', (env, variable) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message.startsWith(`${variable}: `)).toBe(true);
+    expect((error as ConfigError).message).not.toContain('\n');
+  });
+});
