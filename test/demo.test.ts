@@ -64,7 +64,9 @@ describe('demo', () => {
     } catch {
       throw new Error(`demo printed no JSON summary (exit ${run.code})\n${run.stdout}\n${run.stderr}\n${cluster.logs()}`);
     }
-    if (run.code !== 0) console.error(run.stdout, run.stderr, summary.failures);
+    if (run.code !== 0) {
+      console.error(`demo exited ${run.code}\n${run.stdout}\n${run.stderr}\n--- cluster logs (tail) ---\n${cluster.logs().split('\n').slice(-80).join('\n')}`);
+    }
     expect(run.code).toBe(0);
     expect(summary.ok).toBe(true);
     expect(summary.failures).toEqual([]);

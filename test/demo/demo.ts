@@ -77,9 +77,9 @@ async function withSpinner<T>(label: string, work: Promise<T>): Promise<T> {
   if (!tty) return work;
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   let i = 0;
-  const timer = setInterval(() => {
-    process.stdout.write(`\r  ${cyan(frames[i++ % frames.length] ?? '')} ${label}`);
-  }, 80);
+  const draw = () => process.stdout.write(`\r  ${cyan(frames[i++ % frames.length] ?? '')} ${label}`);
+  draw();
+  const timer = setInterval(draw, 80);
   try {
     return await work;
   } finally {
