@@ -27,6 +27,8 @@ export async function runMigrations(databaseUrl: string, logger?: MigrationLogge
     count: Infinity,
     checkOrder: true,
     singleTransaction: true,
+    // Several instances may start at once: the others wait for the first, then find nothing to do.
+    advisoryLockMode: 'wait',
     verbose: false,
     logger: logger ?? { info: () => {}, warn: () => {}, error: () => {} },
   });
