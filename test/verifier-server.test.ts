@@ -1,0 +1,69 @@
+/**
+ * orders and profile run alone as processes (`node services/<name>/src/server.ts`): they
+ * listen, report ready once they replayed the topic, refuse tokenless calls, stop cleanly on
+ * SIGTERM, and refuse to start on a bad setting with one line naming it.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '@revocable/infra';
+import { createKafkaTransport, revocationTopicSpec } from '@revocable/events';
+import { kafkaBrokers, uniqueTopic } from './support/env.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+async function waitFor(fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error('waitFor timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe.each(['orders', 'profile'] as const)('%s as a process', (name) => {
+  it('starts, becomes ready, answers 401 without a token and exits 0 on SIGTERM', async () => {
+    const topic = uniqueTopic(`test.server.${name}`);
+    const admin = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'server-test' }).admin();
+    await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
+    await admin.close();
+    const port = await freePort();
+    const child = spawn(process.execPath, [`services/${name}/src/server.ts`], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', PORT: String(port), KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = once(child, 'exit');
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200);
+      const res = await fetch(`${base}/v1/${name === 'orders' ? 'orders' : 'profile'}`, { headers: { authorization: 'Bearer not.a.jwt' } });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token", error_description="malformed"');
+      expect((await fetch(`${base}/metrics`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const [code] = await exited;
+    expect(code, output).toBe(0);
+    // JSON log lines, and never the bearer token.
+    expect(output).toContain('"msg":"shutting down"');
+    expect(output).not.toContain('not.a.jwt');
+  });
+
+  it('refuses a bad setting with one line naming the variable, exit code 1', async () => {
+    const child = spawn(process.execPath, [`services/${name}/src/server.ts`], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', PORT: 'eighty', KAFKA_BROKERS: '127.0.0.1:1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(stderr).toBe(`${name}: PORT: must be an integer between 0 and 65535, got "eighty"\n`);
+  });
+});
