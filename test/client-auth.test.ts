@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AuthRequestError,
   InvalidCredentialsError,
+  NetworkError,
   NotAuthenticatedError,
   RevocableClient,
   SessionRevokedError,
@@ -265,5 +266,27 @@ describe('client SDK against the real auth service', () => {
     await waitFor(async () => (await fetch(orders(), { headers: { authorization: `Bearer ${bToken}` } })).status === 401, {
       what: 'orders to reject after logout-all',
     });
+  });
+
+  it('an auth-service outage keeps the session: NetworkError while down, refresh after restart', async () => {
+    const user = await newUser();
+    const { client, store, ended, advance } = device();
+    await client.login(user);
+    const refreshToken = await store.get();
+    await cluster.stopService('auth');
+    try {
+      // Resource services verify locally: the current token keeps working without the auth service.
+      expect((await client.fetch(orders())).status).toBe(200);
+      advance(16 * 60 * 1000);
+      const error = await client.fetch(orders()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NetworkError);
+      expect(error).toMatchObject({ code: 'ERR_NETWORK' });
+      expect(ended).toEqual([]);
+      expect(await store.get()).toBe(refreshToken);
+    } finally {
+      await cluster.startService('auth');
+    }
+    expect((await client.fetch(profile())).status).toBe(200);
+    expect(await store.get()).not.toBe(refreshToken);
   });
 });
