@@ -80,13 +80,13 @@ describe('orders service during a Kafka outage', () => {
         REVOCATION_TOPIC: TOPIC,
         AUTH_URL: `http://127.0.0.1:${(jwks.server.address() as AddressInfo).port}`,
         AUTH_ISSUER: ISSUER,
-        FRESHNESS_MAX_SECONDS: '2',
+        FRESHNESS_MAX_SECONDS: '3',
         LOG_LEVEL: 'silent',
       }),
     );
     await orders.ready();
     await orders.revocable.whenReady();
-    await waitFor(() => orders.revocable.freshnessSeconds() < 2);
+    await waitFor(() => orders.revocable.freshnessSeconds() < 3);
   }, 120_000);
 
   afterAll(async () => {
@@ -100,7 +100,8 @@ describe('orders service during a Kafka outage', () => {
 
   it('serves both kinds of routes while fresh', async () => {
     const t = await token();
-    expect((await call('POST', '/v1/orders', t)).statusCode).toBe(201);
+    // Polled: on a loaded machine one heartbeat may be late.
+    await waitFor(async () => (await call('POST', '/v1/orders', t)).statusCode === 201);
     expect((await call('GET', '/v1/orders', t)).statusCode).toBe(200);
   });
 
@@ -108,7 +109,7 @@ describe('orders service during a Kafka outage', () => {
     const t = await token();
     await broker.stop();
     await waitFor(async () => (await call('POST', '/v1/orders', t)).statusCode === 503);
-    expect(orders.revocable.freshnessSeconds()).toBeGreaterThan(2);
+    expect(orders.revocable.freshnessSeconds()).toBeGreaterThan(3);
     const closed = await call('POST', '/v1/orders', t);
     expect(closed.statusCode).toBe(503);
     expect(closed.json()).toMatchObject({ error: 'temporarily_unavailable', reason: 'stale_revocation_state' });
@@ -119,7 +120,7 @@ describe('orders service during a Kafka outage', () => {
     expect(metrics).toMatch(/revocable_requests_total\{outcome="allowed_stale",reason="ok"\} [1-9]/);
     expect(metrics).toMatch(/revocable_requests_total\{outcome="unavailable",reason="stale_revocation_state"\} [1-9]/);
     const freshness = Number(/\nrevocable_freshness_seconds ([\d.]+)/.exec(metrics)?.[1]);
-    expect(freshness).toBeGreaterThan(2);
+    expect(freshness).toBeGreaterThan(3);
     // Readiness is about having replayed, not about freshness: the instance stays in rotation.
     expect((await orders.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
   }, 60_000);
@@ -129,7 +130,7 @@ describe('orders service during a Kafka outage', () => {
     const sid = randomUUID();
     const t = await token(sid);
     await waitFor(async () => (await call('POST', '/v1/orders', t)).statusCode === 201, 60_000);
-    expect(orders.revocable.freshnessSeconds()).toBeLessThan(2);
+    expect(orders.revocable.freshnessSeconds()).toBeLessThan(3);
     const revoker = await transport.producer();
     await revoker.send(TOPIC, [
       {

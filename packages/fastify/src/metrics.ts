@@ -22,8 +22,11 @@ export interface VerifierMetrics {
   eventsApplied: Counter<'type'>;
   /** `revocable_events_skipped_total{code}`: malformed or unknown records. */
   eventsSkipped: Counter<'code'>;
-  /** `revocable_event_apply_latency_seconds`: event time (`at`) to applied here. */
-  eventApplyLatency: Histogram;
+  /**
+   * `revocable_event_apply_latency_seconds{phase}`: event time (`at`) to applied here;
+   * `phase="replay"` for events read while catching up at start, `"live"` afterwards.
+   */
+  eventApplyLatency: Histogram<'phase'>;
   /** `revocable_introspections_total{result}`. */
   introspections: Counter<'result'>;
 }
@@ -57,7 +60,8 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
   });
   const eventApplyLatency = new Histogram({
     name: 'revocable_event_apply_latency_seconds',
-    help: 'Time from an event being committed by the auth service to it being applied here.',
+    help: 'Time from an event being committed by the auth service to it being applied here (replay: read while catching up at start).',
+    labelNames: ['phase'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers,
   });

@@ -240,6 +240,21 @@ describe('revocable plugin (real Kafka)', () => {
     expect(skipped.ERR_EVENT_TOO_LARGE).toBeGreaterThanOrEqual(1);
   });
 
+  it('answers 503 keys_unavailable (not 401) when the JWKS cannot be fetched', async () => {
+    const other = Fastify();
+    await other.register(revocable, { issuer: ISSUER, audience: 'orders', jwksUrl: 'http://127.0.0.1:9/.well-known/jwks.json', transport, topic, now });
+    other.get('/me', async () => ({ ok: true }));
+    await other.ready();
+    try {
+      await other.revocable.whenReady();
+      const res = await other.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${await token()}` } });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ error: 'temporarily_unavailable', reason: 'keys_unavailable' });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('exposes metrics on a per-app registry', async () => {
     const res = await get('/metrics');
     expect(res.statusCode).toBe(200);
@@ -253,7 +268,7 @@ describe('revocable plugin (real Kafka)', () => {
     expect(body).toMatch(/revocable_events_skipped_total\{code="ERR_EVENT_NOT_JSON"\} [1-9]/);
     expect(body).toMatch(/revocable_verify_cache_hit_ratio 0\.\d+/);
     expect(body).toMatch(/revocable_consumer_lag\{partition="0"\} 0/);
-    expect(body).toMatch(/revocable_event_apply_latency_seconds_count [1-9]/);
+    expect(body).toMatch(/revocable_event_apply_latency_seconds_count\{phase="live"\} [1-9]/);
     expect(body).toMatch(/revocable_introspections_total\{result="inactive"\} 1/);
     expect(body).toContain('revocable_freshness_seconds');
   });

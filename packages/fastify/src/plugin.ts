@@ -116,6 +116,13 @@ const REASON_TEXT: Record<TokenRejectReason | 'missing_token', string> = {
   revoked: 'the token has been revoked',
 };
 
+const UNAVAILABLE_TEXT = {
+  not_ready: 'the service is catching up with revocations',
+  stale_revocation_state: 'revocation state is too old to decide safely',
+  introspection_failed: 'the token cannot be checked with the issuer right now',
+  keys_unavailable: 'the token cannot be verified right now',
+} as const;
+
 const SKIP_CODES: readonly (EventRejectCode | 'ERR_EVENT_APPLY_FAILED')[] = [
   'ERR_EVENT_TOO_LARGE',
   'ERR_EVENT_NOT_JSON',
@@ -127,6 +134,7 @@ const SKIP_CODES: readonly (EventRejectCode | 'ERR_EVENT_APPLY_FAILED')[] = [
 
 // RFC 6750 b64token, one scheme, one token.
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const STALE_WARN_INTERVAL_MS = 10_000;
 // Longest Authorization header looked at at all; anything longer is refused as too large.
 const MAX_AUTH_HEADER = 16 * 1024;
 
@@ -134,7 +142,7 @@ const MAX_AUTH_HEADER = 16 * 1024;
 type AuthFailure =
   | { status: 401; reason: TokenRejectReason | 'missing_token' }
   | { status: 403; scopes: readonly string[] }
-  | { status: 503; reason: 'not_ready' | 'stale_revocation_state' | 'introspection_failed' };
+  | { status: 503; reason: 'not_ready' | 'stale_revocation_state' | 'introspection_failed' | 'keys_unavailable' };
 
 function sendAuthFailure(reply: FastifyReply, failure: AuthFailure): FastifyReply {
   switch (failure.status) {
@@ -157,10 +165,7 @@ function sendAuthFailure(reply: FastifyReply, failure: AuthFailure): FastifyRepl
       reply.header('retry-after', '1');
       return reply.code(503).send({
         error: 'temporarily_unavailable',
-        error_description:
-          failure.reason === 'not_ready'
-            ? 'the service is catching up with revocations'
-            : 'revocation state is too old to decide safely',
+        error_description: UNAVAILABLE_TEXT[failure.reason],
         reason: failure.reason,
       });
   }
@@ -181,7 +186,7 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
     onEvent: (event) => denylist.apply(event),
     onApplied: (event, latencyMs) => {
       metrics?.eventsApplied.inc({ type: event.type });
-      metrics?.eventApplyLatency.observe(latencyMs / 1000);
+      metrics?.eventApplyLatency.observe({ phase: consumer.isCaughtUp() ? 'live' : 'replay' }, latencyMs / 1000);
     },
     onSkip: (code, detail, meta) => {
       metrics?.eventsSkipped.inc({ code });
@@ -225,6 +230,9 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
   app.decorateRequest('auth', null);
 
   const count = (outcome: RequestOutcome, reason: string) => m.requests.inc({ outcome, reason });
+  // Fail-open is an alarm, but one log line per request would bury everything else.
+  let lastStaleWarnMs = Number.NEGATIVE_INFINITY;
+  let staleServed = 0;
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // Unmatched URLs fall through to the 404 handler without asking for a token.
@@ -251,8 +259,13 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
       context = (await verifier.verify(token)).context;
     } catch (error) {
       if (!(error instanceof TokenVerificationError)) throw error;
+      if (error.reason === 'keys_unavailable') {
+        // Our problem, not the token's: a 401 would make clients throw away good tokens.
+        count('unavailable', 'keys_unavailable');
+        request.log.warn({ code: error.code }, 'signing keys could not be resolved');
+        return sendAuthFailure(reply, { status: 503, reason: 'keys_unavailable' });
+      }
       count('unauthorized', error instanceof RevokedTokenError ? `revoked_${error.kind}` : error.reason);
-      if (error.reason === 'keys_unavailable') request.log.warn({ code: error.code }, 'signing keys could not be resolved');
       return sendAuthFailure(reply, { status: 401, reason: error.reason });
     }
 
@@ -272,7 +285,12 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
             return sendAuthFailure(reply, { status: 503, reason: 'stale_revocation_state' });
           case 'fail-open':
             count('allowed_stale', 'ok');
-            request.log.warn({ freshnessSeconds: age, maxSeconds: freshness.maxSeconds }, 'serving with stale revocation state (fail-open)');
+            staleServed++;
+            if (now() - lastStaleWarnMs >= STALE_WARN_INTERVAL_MS) {
+              lastStaleWarnMs = now();
+              request.log.warn({ freshnessSeconds: age, maxSeconds: freshness.maxSeconds, servedStale: staleServed }, 'serving with stale revocation state (fail-open)');
+              staleServed = 0;
+            }
             request.auth = context;
             return;
           case 'introspect': {

@@ -72,6 +72,21 @@ describe('TokenVerifier', () => {
     expect(s.verifier.cacheStats()).toMatchObject({ hits: 1, misses: 1, size: 1 });
   });
 
+  it('verifies a burst of one new token once', async () => {
+    const s = await setup();
+    const { token } = await s.sign();
+    const results = await Promise.all(Array.from({ length: 20 }, () => s.verifier.verify(token)));
+    expect(results.every((r) => r.context.claims.sub === 'user-1')).toBe(true);
+    expect(s.lookups()).toBe(1);
+    const bad = (await s.sign({ aud: 'profile' })).token;
+    const failures = await Promise.allSettled(Array.from({ length: 5 }, () => s.verifier.verify(bad)));
+    expect(failures.every((f) => f.status === 'rejected' && (f.reason as TokenVerificationError).reason === 'wrong_audience')).toBe(true);
+    expect(s.lookups()).toBe(2);
+    // Nothing stays in flight: the failed token is verified afresh next time.
+    await rejection(s.verifier.verify(bad));
+    expect(s.lookups()).toBe(3);
+  });
+
   it('still checks a cached token against the denylist on every call', async () => {
     const s = await setup();
     const { token } = await s.sign();

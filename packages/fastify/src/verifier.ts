@@ -63,6 +63,8 @@ export class TokenVerifier {
   readonly #options: TokenVerifierOptions;
   readonly #cache: LRUCache<string, CacheEntry> | null;
   readonly #now: () => number;
+  /** Verifications in progress, so a burst of one new token costs one signature check. */
+  readonly #inFlight = new Map<string, Promise<AuthContext>>();
   #hits = 0;
   #misses = 0;
 
@@ -92,8 +94,18 @@ export class TokenVerifier {
     }
     if (context === undefined) {
       this.#misses++;
-      context = await this.#verifyFully(token, nowMs);
-      this.#cache?.set(token, { context, expiresAtMs: context.claims.exp * 1000 });
+      let pending = this.#inFlight.get(token);
+      if (pending === undefined) {
+        pending = this.#verifyFully(token, nowMs).then((verified) => {
+          this.#cache?.set(token, { context: verified, expiresAtMs: verified.claims.exp * 1000 });
+          return verified;
+        });
+        const settled = pending.finally(() => this.#inFlight.delete(token));
+        // The rejection is handled by every awaiting caller; this copy only cleans up.
+        settled.catch(() => undefined);
+        this.#inFlight.set(token, pending);
+      }
+      context = await pending;
     } else {
       this.#hits++;
     }
