@@ -170,24 +170,42 @@ export class Denylist {
    * treated as below any `minVer` (denied if the user has an entry).
    */
   check(token: TokenRef): DenialKind | null {
-    const nowSec = this.#nowSec();
+    // The clock is read only when an entry matches: most tokens match nothing.
+    let nowSec = Number.NaN;
     if (this.#keys.size > 0) {
       const expiresAt = this.#keys.get(token.kid);
-      if (expiresAt !== undefined && expiresAt > nowSec) return 'key';
+      if (expiresAt !== undefined) {
+        nowSec = this.#nowSec();
+        if (expiresAt > nowSec) return 'key';
+      }
     }
     const h = this.#h;
-    if (this.#users.occupied > 0 && typeof token.sub === 'string') {
+    const users = this.#users;
+    if (users.occupied > 0 && typeof token.sub === 'string') {
       this.#hash(token.sub, h);
-      const slot = this.#users.findLive(h.hi, h.lo, nowSec);
-      if (slot >= 0 && !(token.ver >= this.#users.valueAt(slot))) return 'user';
+      const slot = users.find(h.hi, h.lo);
+      if (slot >= 0) {
+        if (Number.isNaN(nowSec)) nowSec = this.#nowSec();
+        if (users.expiresAtSlot(slot) > nowSec && !(token.ver >= users.valueAt(slot))) return 'user';
+      }
     }
-    if (this.#sessions.occupied > 0 && typeof token.sid === 'string') {
+    const sessions = this.#sessions;
+    if (sessions.occupied > 0 && typeof token.sid === 'string') {
       this.#hash(token.sid, h);
-      if (this.#sessions.findLive(h.hi, h.lo, nowSec) >= 0) return 'session';
+      const slot = sessions.find(h.hi, h.lo);
+      if (slot >= 0) {
+        if (Number.isNaN(nowSec)) nowSec = this.#nowSec();
+        if (sessions.expiresAtSlot(slot) > nowSec) return 'session';
+      }
     }
-    if (this.#tokens.occupied > 0 && typeof token.jti === 'string') {
+    const tokens = this.#tokens;
+    if (tokens.occupied > 0 && typeof token.jti === 'string') {
       this.#hash(token.jti, h);
-      if (this.#tokens.findLive(h.hi, h.lo, nowSec) >= 0) return 'token';
+      const slot = tokens.find(h.hi, h.lo);
+      if (slot >= 0) {
+        if (Number.isNaN(nowSec)) nowSec = this.#nowSec();
+        if (tokens.expiresAtSlot(slot) > nowSec) return 'token';
+      }
     }
     return null;
   }

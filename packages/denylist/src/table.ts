@@ -52,20 +52,27 @@ export class ExpiringHashTable {
   }
 
   /**
-   * Returns the slot index of the live entry for (hi, lo), or -1. Expired entries never match.
+   * Returns the slot index holding (hi, lo), live or expired, or -1. Callers compare
+   * {@link ExpiringHashTable.expiresAtSlot} with the clock only on a match, so the common
+   * miss costs no clock read.
    */
-  findLive(hi: number, lo: number, nowSec: number): number {
+  find(hi: number, lo: number): number {
     const slots = this.#slots;
     const stride = this.#stride;
     const mask = this.#mask;
     let i = hi & mask;
     for (;;) {
       const base = i * stride;
-      const expiresAt = slots[base + 2]!;
-      if (expiresAt === 0) return -1;
-      if (slots[base] === hi && slots[base + 1] === lo) return expiresAt > nowSec ? i : -1;
+      if (slots[base + 2] === 0) return -1;
+      if (slots[base] === hi && slots[base + 1] === lo) return i;
       i = (i + 1) & mask;
     }
+  }
+
+  /** Returns the slot index of the live entry for (hi, lo), or -1. Expired entries never match. */
+  findLive(hi: number, lo: number, nowSec: number): number {
+    const slot = this.find(hi, lo);
+    return slot >= 0 && this.#slots[slot * this.#stride + 2]! > nowSec ? slot : -1;
   }
 
   /** The value stored in `slot` (stride 4 only). */
@@ -203,10 +210,12 @@ export class ExpiringHashTable {
       // The entry at j may move to the hole only if its home is not cyclically within (hole, j].
       const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
       if (stays) continue;
-      slots.copyWithin(hole * stride, jb, jb + stride);
+      const hb = hole * stride;
+      for (let w = 0; w < stride; w++) slots[hb + w] = slots[jb + w]!;
       hole = j;
     }
-    slots.fill(0, hole * stride, hole * stride + stride);
+    const hb = hole * stride;
+    for (let w = 0; w < stride; w++) slots[hb + w] = 0;
   }
 
   #makeRoom(nowSec: number): void {
@@ -229,7 +238,8 @@ export class ExpiringHashTable {
       if (expiresAt <= nowSec) continue; // empty (0) or expired
       let i = old[base]! & mask;
       while (slots[i * stride + 2] !== 0) i = (i + 1) & mask;
-      slots.set(old.subarray(base, base + stride), i * stride);
+      const nb = i * stride;
+      for (let w = 0; w < stride; w++) slots[nb + w] = old[base + w]!;
       occupied++;
       if (expiresAt < earliest) earliest = expiresAt;
     }
