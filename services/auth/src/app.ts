@@ -142,6 +142,8 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   });
 
   await app.register(errorHandlerPlugin);
+  // Only JSON and form bodies: text/plain would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: config.bodyLimitBytes });
   await app.register(fastifyRateLimit, {

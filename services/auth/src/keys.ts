@@ -33,6 +33,15 @@ export interface KeyInfo {
   status: 'active' | 'retired' | 'revoked';
 }
 
+/** Thrown at start when KEY_ENCRYPTION_KEY cannot decrypt the stored private keys. */
+export class KeyDecryptionError extends Error {
+  readonly code = 'ERR_AUTH_KEY_DECRYPT';
+  constructor(kid: string, options?: { cause?: unknown }) {
+    super(`KEY_ENCRYPTION_KEY does not decrypt signing key ${kid}: start with the key the database was created with`, options);
+    this.name = 'KeyDecryptionError';
+  }
+}
+
 // Serialises key bootstrap across instances (arbitrary, project-specific constant).
 const KEY_BOOTSTRAP_LOCK = 0x7265766f6b; // "revok"
 
@@ -58,6 +67,8 @@ export class KeyStore {
       const { rowCount } = await client.query(`SELECT 1 FROM signing_keys WHERE status = 'active'`);
       if (rowCount === 0) await this.#insertNewKey(client);
       await client.query('COMMIT');
+      // Fail at start, not on the first login, when the key encryption key is wrong.
+      await this.activeSigner(client);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
       throw error;
@@ -138,9 +149,13 @@ export class KeyStore {
     let signer = this.#signers.get(row.kid);
     if (signer === undefined) {
       signer = (async () => {
-        const jwk = JSON.parse(
-          open(this.#o.keyEncryptionKey, { ciphertext: row.private_ciphertext, iv: row.private_iv, tag: row.private_tag }, row.kid).toString('utf8'),
-        ) as JWK;
+        let plaintext: Buffer;
+        try {
+          plaintext = open(this.#o.keyEncryptionKey, { ciphertext: row.private_ciphertext, iv: row.private_iv, tag: row.private_tag }, row.kid);
+        } catch (error) {
+          throw new KeyDecryptionError(row.kid, { cause: error });
+        }
+        const jwk = JSON.parse(plaintext.toString('utf8')) as JWK;
         return { kid: row.kid, alg: row.alg, privateKey: await importPrivateKey(jwk, row.alg) };
       })();
       signer.catch(() => this.#signers.delete(row.kid));
