@@ -286,6 +286,9 @@ describe('Denylist argument checks', () => {
     d.revokeSession('sid-1', T0 + 60);
     ms = Number.NaN;
     expect(errorCode(() => d.check(token()))).toBe('ERR_DENYLIST_INVALID_CLOCK');
+    expect(errorCode(() => d.revokeSession('sid-2', T0 + 60))).toBe('ERR_DENYLIST_INVALID_CLOCK');
+    // The clock is only consulted when an entry matches: a miss stays a miss.
+    expect(d.check(token({ sid: 'sid-2' }))).toBeNull();
   });
 
   it('clamps an until beyond 2106 instead of wrapping around', () => {
