@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+const KEK = Buffer.alloc(32, 7).toString('base64');
+const minimal = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/auth', KEY_ENCRYPTION_KEY: KEK };
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig(minimal);
+    expect(c).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      kafkaBrokers: ['127.0.0.1:9092'],
+      revocationTopic: 'revocable.revocations',
+      revocationTopicPartitions: 3,
+      issuer: 'http://127.0.0.1:3000',
+      audiences: ['orders', 'profile'],
+      signingAlg: 'EdDSA',
+      accessTtlSeconds: 900,
+      cookieSecure: true,
+      passwordScryptCost: 17,
+      heartbeatIntervalMs: 1000,
+      migrateOnStart: true,
+      relayEnabled: true,
+      adminToken: undefined,
+      introspectionClients: [],
+    });
+    expect(c.keyEncryptionKey).toHaveLength(32);
+  });
+
+  it('parses lists and credentials', () => {
+    const c = loadConfig({ ...minimal, AUDIENCES: ' a , b ', INTROSPECTION_CLIENTS: 'orders:secret-one,profile:secret:two', KAFKA_BROKERS: 'k1:9092,k2:9093', AUTH_ISSUER: 'https://auth.example/' });
+    expect(c.audiences).toEqual(['a', 'b']);
+    expect(c.introspectionClients).toEqual([
+      { clientId: 'orders', secret: 'secret-one' },
+      { clientId: 'profile', secret: 'secret:two' },
+    ]);
+    expect(c.kafkaBrokers).toEqual(['k1:9092', 'k2:9093']);
+    expect(c.issuer).toBe('https://auth.example');
+  });
+
+  it('requires DATABASE_URL', () => {
+    const e = errorOf({ KEY_ENCRYPTION_KEY: KEK });
+    expect(e.variable).toBe('DATABASE_URL');
+    expect(e.code).toBe('ERR_AUTH_CONFIG');
+  });
+
+  it('requires a 32-byte KEY_ENCRYPTION_KEY and says how to make one', () => {
+    for (const value of [undefined, 'c2hvcnQ=', Buffer.alloc(31).toString('base64'), 'not base64 at all!!']) {
+      const env: Record<string, string> = { DATABASE_URL: minimal.DATABASE_URL };
+      if (value !== undefined) env['KEY_ENCRYPTION_KEY'] = value;
+      const e = errorOf(env);
+      expect(e.variable).toBe('KEY_ENCRYPTION_KEY');
+      expect(e.message).toContain('openssl rand -base64 32');
+      expect(e.message).not.toContain('\n');
+    }
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['ACCESS_TTL_SECONDS', '0'],
+    ['PASSWORD_SCRYPT_COST', '25'],
+    ['COOKIE_SECURE', 'maybe'],
+    ['SIGNING_ALG', 'HS256'],
+    ['AUDIENCES', 'has space'],
+    ['AUTH_ISSUER', 'ftp://x'],
+    ['ADMIN_TOKEN', 'short'],
+    ['INTROSPECTION_CLIENTS', 'nosecret'],
+    ['KAFKA_BROKERS', 'no-port'],
+    ['SESSION_ABSOLUTE_TTL_SECONDS', '100'],
+  ])('refuses %s=%s with one line naming it', (name, value) => {
+    const e = errorOf({ ...minimal, [name]: value });
+    expect(e.variable).toBe(name);
+    expect(e.message.startsWith(`${name}: `)).toBe(true);
+    expect(e.message).not.toContain('\n');
+  });
+});

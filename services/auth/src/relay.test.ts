@@ -1,0 +1,197 @@
+// Relay logic against the real PostgreSQL, with an in-memory implementation of the
+// EventTransport seam standing in for Kafka (the real broker is covered in test/auth-*.test.ts).
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  parseEvent,
+  type BroadcastSubscription,
+  type EventProducer,
+  type EventTransport,
+  type OutgoingRecord,
+  type RevocationEvent,
+  type TopicAdmin,
+  type TopicSpec,
+} from '@revocable/events';
+import { createPool, type Pool } from './db.ts';
+import { runMigrations } from './migrate.ts';
+import { enqueueEvent } from './outbox.ts';
+import { OutboxRelay } from './relay.ts';
+
+class MemoryTransport implements EventTransport {
+  sent: Array<{ topic: string; record: OutgoingRecord }> = [];
+  failing = false;
+  topics = new Map<string, TopicSpec>();
+  async producer(): Promise<EventProducer> {
+    if (this.failing) throw Object.assign(new Error('broker unreachable'), { name: 'KafkaTransportError', code: 'ERR_KAFKA_UNAVAILABLE' });
+    return {
+      send: async (topic, records) => {
+        if (this.failing) throw Object.assign(new Error('broker unreachable'), { name: 'KafkaTransportError', code: 'ERR_KAFKA_UNAVAILABLE' });
+        for (const record of records) this.sent.push({ topic, record });
+      },
+      close: async () => {},
+    };
+  }
+  async admin(): Promise<TopicAdmin> {
+    return {
+      ensureTopic: async (spec) => void this.topics.set(spec.topic, spec),
+      partitionCount: async (topic) => this.topics.get(topic)?.partitions ?? 0,
+      highWatermarks: async () => new Map(),
+      lowWatermarks: async () => new Map(),
+      describeTopicConfigs: async () => ({}),
+      close: async () => {},
+    };
+  }
+  async subscribeAll(): Promise<BroadcastSubscription> {
+    throw new Error('not used by the relay');
+  }
+  events(): RevocationEvent[] {
+    return this.sent
+      .map((s) => parseEvent(s.record.value))
+      .flatMap((p) => (p.ok && p.event.type !== 'heartbeat' ? [p.event] : []));
+  }
+}
+
+const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const dbName = `revocable_auth_relay_unit_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+const dbUrl = (() => {
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+let pool: Pool;
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const spec: TopicSpec = { topic: 'unit.revocations', partitions: 3, replicationFactor: 1, configs: {} };
+
+beforeAll(async () => {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  await runMigrations(dbUrl);
+  pool = createPool({ connectionString: dbUrl, max: 4, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
+});
+
+afterAll(async () => {
+  await pool?.end();
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.end();
+});
+
+function relayWith(transport: EventTransport): OutboxRelay {
+  return new OutboxRelay({
+    pool,
+    databaseUrl: dbUrl,
+    transport,
+    topicSpec: spec,
+    batchSize: 100,
+    pollIntervalMs: 50,
+    heartbeatIntervalMs: 1000,
+    instanceId: 'unit',
+    now: Date.now,
+    log: silent,
+  });
+}
+
+function sessionEvent(sub: string, n: number): RevocationEvent {
+  return { v: 1, id: randomUUID(), at: Date.now(), type: 'session.revoked', sub, sid: `sid-${n}`, reason: 'logout', until: 2_000_000_000 };
+}
+
+async function write(events: RevocationEvent[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    for (const e of events) await enqueueEvent(client, e);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+async function pending(): Promise<number> {
+  return Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox')).rows[0]?.n);
+}
+
+describe('OutboxRelay', () => {
+  it('keeps rows while the broker fails and publishes them in order, keyed by sub, once it works', async () => {
+    await pool.query('DELETE FROM outbox');
+    const transport = new MemoryTransport();
+    const relay = relayWith(transport);
+    const events = [sessionEvent('u1', 1), sessionEvent('u2', 2), sessionEvent('u1', 3)];
+    await write(events);
+    transport.failing = true;
+    await expect(relay.drainOnce()).rejects.toMatchObject({ code: 'ERR_KAFKA_UNAVAILABLE' });
+    expect(await pending()).toBe(3);
+    transport.failing = false;
+    expect(await relay.drainOnce()).toBe(3);
+    expect(await pending()).toBe(0);
+    expect(transport.events().map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(transport.sent.map((s) => s.record.key)).toEqual(['u1', 'u2', 'u1']);
+    expect(relay.status().published).toBe(3);
+    await relay.stop();
+  });
+
+  it('never overtakes a row of the same key that another relay holds', async () => {
+    await pool.query('DELETE FROM outbox');
+    await write([sessionEvent('held', 1)]);
+    await write([sessionEvent('held', 2), sessionEvent('free', 3)]);
+    // Another relay's transaction holds the first row.
+    const other = await pool.connect();
+    await other.query('BEGIN');
+    await other.query('SELECT id FROM outbox ORDER BY id LIMIT 1 FOR UPDATE');
+    const transport = new MemoryTransport();
+    const relay = relayWith(transport);
+    try {
+      expect(await relay.drainOnce()).toBe(1);
+      expect(transport.events().map((e) => (e as { sub: string }).sub)).toEqual(['free']);
+    } finally {
+      await other.query('ROLLBACK');
+      other.release();
+    }
+    expect(await relay.drainOnce()).toBe(2);
+    expect(transport.events().map((e) => (e as { sid: string }).sid)).toEqual(['sid-3', 'sid-1', 'sid-2']);
+    await relay.stop();
+  });
+
+  it('drops a row that fails validation instead of blocking its key', async () => {
+    await pool.query('DELETE FROM outbox');
+    await pool.query(`INSERT INTO outbox (event_key, payload) VALUES ('bad', '{"v":1,"type":"session.revoked"}'::jsonb)`);
+    await write([sessionEvent('bad', 9)]);
+    const transport = new MemoryTransport();
+    const relay = relayWith(transport);
+    expect(await relay.drainOnce()).toBe(2);
+    expect(transport.events()).toHaveLength(1);
+    expect(await pending()).toBe(0);
+    await relay.stop();
+  });
+
+  it('runs in the background: creates the topic, is woken by NOTIFY, and heartbeats every partition', async () => {
+    await pool.query('DELETE FROM outbox');
+    const transport = new MemoryTransport();
+    const relay = new OutboxRelay({
+      pool,
+      databaseUrl: dbUrl,
+      transport,
+      topicSpec: spec,
+      batchSize: 100,
+      pollIntervalMs: 60_000, // polling effectively off: only NOTIFY can wake it
+      heartbeatIntervalMs: 60_000,
+      instanceId: 'unit-bg',
+      now: Date.now,
+      log: silent,
+    });
+    relay.start();
+    const deadline = Date.now() + 10_000;
+    while ((!relay.status().listening || transport.sent.length < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(transport.topics.get(spec.topic)).toBeDefined();
+    const heartbeats = transport.sent.filter((s) => s.record.key === null).map((s) => s.record.partition);
+    expect(heartbeats.sort()).toEqual([0, 1, 2]);
+    await write([sessionEvent('notify', 1)]);
+    while (transport.events().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(transport.events().map((e) => (e as { sub: string }).sub)).toEqual(['notify']);
+    await relay.stop();
+    expect(relay.status().state).toBe('stopped');
+  });
+});
