@@ -94,7 +94,9 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     await pool.end().catch(() => {});
     throw error;
   }
-  const service = new AuthService({ pool, config, keys, hasher: createPasswordHasher(config.passwordScryptCost), metrics, now });
+  const hasher = createPasswordHasher(config.passwordScryptCost);
+  await hasher.prepare();
+  const service = new AuthService({ pool, config, keys, hasher, metrics, now });
 
   let relay: OutboxRelay | undefined;
   if (deps.relay ?? config.relayEnabled) {

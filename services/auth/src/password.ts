@@ -14,6 +14,8 @@ export interface PasswordHasher {
   verify(password: string, stored: string): Promise<boolean>;
   /** Burns the same CPU as a real verification, for unknown accounts (no user enumeration by timing). */
   verifyDummy(password: string): Promise<false>;
+  /** Precomputes the dummy hash, so even the first unknown-account login costs the same as the others. */
+  prepare(): Promise<void>;
 }
 
 const KEY_LENGTH = 32;
@@ -52,6 +54,10 @@ export function createPasswordHasher(cost: number): PasswordHasher {
   return {
     hash,
     verify,
+    async prepare(): Promise<void> {
+      dummy ??= hash(randomBytes(16).toString('hex'));
+      await dummy;
+    },
     async verifyDummy(password: string): Promise<false> {
       dummy ??= hash(randomBytes(16).toString('hex'));
       await verify(password, await dummy);

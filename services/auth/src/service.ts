@@ -540,6 +540,8 @@ export class AuthService {
     const aud = Array.isArray(claims.aud) ? claims.aud.filter((a) => this.#c.audiences.includes(a)) : claims.aud;
     return withTransaction(this.#o.pool, async (client) => {
       const nowMs = this.#now();
+      // Lock order user → sessions, as in login and logout-all (no deadlocks between them).
+      await client.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [claims.sub]);
       const live = await client.query('SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL FOR UPDATE', [claims.sid, claims.sub]);
       if (live.rowCount === 0) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
       await client.query('UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1', [claims.sub, hash, new Date(nowMs)]);
