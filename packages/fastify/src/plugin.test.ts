@@ -255,6 +255,15 @@ describe('revocable plugin (real Kafka)', () => {
     }
   });
 
+  it('refuses misconfigured routes at startup', async () => {
+    const other = Fastify();
+    await other.register(revocable, { issuer: ISSUER, audience: 'orders', getKey: createLocalJWKSet({ keys: [] }), transport, topic });
+    expect(() => other.get('/x', { config: { auth: { freshness: { maxSeconds: 5, policy: 'introspect' } } } }, async () => ({}))).toThrow(/introspection option/);
+    expect(() => other.get('/y', { config: { auth: { freshness: { maxSeconds: 0, policy: 'fail-open' } } } }, async () => ({}))).toThrow(/maxSeconds/);
+    expect(() => other.get('/z', { config: { auth: { scopes: ['a b'] } } }, async () => ({}))).toThrow(/scope tokens/);
+    await other.close();
+  });
+
   it('exposes metrics on a per-app registry', async () => {
     const res = await get('/metrics');
     expect(res.statusCode).toBe(200);
