@@ -10,6 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AuthServerError,
   InvalidCredentialsError,
+  RateLimitedError,
+  TimeoutError,
   NetworkError,
   NotAuthenticatedError,
   RefreshTokenReuseError,
@@ -452,3 +454,83 @@ describe('cookie mode', () => {
     expect(reloaded.ended.map((e) => e.reason)).toEqual(['refresh_rejected']);
   });
 });
+
+describe('edge cases', () => {
+  it('a refresh still in flight when logout completes neither resurrects the session nor reports a session end', async () => {
+    const { client, store, ended, changes } = await loggedIn();
+    const gate = deferred();
+    server.refresh = { gate: gate.promise };
+    const refreshing = client.refresh().catch((e: unknown) => e);
+    // The current token is still valid, so logout does not wait for the refresh.
+    await client.logout();
+    gate.resolve();
+    expect(await refreshing).toBeInstanceOf(NotAuthenticatedError);
+    expect(client.session).toBeNull();
+    expect(await store.get()).toBeNull();
+    expect(ended).toEqual([]);
+    expect(changes.map((c) => c.cause)).toEqual(['login', 'logout']);
+  });
+
+  it('requests already waiting for a refresh when logout starts complete with the refreshed token', async () => {
+    const { client, advance } = await loggedIn();
+    const gate = deferred();
+    server.refresh = { gate: gate.promise };
+    advance((TTL_SECONDS + 1) * 1000);
+    const pending = client.fetch(`${baseUrl}/api/echo`);
+    await new Promise((resolve) => setImmediate(resolve));
+    const loggingOut = client.logout();
+    gate.resolve();
+    await loggingOut;
+    expect((await pending).status).toBe(200);
+    expect(server.refreshCalls).toBe(1);
+    await expect(client.fetch(`${baseUrl}/api/echo`)).rejects.toBeInstanceOf(NotAuthenticatedError);
+  });
+
+  it('a throwing callback does not break token handling', async () => {
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => errors.push(args);
+    try {
+      const { client, advance } = await loggedIn({
+        onTokenChange: () => {
+          throw new Error('app bug');
+        },
+      });
+      advance((TTL_SECONDS + 1) * 1000);
+      expect((await client.fetch(`${baseUrl}/api/echo`)).status).toBe(200);
+      expect(errors.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      console.error = original;
+    }
+  });
+
+  it("the caller's own abort stays an AbortError", async () => {
+    const { client } = await loggedIn();
+    const controller = new AbortController();
+    controller.abort();
+    const error = await client.fetch(`${baseUrl}/api/echo`, { signal: controller.signal }).catch((e: unknown) => e);
+    expect((error as Error).name).toBe('AbortError');
+  });
+
+  it('a slow auth service is a TimeoutError; a rate limit is a RateLimitedError; the session survives both', async () => {
+    const { client, advance, ended } = await loggedIn({ requestTimeoutMs: 200 });
+    advance((TTL_SECONDS + 1) * 1000);
+    const gate = deferred();
+    server.refresh = { gate: gate.promise };
+    try {
+      const slow = await client.getAccessToken().catch((e: unknown) => e);
+      expect(slow).toBeInstanceOf(TimeoutError);
+      expect(slow).toMatchObject({ code: 'ERR_TIMEOUT' });
+    } finally {
+      gate.resolve();
+    }
+    // The abandoned refresh may have rotated the token on the server; this is what a real
+    // client risks on timeouts, and why the auth service has a reuse grace window.
+    server.refresh = { fail: { status: 429, body: { error: 'rate_limited', error_description: 'slow down' } } };
+    const limited = await client.getAccessToken().catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect(limited).toMatchObject({ code: 'ERR_RATE_LIMITED', status: 429, serverError: 'rate_limited' });
+    expect(ended).toEqual([]);
+  });
+});
+
