@@ -1,9 +1,10 @@
 /**
  * Child process of `denylist.bench.ts`: builds ONE denylist implementation, measures its
  * memory after a full GC and its lookup speed, and prints one JSON line. Run as:
- *   node --expose-gc denylist-child.ts <revocable|map|lru-cache> <entries> <lookups> [sessions|all-kinds]
+ *   node --expose-gc denylist-child.ts <revocable|map|lru-cache> <entries> <lookups> [sessions|jtis|all-kinds]
  *
- * sessions:  N live session ids; lookups by session id (hit and miss).
+ * sessions:  N live session ids (UUIDs); lookups by session id (hit and miss).
+ * jtis:      N live jtis of 128 characters (arbitrary strings up to 256 are allowed); lookups by jti.
  * all-kinds: N live session ids, N jtis and N subjects; a lookup is a full check of one
  *            token (sid, jti, sub/ver) that matches nothing: the common request path.
  *
@@ -13,7 +14,7 @@ import { LRUCache } from 'lru-cache';
 import { Denylist, type TokenRef } from '@revocable/denylist';
 
 export type Impl = 'revocable' | 'map' | 'lru-cache';
-export type Scenario = 'sessions' | 'all-kinds';
+export type Scenario = 'sessions' | 'jtis' | 'all-kinds';
 
 export interface ChildResult {
   impl: Impl;
@@ -78,12 +79,37 @@ function uuidAt(i: number): string {
   return scratch.toString('latin1');
 }
 
-function build(impl: Impl, entries: number): Structure {
+const JTI_LENGTH = 128;
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const jtiScratch = Buffer.alloc(JTI_LENGTH);
+
+/** The i-th pseudo-random 128-character base64url jti, as a flat one-byte string. */
+function jtiAt(i: number): string {
+  let word = 0;
+  for (let pos = 0; pos < JTI_LENGTH; pos++) {
+    if (pos % 5 === 0) word = fmix32(Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(pos + 1, 0x7f4a7c15));
+    jtiScratch[pos] = B64URL.charCodeAt(word & 63);
+    word >>>= 6;
+  }
+  return jtiScratch.toString('latin1');
+}
+
+function build(impl: Impl, entries: number, kind: 'sid' | 'jti'): Structure {
   const untilSeconds = Math.floor(Date.now() / 1000) + TTL_SECONDS;
   switch (impl) {
     case 'revocable': {
       const denylist = new Denylist();
-      const ref: TokenRef = { jti: 'j', sid: '', sub: 's', ver: 1, kid: 'k' };
+      const ref: TokenRef = { jti: 'j', sid: 's', sub: 's', ver: 1, kid: 'k' };
+      if (kind === 'jti') {
+        return {
+          insert: (id) => denylist.revokeToken(id, untilSeconds),
+          lookup: (id) => {
+            ref.jti = id;
+            return denylist.check(ref) !== null;
+          },
+          tableBytes: () => denylist.memoryBytes(),
+        };
+      }
       return {
         insert: (id) => denylist.revokeSession(id, untilSeconds),
         lookup: (id) => {
@@ -210,8 +236,8 @@ function main(): void {
   const entries = Number(process.argv[3]);
   const lookups = Number(process.argv[4]);
   const scenario = (process.argv[5] ?? 'sessions') as Scenario;
-  if (!['revocable', 'map', 'lru-cache'].includes(impl) || !(entries > 0) || !(lookups > 0) || !['sessions', 'all-kinds'].includes(scenario)) {
-    throw new Error('usage: denylist-child.ts <revocable|map|lru-cache> <entries> <lookups> [sessions|all-kinds]');
+  if (!['revocable', 'map', 'lru-cache'].includes(impl) || !(entries > 0) || !(lookups > 0) || !['sessions', 'jtis', 'all-kinds'].includes(scenario)) {
+    throw new Error('usage: denylist-child.ts <revocable|map|lru-cache> <entries> <lookups> [sessions|jtis|all-kinds]');
   }
   let state = 0x2545f491;
   const randomBelow = (n: number) => {
@@ -222,19 +248,21 @@ function main(): void {
   };
   // Warm the id generator so its code is not part of the baseline heap.
   uuidAt(0);
+  jtiAt(0);
   fullGc();
   const before = usedBytes();
   let result: ChildResult;
 
-  if (scenario === 'sessions') {
-    const structure = build(impl, entries);
+  if (scenario !== 'all-kinds') {
+    const idAt = scenario === 'jtis' ? jtiAt : uuidAt;
+    const structure = build(impl, entries, scenario === 'jtis' ? 'jti' : 'sid');
     const insertStart = process.hrtime.bigint();
-    for (let i = 0; i < entries; i++) structure.insert(uuidAt(i));
+    for (let i = 0; i < entries; i++) structure.insert(idAt(i));
     const insertNs = Number(process.hrtime.bigint() - insertStart) / entries;
     fullGc();
     const bytesPerEntry = (usedBytes() - before) / entries;
-    const hitIds = () => Array.from({ length: lookups }, () => uuidAt(randomBelow(entries)));
-    const missIds = () => Array.from({ length: lookups }, () => uuidAt(entries + randomBelow(entries)));
+    const hitIds = () => Array.from({ length: lookups }, () => idAt(randomBelow(entries)));
+    const missIds = () => Array.from({ length: lookups }, () => idAt(entries + randomBelow(entries)));
     const hitNs = timeLookups(structure.lookup, hitIds, 7, true);
     const missNs = timeLookups(structure.lookup, missIds, 7, false);
     result = { impl, scenario, entries, bytesPerEntry, insertNs, hitNs, missNs };

@@ -3,7 +3,8 @@
  * `Map<string, number>` and an `lru-cache` LRUCache, each built in its own child process
  * (`--expose-gc`, see denylist-child.ts) with the same ids.
  *
- * Scenarios: 1,000,000 live UUID session ids (memory, lookups, inserts); 10,000 session ids
+ * Scenarios: 1,000,000 live UUID session ids (memory, lookups, inserts); 1,000,000 jtis of
+ * 128 characters (memory only: ours does not depend on the id length); 10,000 session ids
  * (a typical service: revocation rate × token lifetime, fits in CPU caches); 10,000 each of
  * session ids, jtis and subjects with a full check of a non-revoked token (the request path).
  *
@@ -25,11 +26,11 @@ const LOOKUPS = Number(process.env['BENCH_DENYLIST_LOOKUPS'] ?? 100_000);
 const IMPLS: readonly Impl[] = ['revocable', 'map', 'lru-cache'];
 const NAMES: Record<Impl, string> = { revocable: 'Denylist', map: 'Map<string, number>', 'lru-cache': 'lru-cache 11.5.3' };
 
-async function child(impl: Impl, entries: number, scenario: Scenario): Promise<ChildResult> {
+async function child(impl: Impl, entries: number, scenario: Scenario, lookups = LOOKUPS): Promise<ChildResult> {
   const script = join(import.meta.dirname, 'denylist-child.ts');
   const { stdout } = await execFileAsync(
     process.execPath,
-    ['--expose-gc', '--max-old-space-size=4096', script, impl, String(entries), String(LOOKUPS), scenario],
+    ['--expose-gc', '--max-old-space-size=4096', script, impl, String(entries), String(lookups), scenario],
     { timeout: 90_000, maxBuffer: 1 << 20 },
   );
   const parsed = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ChildResult;
@@ -68,6 +69,8 @@ const bench: BenchModule = {
     const big = await measure(ENTRIES, 'sessions');
     const small = await measure(SMALL_ENTRIES, 'sessions');
     const full = await measure(SMALL_ENTRIES, 'all-kinds');
+    const jtis: Partial<Record<Impl, ChildResult>> = {};
+    for (const impl of IMPLS) jtis[impl] = await child(impl, ENTRIES, 'jtis', 1000);
     const ours = big.revocable;
     const rows: BenchResult[] = [];
     const lookupsNote = `${LOOKUPS.toLocaleString('en-US')} lookups of fresh id strings, median of 7 rounds`;
@@ -84,6 +87,17 @@ const bench: BenchModule = {
           impl === 'map'
             ? `heapUsed+arrayBuffers growth after gc(), one child process each; Denylist's tables: ${((ours.tableBytes ?? 0) / 2 ** 20).toFixed(1)} MiB`
             : `LRUCache({ max: ${ENTRIES.toLocaleString('en-US')}, ttl }), preallocated as lru-cache does`,
+      });
+    }
+    for (const impl of ['map', 'lru-cache'] as const) {
+      rows.push({
+        metric: `memory per live entry, ${label(ENTRIES)} jtis of 128 chars`,
+        ours: jtis.revocable!.bytesPerEntry,
+        baseline: jtis[impl]!.bytesPerEntry,
+        baselineName: NAMES[impl],
+        unit: 'bytes/entry',
+        ratio: betterRatio(jtis.revocable!.bytesPerEntry, jtis[impl]!.bytesPerEntry, 'lower'),
+        note: 'same measurement; a string-keyed structure pays for every character, a hashed entry does not',
       });
     }
     for (const [results, size] of [
