@@ -69,8 +69,9 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     if (config.migrateOnStart) {
       const applied = await runMigrations(config.databaseUrl, {
         info: (m) => app.log.debug({ migration: m }, 'migration'),
-        warn: (m) => app.log.warn({ migration: m }, 'migration'),
-        error: (m) => app.log.error({ migration: m }, 'migration'),
+        warn: (m) => app.log.warn({ migration: firstLine(m) }, 'migration'),
+        // The caller reports the failure; node-pg-migrate's own message carries a stack.
+        error: (m) => app.log.debug({ migration: firstLine(m) }, 'migration failed'),
       });
       if (applied.length > 0) app.log.info({ applied }, 'database migrations applied');
     }
@@ -136,6 +137,11 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     await pool.end();
   });
 
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpRequests.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
@@ -193,4 +199,8 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   await app.register(oauthRoutes);
   await app.register(adminRoutes);
   return app;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n', 1)[0] ?? '';
 }

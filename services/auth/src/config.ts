@@ -36,6 +36,8 @@ export interface AuthConfig {
   databaseConnectTimeoutMs: number;
   /** DATABASE_STATEMENT_TIMEOUT_MS, default 10000. */
   databaseStatementTimeoutMs: number;
+  /** STARTUP_TIMEOUT_SECONDS, default 60: how long server.ts waits for PostgreSQL at start. */
+  startupTimeoutSeconds: number;
   /** MIGRATE_ON_START, default true: apply pending migrations before listening. */
   migrateOnStart: boolean;
   /** KAFKA_BROKERS, comma-separated, default 127.0.0.1:9092. */
@@ -218,6 +220,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 2, 500),
     databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT_MS', 3000, 100, 60_000),
     databaseStatementTimeoutMs: int(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000),
+    startupTimeoutSeconds: int(env, 'STARTUP_TIMEOUT_SECONDS', 60, 0, 3600),
     migrateOnStart: bool(env, 'MIGRATE_ON_START', true),
     kafkaBrokers: brokers,
     kafkaClientId: str(env, 'KAFKA_CLIENT_ID', 'revocable-auth'),

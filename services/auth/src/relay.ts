@@ -140,8 +140,21 @@ export class OutboxRelay {
         this.#o.metrics?.outboxSendErrors.inc();
         if (!isDb) {
           this.#o.metrics?.relayKafkaUp.set(0);
-          // A producer that failed may be wedged; a fresh one reconnects cleanly.
+          // A producer that failed may be wedged; a fresh one reconnects cleanly. The topic is
+          // checked again too, in case it was deleted meanwhile.
           await this.#closeProducer();
+          this.#partitions = 0;
+          // Keep /readyz and /metrics honest about the backlog while Kafka is away.
+          await this.#o.pool
+            .connect()
+            .then(async (client) => {
+              try {
+                await this.#samplePending(client);
+              } finally {
+                client.release();
+              }
+            })
+            .catch(() => {});
         }
         backoffMs = Math.min(Math.max(backoffMs * 2, 200), MAX_BACKOFF_MS);
         this.#o.log.warn({ err: this.#lastError, state: this.#state, retryInMs: backoffMs }, 'outbox relay cycle failed');
@@ -158,7 +171,8 @@ export class OutboxRelay {
    */
   async drainOnce(): Promise<number> {
     await this.#connectKafka();
-    const producer = this.#producer as EventProducer;
+    const producer = this.#producer;
+    if (producer === undefined) return 0;
     const client = await this.#o.pool.connect();
     let broken: Error | undefined;
     try {
@@ -248,6 +262,8 @@ export class OutboxRelay {
       this.#o.log.info({ topic: this.#o.topicSpec.topic, partitions: this.#partitions }, 'revocation topic ready');
     }
     this.#producer ??= await this.#o.transport.producer();
+    // stop() may have run while we were connecting: do not leave a connected producer behind.
+    if (this.#stopped) await this.#closeProducer();
   }
 
   async #closeProducer(): Promise<void> {

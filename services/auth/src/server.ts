@@ -2,6 +2,7 @@
 // migrations (MIGRATE_ON_START, default true), listens, and shuts down gracefully.
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type AuthConfig } from './config.ts';
+import { isDbUnavailable } from './db.ts';
 
 let config: AuthConfig;
 try {
@@ -14,13 +15,24 @@ try {
   throw error;
 }
 
+// PostgreSQL may come up after us (compose, rolling restarts): wait for it, within a bound.
+const startDeadline = Date.now() + config.startupTimeoutSeconds * 1000;
 let app: Awaited<ReturnType<typeof buildApp>>;
-try {
-  app = await buildApp(config);
-} catch (error) {
-  const code = (error as { code?: unknown }).code;
-  process.stderr.write(`auth: failed to start: ${typeof code === 'string' ? `${code} ` : ''}${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+for (;;) {
+  try {
+    app = await buildApp(config);
+    break;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const line = `${typeof code === 'string' ? `${code} ` : ''}${error instanceof Error ? error.message : String(error)}`;
+    if (isDbUnavailable(error) && Date.now() < startDeadline) {
+      process.stderr.write(`auth: database not reachable yet (${line}); retrying\n`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
+    }
+    process.stderr.write(`auth: failed to start: ${line}\n`);
+    process.exit(1);
+  }
 }
 
 let closing = false;

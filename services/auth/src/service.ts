@@ -630,6 +630,7 @@ export class AuthService {
     // Dead sessions are kept one access-TTL (plus a day for support look-ups) so reuse detection still sees them.
     const cutoff = new Date(nowMs - (this.#c.accessTtlSeconds + 86_400) * 1000);
     await query(this.#o.pool, 'DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < $1) OR absolute_expires_at < $1', [cutoff]);
+    await query(this.#o.pool, 'DELETE FROM login_failures WHERE window_started_at < $1', [new Date(nowMs - this.#c.loginAccountWindowSeconds * 1000)]);
   }
 }
 
