@@ -17,8 +17,11 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
+  NetworkError,
+  RateLimitedError,
   RevocableClient,
   RevocableClientError,
+  TimeoutError,
   decodeJwtPayload,
   memoryStore,
   type RefreshTokenStore,
@@ -432,6 +435,12 @@ try {
       : error instanceof Error
         ? error.message
         : String(error);
-  process.stderr.write(`\ndemo failed: ${text}\nIs the cluster up? Start it with ./infra/revocable up\n`);
+  const hint =
+    error instanceof RateLimitedError
+      ? `The auth service limits logins per IP; run the demo again in ${error.retryAfterSeconds ?? 60} s.`
+      : error instanceof NetworkError || error instanceof TimeoutError
+        ? 'Is the cluster up? Start it with ./infra/revocable up'
+        : 'The services\' logs are in infra/.run/*.log (./infra/revocable up).';
+  process.stderr.write(`\ndemo failed: ${text}\n${hint}\n`);
   process.exitCode = 1;
 }

@@ -171,8 +171,6 @@ export class RevocableClient {
   #refreshCount = 0;
   /** A resource service answered `revoked` for the current token. */
   #revokedHint = false;
-  /** This client held a token of the current session (so a refused refresh ends something). */
-  #hadSession = false;
 
   constructor(options: RevocableClientOptions) {
     this.#authUrl = new URL(options.authUrl);
@@ -311,13 +309,9 @@ export class RevocableClient {
   async sessions(): Promise<SessionInfo[]> {
     const response = await this.fetch(this.#url('v1/sessions'), this.#cookieInit({ method: 'GET' }));
     if (!response.ok) throw genericError('listing sessions failed', response, await readErrorBody(response));
-    const body = await readJson(response);
-    const list = Array.isArray(body)
-      ? body
-      : body !== null && typeof body === 'object' && Array.isArray((body as { sessions?: unknown }).sessions)
-        ? (body as { sessions: unknown[] }).sessions
-        : null;
-    if (list === null) throw new ProtocolError('sessions answer is not a list', { status: response.status });
+    const body = (await readJson(response)) as { sessions?: unknown } | null | undefined;
+    const list = body?.sessions;
+    if (!Array.isArray(list)) throw new ProtocolError('sessions answer has no sessions list', { status: response.status });
     return list.filter(
       (item): item is SessionInfo =>
         item !== null && typeof item === 'object' && typeof (item as { sid?: unknown }).sid === 'string',
@@ -405,7 +399,7 @@ export class RevocableClient {
       const details = await readErrorBody(response);
       if (epoch !== this.#epoch) throw new NotAuthenticatedError('logged out while refreshing');
       if (isSessionEnd(response, details, store === null)) {
-        if (!this.#hadSession && store === null && details.serverError === 'invalid_request') {
+        if (this.#token === null && store === null && details.serverError === 'invalid_request') {
           // Cookie mode, fresh page, no cookie: nobody was logged in, so nothing "ended".
           await this.#forget('logout');
           throw new NotAuthenticatedError('no session cookie: log in first');
@@ -439,7 +433,6 @@ export class RevocableClient {
     const refreshAt = expiresAt - Math.min(this.#refreshBeforeMs, lifetimeMs / 2);
     this.#generation += 1;
     this.#revokedHint = false;
-    this.#hadSession = true;
     const state: TokenState = {
       accessToken: tokens.access_token,
       claims,
@@ -455,7 +448,6 @@ export class RevocableClient {
   async #forget(cause: 'logout' | 'session_ended'): Promise<void> {
     this.#epoch += 1;
     this.#ended = true;
-    this.#hadSession = false;
     const had = this.#token !== null;
     this.#token = null;
     this.#inflight = null;
