@@ -1,0 +1,134 @@
+// AuthService against the real PostgreSQL (no HTTP): login work for unknown accounts,
+// ES256 keys, absolute session lifetime, session cap under concurrent logins.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createLocalJWKSet, decodeProtectedHeader } from 'jose';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyAccessToken } from '@revocable/tokens';
+import { loadConfig, type AuthConfig } from './config.ts';
+import { createPool, type Pool } from './db.ts';
+import { KeyStore } from './keys.ts';
+import { runMigrations } from './migrate.ts';
+import { createPasswordHasher, type PasswordHasher } from './password.ts';
+import { AuthService } from './service.ts';
+
+const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const dbName = `revocable_auth_service_unit_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+const dbUrl = (() => {
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+let pool: Pool;
+let offsetMs = 0;
+const now = () => Date.now() + offsetMs;
+
+beforeAll(async () => {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  await runMigrations(dbUrl);
+  pool = createPool({ connectionString: dbUrl, max: 8, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
+});
+
+afterAll(async () => {
+  await pool?.end();
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.end();
+});
+
+/** Counts the scrypt work each login does, delegating to the real hasher. */
+function countingHasher(inner: PasswordHasher): PasswordHasher & { verifications: number } {
+  const counter = {
+    verifications: 0,
+    hash: (p: string) => inner.hash(p),
+    prepare: () => inner.prepare(),
+    verify: async (p: string, s: string) => {
+      counter.verifications++;
+      return inner.verify(p, s);
+    },
+    verifyDummy: async (p: string): Promise<false> => {
+      counter.verifications++;
+      return inner.verifyDummy(p);
+    },
+  };
+  return counter;
+}
+
+async function serviceWith(env: Record<string, string>, hasher: PasswordHasher = createPasswordHasher(10)): Promise<{ service: AuthService; keys: KeyStore; config: AuthConfig }> {
+  const config = loadConfig({ DATABASE_URL: dbUrl, KEY_ENCRYPTION_KEY: KEK, PASSWORD_SCRYPT_COST: '10', ...env });
+  const keys = new KeyStore({ pool, keyEncryptionKey: config.keyEncryptionKey, alg: config.signingAlg, accessTtlSeconds: config.accessTtlSeconds, clockSkewSeconds: config.clockSkewSeconds, now });
+  await keys.ensureActiveKey();
+  return { service: new AuthService({ pool, config, keys, hasher, now }), keys, config };
+}
+const KEK = randomBytes(32).toString('base64');
+
+describe('AuthService', () => {
+  it('does the same scrypt work for unknown emails as for wrong passwords', async () => {
+    const hasher = countingHasher(createPasswordHasher(10));
+    const { service } = await serviceWith({}, hasher);
+    const email = `timing-${randomUUID()}@example.com`;
+    await service.register(email, 'the password');
+    const attempts: Array<[string, string]> = [
+      [email, 'wrong password'],
+      [`nobody-${randomUUID()}@example.com`, 'wrong password'],
+      ['not an email', 'wrong password'],
+    ];
+    for (const [e, p] of attempts) {
+      const before = hasher.verifications;
+      await expect(service.login(e, p, undefined, {})).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_CREDENTIALS' });
+      expect(hasher.verifications - before).toBe(1);
+    }
+  });
+
+  it('signs with ES256 when configured, verifiable with the published keys', async () => {
+    await pool.query(`UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE status = 'active'`);
+    const { service, keys } = await serviceWith({ SIGNING_ALG: 'ES256' });
+    const email = `es256-${randomUUID()}@example.com`;
+    await service.register(email, 'the password');
+    const issued = await service.login(email, 'the password', 'profile', {});
+    expect(decodeProtectedHeader(issued.body.access_token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
+    const { claims } = await verifyAccessToken(issued.body.access_token, createLocalJWKSet({ keys: await keys.publicKeys() }), {
+      issuer: 'http://127.0.0.1:3000',
+      audience: 'profile',
+      now,
+    });
+    expect(claims.sid).toBe(issued.sid);
+  });
+
+  it('ends a session at its absolute lifetime even when refreshed all along', async () => {
+    const { service } = await serviceWith({ SESSION_IDLE_TTL_SECONDS: '600', SESSION_ABSOLUTE_TTL_SECONDS: '1800' });
+    const email = `absolute-${randomUUID()}@example.com`;
+    await service.register(email, 'the password');
+    let token = (await service.login(email, 'the password', undefined, {})).body.refresh_token;
+    const start = offsetMs;
+    for (let i = 0; i < 3; i++) {
+      offsetMs += 500_000; // within the idle window each time
+      token = (await service.refresh(token, undefined)).body.refresh_token;
+    }
+    offsetMs = start + 1_801_000;
+    await expect(service.refresh(token, undefined)).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_GRANT' });
+    const { rows } = await pool.query<{ revoke_reason: string }>(
+      `SELECT s.revoke_reason FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1`,
+      [email],
+    );
+    expect(rows.map((r) => r.revoke_reason)).toEqual(['absolute_timeout']);
+    const { rows: events } = await pool.query<{ payload: { reason: string } }>(`SELECT payload FROM outbox WHERE payload->>'reason' = 'absolute_timeout'`);
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    offsetMs = start;
+  });
+
+  it('holds the session cap under concurrent logins', async () => {
+    const { service } = await serviceWith({ MAX_SESSIONS_PER_USER: '2' });
+    const email = `cap-${randomUUID()}@example.com`;
+    const user = await service.register(email, 'the password');
+    await Promise.all(Array.from({ length: 6 }, () => service.login(email, 'the password', undefined, {})));
+    const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, [user.id]);
+    expect(Number(rows[0]?.n)).toBe(2);
+    const { rows: events } = await pool.query(`SELECT 1 FROM outbox WHERE payload->>'sub' = $1 AND payload->>'reason' = 'session_cap'`, [user.id]);
+    expect(events).toHaveLength(4);
+  });
+});
