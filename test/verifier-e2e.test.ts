@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@revocable/infra';
+import { createKafkaTransport, MAX_EVENT_BYTES } from '@revocable/events';
 import { buildApp as buildAuth, loadConfig as loadAuthConfig } from '@revocable/auth';
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
@@ -192,6 +193,38 @@ describe('verifier end to end with the auth service and Kafka', () => {
     expect(kidOf(replacement)).toBe(revoked.body['replaced_by']);
     await waitFor(async () => (await get(orders, '/v1/orders', replacement)).statusCode === 200);
     expect((await get(orders, '/v1/orders', before)).statusCode).toBe(200);
+  });
+
+  it('poison records written straight to the topic are skipped; the next logout still applies at both services', async () => {
+    const email = await newUser();
+    const token = await login(email);
+    const producer = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'poison-writer' }).producer();
+    const poison = [
+      Buffer.from([0x00, 0xff, 0xfe, 0x80]),
+      Buffer.from('{"v":1,"type":"session.revoked"'),
+      Buffer.from(JSON.stringify({ v: 1, id: randomUUID(), at: Date.now(), type: 'session.revoked', sub: 'x', sid: 42, reason: 'logout', until: 1 })),
+      Buffer.from(JSON.stringify({ v: 2, id: randomUUID(), at: Date.now(), type: 'session.revoked' })),
+      Buffer.from(JSON.stringify({ v: 1, id: randomUUID(), at: Date.now(), type: 'everything.revoked' })),
+      Buffer.from(JSON.stringify([1, 2, 3])),
+      Buffer.alloc(MAX_EVENT_BYTES * 8, 0x7b),
+    ];
+    // Keyed by the user, so the poison sits in front of the user's logout event on the same partition.
+    const sub = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).sub as string;
+    await producer.send(topic, poison.map((value) => ({ key: sub, value })));
+    await producer.close();
+    const skippedBefore = (app: FastifyInstance) => Object.values(app.revocable.consumer.stats().skipped).reduce((a, b) => a + b, 0);
+    await waitFor(async () => skippedBefore(orders) >= poison.length && skippedBefore(profile) >= poison.length);
+
+    expect((await authCall('POST', '/v1/logout', undefined, token)).status).toBe(204);
+    await waitFor(async () => (await get(orders, '/v1/orders', token)).statusCode === 401);
+    await waitFor(async () => (await get(profile, '/v1/profile', token)).statusCode === 401);
+    const skipped = orders.revocable.consumer.stats().skipped;
+    expect(skipped.ERR_EVENT_NOT_JSON).toBeGreaterThanOrEqual(2);
+    expect(skipped.ERR_EVENT_INVALID).toBeGreaterThanOrEqual(2);
+    expect(skipped.ERR_EVENT_UNSUPPORTED_VERSION).toBeGreaterThanOrEqual(1);
+    expect(skipped.ERR_EVENT_UNKNOWN_TYPE).toBeGreaterThanOrEqual(1);
+    expect(skipped.ERR_EVENT_TOO_LARGE).toBeGreaterThanOrEqual(1);
+    expect((await orders.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
   });
 
   it('with stale revocation state, the introspect policy asks the auth service (RFC 7662)', async () => {
