@@ -74,6 +74,8 @@ describe('bad input never yields a 500', () => {
     { name: 'prototype pollution', url: '/v1/users', headers: json, payload: '{"__proto__":{"admin":true},"email":"p@x.co","password":"long enough"}', status: 400 },
     { name: 'oversized body', url: '/v1/users', headers: json, payload: JSON.stringify({ email: 'a@b.co', password: 'x'.repeat(40_000) }), status: 413 },
     { name: 'text/plain', url: '/v1/login', headers: { 'content-type': 'text/plain' }, payload: 'email=a', status: 415 },
+    { name: 'login as a form (login CSRF)', url: '/v1/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'email=a%40b.co&password=whatever', status: 415 },
+    { name: 'register as a form', url: '/v1/users', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'email=a%40b.co&password=whatever', status: 415 },
     { name: 'xml', url: '/oauth/token', headers: { 'content-type': 'application/xml' }, payload: '<x/>', status: 415 },
     { name: 'multipart', url: '/v1/users', headers: { 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x--', status: 415 },
     { name: 'SQL metacharacters in the email (not an address)', url: '/v1/users', headers: json, payload: JSON.stringify({ email: "x'; DROP TABLE users; --", password: 'long enough' }), status: 400 },
@@ -143,6 +145,13 @@ describe('bad input never yields a 500', () => {
     const ghost = `ghost-${randomUUID()}@example.com`;
     for (let i = 0; i < 10; i++) await app.inject({ method: 'POST', url: '/v1/login', payload: { email: ghost, password: 'whatever' } });
     expectCleanError(await app.inject({ method: 'POST', url: '/v1/login', payload: { email: ghost, password: 'whatever' } }), 429);
+  });
+
+  it('answers 403 on admin routes when ADMIN_TOKEN is not configured', async () => {
+    const noAdmin = await buildApp(loadConfig(baseEnv({ RELAY_ENABLED: 'false', MIGRATE_ON_START: 'false', ADMIN_TOKEN: '' })), { logger: false });
+    cleanups.push(() => noAdmin.close());
+    const res = await noAdmin.inject({ method: 'POST', url: '/v1/admin/keys/rotate', headers: { authorization: 'Bearer anything-at-all-1234' } });
+    expectCleanError(res, 403);
   });
 
   it('rate-limits logins per IP', async () => {

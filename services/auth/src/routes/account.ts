@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
 import { AuthError } from '../errors.ts';
@@ -17,6 +17,17 @@ const SessionParams = Type.Object({ sid: Type.String({ maxLength: 64 }) });
 
 const bearer = [{ bearer: [] }];
 
+/**
+ * Credential-carrying bodies must be JSON: a cross-site HTML form can only send form or
+ * text bodies, so this also shuts the door on login CSRF.
+ */
+async function jsonOnly(request: FastifyRequest): Promise<void> {
+  const type = request.headers['content-type'] ?? '';
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+    throw new AuthError('ERR_AUTH_UNSUPPORTED_MEDIA_TYPE', 'send this request as application/json');
+  }
+}
+
 /** Users, login, logout, sessions, password change (`/v1/...`). */
 export const accountRoutes = fp(
   async (app: FastifyInstance) => {
@@ -24,7 +35,7 @@ export const accountRoutes = fp(
 
     app.post<{ Body: Static<typeof RegisterBody> }>(
       '/v1/users',
-      { schema: { tags: ['account'], summary: 'Register with email and password', body: RegisterBody } },
+      { schema: { tags: ['account'], summary: 'Register with email and password', body: RegisterBody }, preValidation: jsonOnly },
       async (request, reply) => {
         const user = await service.register(request.body.email, request.body.password);
         return reply.status(201).send({ id: user.id, email: user.email });
@@ -36,6 +47,7 @@ export const accountRoutes = fp(
       {
         schema: { tags: ['account'], summary: 'Log in: access token + rotating refresh token (body and HttpOnly cookie)', body: LoginBody },
         config: { rateLimit: { max: config.loginRateLimitPerIp, timeWindow: config.loginRateLimitWindowSeconds * 1000 } },
+        preValidation: jsonOnly,
       },
       async (request, reply) => {
         const { email, password, audience } = request.body;
@@ -95,6 +107,7 @@ export const accountRoutes = fp(
       {
         schema: { tags: ['account'], summary: 'Change password: bumps ver, revokes other sessions, returns a new access token', body: PasswordBody, security: bearer },
         config: { rateLimit: { max: config.loginRateLimitPerIp, timeWindow: config.loginRateLimitWindowSeconds * 1000 } },
+        preValidation: jsonOnly,
       },
       async (request, reply) => {
         const claims = await requireUser(app, request);
