@@ -111,6 +111,7 @@ export class OutboxRelay {
     this.#loop = undefined;
     // A produce call against a dead broker can take a while to give up; do not hang shutdown on it.
     if (loop !== undefined) await Promise.race([loop, delay(8000)]);
+    this.#state = 'stopped';
     await this.#closeProducer();
     const listener = this.#listener;
     this.#listener = undefined;
@@ -128,6 +129,7 @@ export class OutboxRelay {
         if (!more && this.#o.now() - this.#lastHeartbeatAt >= this.#o.heartbeatIntervalMs) {
           await this.#sendHeartbeats();
         }
+        if (this.#stopped) break;
         this.#state = 'running';
         this.#lastError = null;
         this.#o.metrics?.relayKafkaUp.set(1);
