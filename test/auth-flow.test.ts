@@ -6,7 +6,7 @@ import { createLocalJWKSet, decodeProtectedHeader, type JWK } from 'jose';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig, type AuthConfig } from '@revocable/auth';
-import { parseEvent, type RevocableEvent, type RevocationEvent } from '@revocable/events';
+import { createKafkaTransport, parseEvent, type RevocableEvent, type RevocationEvent } from '@revocable/events';
 import { verifyAccessToken } from '@revocable/tokens';
 import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 
@@ -469,6 +469,17 @@ describe('auth service: discovery and operations', () => {
     expect(metrics.body).toContain('revocable_auth_logins_total');
     expect(metrics.body).toContain('revocable_auth_outbox_published_total');
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+  });
+
+  it('created the topic with the configured partitions and retention >= the max access TTL', async () => {
+    const admin = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'auth-flow-admin' }).admin();
+    try {
+      expect(await admin.partitionCount(topic)).toBe(3);
+      const configs = await admin.describeTopicConfigs(topic);
+      expect(Number(configs['retention.ms'])).toBeGreaterThanOrEqual((config.accessTtlSeconds + config.clockSkewSeconds) * 1000);
+    } finally {
+      await admin.close();
+    }
   });
 
   it('sends heartbeats to every partition', async () => {
