@@ -187,7 +187,7 @@ export function* hostileTokens(options: CorpusOptions): Generator<HostileToken> 
     { name: 'iat_future', reasons: ['invalid_claims'], make: () => signed(header(), claims({ iat: nowS + 60 + Math.floor(rnd() * 1e6), exp: nowS + 2_000_000 })) },
     { name: 'iat_not_number', reasons: ['invalid_claims'], make: () => signed(header(), claims({ iat: pick(['now', null, [1], {}, 1.5, -1e308]) })) },
     { name: 'nbf_future', reasons: ['not_yet_valid'], make: () => signed(header(), claims({ nbf: nowS + 60 + Math.floor(rnd() * 500) })) },
-    { name: 'nbf_not_number', reasons: ['invalid_claims', 'not_yet_valid'], make: () => signed(header(), claims({ nbf: pick(['0', null, [0], {}, true]) })) },
+    { name: 'nbf_not_number', reasons: ['invalid_claims'], make: () => signed(header(), claims({ nbf: pick(['0', null, [0], {}, true]) })) },
     // --- claims
     { name: 'claim_missing', reasons: ['invalid_claims', 'wrong_issuer', 'wrong_audience'], make: () => { const c = claims(); delete c[pick(['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'sid', 'ver'])]; return signed(header(), c); } },
     {

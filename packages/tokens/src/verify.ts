@@ -117,7 +117,10 @@ function mapJoseError(error: unknown): TokenVerificationError {
       case 'iss':
         return new TokenVerificationError('wrong_issuer', 'token issuer is not trusted', { cause: error });
       case 'nbf':
-        return new TokenVerificationError('not_yet_valid', 'token is not valid yet', { cause: error });
+        // Only a failed time check means "not yet"; a non-numeric nbf is a broken claim.
+        return error.reason === 'check_failed'
+          ? new TokenVerificationError('not_yet_valid', 'token is not valid yet', { cause: error })
+          : new TokenVerificationError('invalid_claims', 'claim "nbf" is invalid', { cause: error });
       case 'typ':
         return new TokenVerificationError('bad_typ', 'token type must be at+jwt', { cause: error });
       default:
