@@ -273,6 +273,21 @@ describe('auth service: every revocation reaches the topic', () => {
     expect(again.headers['www-authenticate']).toContain('invalid_token');
   });
 
+  it('logout works with an expired (but genuine) access token; other endpoints refuse it', async () => {
+    const user = await register();
+    const tokens = await login(user);
+    const sid = claimsOf(tokens.access_token)['sid'] as string;
+    offsetMs += (config.accessTtlSeconds + 10) * 1000;
+    const list = await app.inject({ method: 'GET', url: '/v1/sessions', headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(list.statusCode).toBe(401);
+    expect(list.json()).toMatchObject({ error_description: 'access token rejected: expired' });
+    const res = await app.inject({ method: 'POST', url: '/v1/logout', headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(res.statusCode).toBe(204);
+    await eventsFor((e) => e.type === 'session.revoked' && e.sid === sid && e.reason === 'logout');
+    const forged = `${tokens.access_token.slice(0, -4)}AAAA`;
+    expect((await app.inject({ method: 'POST', url: '/v1/logout', headers: { authorization: `Bearer ${forged}` } })).statusCode).toBe(401);
+  });
+
   it('logout with the refresh cookie (CSRF header required)', async () => {
     const user = await register();
     const tokens = await login(user);

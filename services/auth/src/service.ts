@@ -433,16 +433,34 @@ export class AuthService {
    * whose session is live, whose `ver` is current and whose `jti` was not revoked. (This
    * service has the database, so it checks it directly instead of a denylist.)
    */
-  async authenticate(token: string): Promise<AccessTokenClaims> {
+  async authenticate(token: string, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
     let claims: AccessTokenClaims;
     try {
       claims = await this.verify(token);
     } catch (error) {
-      if (error instanceof TokenVerificationError) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `access token rejected: ${error.reason}`, { cause: error });
-      throw error;
+      if (error instanceof TokenVerificationError && error.reason === 'expired' && options.allowExpired === true) {
+        // Logging out only takes privileges away: an expired but genuine token may do it.
+        // Everything else (signature, key still published, iss, aud, claims) is still checked.
+        claims = await this.#verifyAtExpiry(token);
+      } else if (error instanceof TokenVerificationError) {
+        throw new AuthError('ERR_AUTH_INVALID_TOKEN', `access token rejected: ${error.reason}`, { cause: error });
+      } else {
+        throw error;
+      }
     }
     if (!(await this.#isLive(claims))) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
     return claims;
+  }
+
+  async #verifyAtExpiry(token: string): Promise<AccessTokenClaims> {
+    try {
+      const exp = decodeJwt(token).exp;
+      if (typeof exp !== 'number') throw new TokenVerificationError('invalid_claims', 'exp missing');
+      return await this.verify(token, { now: (exp - 1) * 1000 });
+    } catch (error) {
+      if (error instanceof TokenVerificationError) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `access token rejected: ${error.reason}`, { cause: error });
+      throw error;
+    }
   }
 
   async #isLive(claims: AccessTokenClaims): Promise<boolean> {

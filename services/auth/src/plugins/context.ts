@@ -50,10 +50,10 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /** Authenticates the caller by access token (live session, current `ver`, jti not revoked). */
-export async function requireUser(app: FastifyInstance, request: FastifyRequest): Promise<AccessTokenClaims> {
+export async function requireUser(app: FastifyInstance, request: FastifyRequest, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
   const token = bearerToken(request);
   if (token === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'missing bearer access token');
-  return app.revocableAuth.service.authenticate(token);
+  return app.revocableAuth.service.authenticate(token, options);
 }
 
 /** Admin routes: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */

@@ -67,7 +67,7 @@ export const accountRoutes = fp(
       },
       async (request, reply) => {
         if (bearerToken(request) !== undefined) {
-          const claims = await requireUser(app, request);
+          const claims = await requireUser(app, request, { allowExpired: true });
           await service.logout(claims);
         } else {
           const cookie = refreshCookie(app, request);
