@@ -17,6 +17,34 @@ const SessionParams = Type.Object({ sid: Type.String({ maxLength: 64 }) });
 
 const bearer = [{ bearer: [] }];
 
+/** OAuth-style error body (documentation; every error answer has this shape). */
+export const ErrorResponse = Type.Object({ error: Type.String(), error_description: Type.String() });
+/** RFC 6749 §5.1 token response. */
+export const TokenResponse = Type.Object({
+  access_token: Type.String({ description: 'RFC 9068 JWT (typ at+jwt)' }),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'seconds' }),
+  refresh_token: Type.String({ description: 'opaque, 256-bit, single use (rotated on every refresh)' }),
+  scope: Type.Optional(Type.String()),
+});
+const AccessOnlyResponse = Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer() });
+const UserResponse = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String() });
+const SessionsResponse = Type.Object({
+  sessions: Type.Array(
+    Type.Object({
+      sid: Type.String(),
+      created_at: Type.String({ format: 'date-time' }),
+      last_used_at: Type.String({ format: 'date-time' }),
+      idle_expires_at: Type.String({ format: 'date-time' }),
+      absolute_expires_at: Type.String({ format: 'date-time' }),
+      user_agent: Type.Union([Type.String(), Type.Null()]),
+      ip: Type.Union([Type.String(), Type.Null()]),
+      current: Type.Boolean(),
+    }),
+  ),
+});
+const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+
 /**
  * Credential-carrying bodies must be JSON: a cross-site HTML form can only send form or
  * text bodies, so this also shuts the door on login CSRF.
@@ -35,7 +63,7 @@ export const accountRoutes = fp(
 
     app.post<{ Body: Static<typeof RegisterBody> }>(
       '/v1/users',
-      { schema: { tags: ['account'], summary: 'Register with email and password', body: RegisterBody }, preValidation: jsonOnly },
+      { schema: { tags: ['account'], summary: 'Register with email and password', body: RegisterBody, response: { 201: UserResponse, ...errors } }, preValidation: jsonOnly },
       async (request, reply) => {
         const user = await service.register(request.body.email, request.body.password);
         return reply.status(201).send({ id: user.id, email: user.email });
@@ -45,7 +73,7 @@ export const accountRoutes = fp(
     app.post<{ Body: Static<typeof LoginBody> }>(
       '/v1/login',
       {
-        schema: { tags: ['account'], summary: 'Log in: access token + rotating refresh token (body and HttpOnly cookie)', body: LoginBody },
+        schema: { tags: ['account'], summary: 'Log in: access token + rotating refresh token (body and HttpOnly cookie)', body: LoginBody, response: { 200: TokenResponse, ...errors } },
         config: { rateLimit: { max: config.loginRateLimitPerIp, timeWindow: config.loginRateLimitWindowSeconds * 1000 } },
         preValidation: jsonOnly,
       },
@@ -87,7 +115,7 @@ export const accountRoutes = fp(
       return reply.status(204).send();
     });
 
-    app.get('/v1/sessions', { schema: { tags: ['account'], summary: "List the user's active sessions (devices)", security: bearer } }, async (request, reply) => {
+    app.get('/v1/sessions', { schema: { tags: ['account'], summary: "List the user's active sessions (devices)", security: bearer, response: { 200: SessionsResponse, ...errors } } }, async (request, reply) => {
       const claims = await requireUser(app, request);
       return reply.header('cache-control', 'no-store').send({ sessions: await service.listSessions(claims) });
     });
@@ -105,7 +133,7 @@ export const accountRoutes = fp(
     app.post<{ Body: Static<typeof PasswordBody> }>(
       '/v1/password',
       {
-        schema: { tags: ['account'], summary: 'Change password: bumps ver, revokes other sessions, returns a new access token', body: PasswordBody, security: bearer },
+        schema: { tags: ['account'], summary: 'Change password: bumps ver, revokes other sessions, returns a new access token', body: PasswordBody, security: bearer, response: { 200: AccessOnlyResponse, ...errors } },
         config: { rateLimit: { max: config.loginRateLimitPerIp, timeWindow: config.loginRateLimitWindowSeconds * 1000 } },
         preValidation: jsonOnly,
       },

@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { safeEqual } from '../crypto.ts';
 import { AuthError } from '../errors.ts';
 import { assertNotCrossSite, refreshCookie, sendTokens } from '../plugins/context.ts';
+import { ErrorResponse, TokenResponse } from './account.ts';
 
 const Resource = Type.Union([Type.String({ maxLength: 256 }), Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 8 })]);
 
@@ -44,6 +45,7 @@ export const oauthRoutes = fp(
           summary: 'RFC 6749 §6 refresh grant (form or JSON); rotates the refresh token. `resource` per RFC 8707.',
           consumes: ['application/x-www-form-urlencoded', 'application/json'],
           body: TokenBody,
+          response: { 200: TokenResponse, '4xx': ErrorResponse, '5xx': ErrorResponse },
         },
       },
       async (request, reply) => {
