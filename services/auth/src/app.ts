@@ -97,7 +97,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   }
   const hasher = createPasswordHasher(config.passwordScryptCost);
   await hasher.prepare();
-  const service = new AuthService({ pool, config, keys, hasher, metrics, now });
+  const service = new AuthService({ pool, config, keys, hasher, metrics, now, log: app.log.child({ component: 'auth' }) });
 
   let relay: OutboxRelay | undefined;
   if (deps.relay ?? config.relayEnabled) {

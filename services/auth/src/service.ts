@@ -49,7 +49,15 @@ export type IntrospectionResponse =
   | { active: false }
   | ({ active: true; token_type: 'access_token'; client_id?: string } & Omit<AccessTokenClaims, 'roles'> & { roles?: string[] });
 
+/** pino-compatible logger subset for security-relevant events (never tokens or passwords). */
+export interface AuthLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
 export interface AuthServiceOptions {
+  /** Where security events go (reuse detected, evictions, key changes). Default: nowhere. */
+  log?: AuthLogger;
   pool: Pool;
   config: AuthConfig;
   keys: KeyStore;
@@ -278,6 +286,8 @@ export class AuthService {
       [sid, userId, new Date(nowMs), reason],
     );
     if (rowCount === 0) return false;
+    const level = reason === 'reuse_detected' ? 'warn' : 'info';
+    this.#o.log?.[level]({ event: 'session.revoked', sub: userId, sid, reason }, reason === 'reuse_detected' ? 'refresh token reuse detected: session revoked' : 'session revoked');
     await enqueueEvent(client, {
       v: 1,
       id: randomUUID(),
@@ -305,6 +315,7 @@ export class AuthService {
         WHERE user_id = $1 AND revoked_at IS NULL AND ($4::uuid IS NULL OR id <> $4::uuid)`,
       [userId, new Date(nowMs), sessionReason, keepSid ?? null],
     );
+    this.#o.log?.info({ event: 'user.revoked', sub: userId, minVer: row.token_version, reason }, 'all tokens of the user revoked');
     await enqueueEvent(client, {
       v: 1,
       id: randomUUID(),
@@ -625,7 +636,9 @@ export class AuthService {
 
   /** Admin: rotates the signing key; tokens of the previous key stay valid until they expire. */
   async rotateKey(): Promise<{ kid: string; previousKid: string | null }> {
-    return withTransaction(this.#o.pool, (client) => this.#o.keys.rotate(client));
+    const result = await withTransaction(this.#o.pool, (client) => this.#o.keys.rotate(client));
+    this.#o.log?.info({ event: 'key.rotated', kid: result.kid, previousKid: result.previousKid }, 'signing key rotated');
+    return result;
   }
 
   /** Admin: emergency revocation of a key (`key.revoked`); a new key replaces it if it was active. */
@@ -635,6 +648,7 @@ export class AuthService {
       const result = await this.#o.keys.revoke(client, kid);
       if (result === 'not_found') throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such key');
       if (result === null) return { kid, until: null, replacedBy: null };
+      this.#o.log?.warn({ event: 'key.revoked', kid, until: result.until, replacedBy: result.replacedBy }, 'signing key revoked');
       await enqueueEvent(client, { v: 1, id: randomUUID(), at: this.#now(), type: 'key.revoked', kid, until: result.until });
       this.#o.metrics?.revocations.inc({ type: 'key.revoked', reason: 'admin' });
       return { kid, until: result.until, replacedBy: result.replacedBy };
