@@ -4,6 +4,7 @@
  * Runs every `test/bench/*.bench.ts` (or only the named ones, by module name or file name),
  * merges their rows into `test/bench/results/latest.json` (benches not run keep their last
  * results), prints the Markdown table and writes it to `test/bench/results/README-table.md`.
+ * `--render-only` rewrites the table from latest.json without running anything.
  */
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -98,8 +99,10 @@ function markdown(latest: LatestFile): string {
     '|---|---|---:|---:|---|---:|---|',
   ];
   const envs = new Set<string>();
+  let busy = false;
   for (const [name, record] of Object.entries(latest.benches).sort(([a], [b]) => a.localeCompare(b))) {
     const e = record.environment;
+    if (e.loadAverage1m > e.cpus / 2) busy = true;
     envs.add(`${name}: Node ${e.node}, ${e.cpus}× ${e.cpu}, ${e.memoryGiB} GiB, ${e.platform}, load ${e.loadAverage1m} at start, ${record.ranAt.slice(0, 16).replace('T', ' ')} UTC`);
     for (const r of record.results) {
       lines.push(
@@ -112,17 +115,22 @@ function markdown(latest: LatestFile): string {
     'ratio: how many times better Revocable is than the baseline (baseline ÷ ours for bytes and ns, ours ÷ baseline for rates); > 1 means better.',
     `Measured with \`pnpm bench\` on: ${[...envs].join('; ')}.`,
   );
+  if (busy) {
+    lines.push('', 'The machine was busy with other processes during (some of) these runs: memory figures are exact, timings are noisy (expect ±30% between runs).');
+  }
   return `${lines.join('\n')}\n`;
 }
 
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2);
-  const all = await loadBenches();
+  const args = process.argv.slice(2);
+  const renderOnly = args.includes('--render-only');
+  const wanted = args.filter((a) => a !== '--render-only');
+  const all = renderOnly ? [] : await loadBenches();
   const selected =
-    wanted.length === 0
+    renderOnly ? [] : wanted.length === 0
       ? all
       : all.filter(({ file, bench }) => wanted.includes(bench.name) || wanted.includes(file) || wanted.includes(file.replace(/\.bench\.ts$/, '')));
-  const unknown = wanted.filter((w) => !all.some(({ file, bench }) => w === bench.name || w === file || w === file.replace(/\.bench\.ts$/, '')));
+  const unknown = renderOnly ? [] : wanted.filter((w) => !all.some(({ file, bench }) => w === bench.name || w === file || w === file.replace(/\.bench\.ts$/, '')));
   if (unknown.length > 0) {
     console.error(`unknown bench: ${unknown.join(', ')} (available: ${all.map((b) => b.bench.name).join(', ')})`);
     process.exitCode = 2;
@@ -139,11 +147,12 @@ async function main(): Promise<void> {
     console.error(`bench ${bench.name}: ${results.length} rows in ${(durationMs / 1000).toFixed(1)} s`);
     latest.benches[bench.name] = { ranAt: new Date().toISOString(), durationMs, environment: env, results };
   }
-  latest.updatedAt = new Date().toISOString();
-
   const table = markdown(latest);
   await mkdir(resultsDir, { recursive: true });
-  await writeFile(latestPath, `${JSON.stringify(latest, null, 2)}\n`);
+  if (!renderOnly) {
+    latest.updatedAt = new Date().toISOString();
+    await writeFile(latestPath, `${JSON.stringify(latest, null, 2)}\n`);
+  }
   await writeFile(tablePath, table);
   process.stdout.write(table);
 }
