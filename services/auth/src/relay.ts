@@ -66,6 +66,7 @@ export class OutboxRelay {
   #partitions = 0;
   #listener: pg.Client | undefined;
   #listenRetry: NodeJS.Timeout | undefined;
+  #listenBackoffMs = 0;
   #lastHeartbeatAt = 0;
   #lastError: string | null = null;
   #lastAckAt: number | null = null;
@@ -277,13 +278,18 @@ export class OutboxRelay {
   async #listen(): Promise<void> {
     if (this.#stopped) return;
     const client = new pg.Client({ connectionString: this.#o.databaseUrl, application_name: 'revocable-auth-relay' });
+    let retried = false;
     const retry = () => {
+      // 'error' and 'end' both fire on a broken connection: reconnect once.
+      if (retried) return;
+      retried = true;
       if (this.#listener === client) this.#listener = undefined;
       client.end().catch(() => {});
       if (this.#stopped) return;
       clearTimeout(this.#listenRetry);
       // Polling keeps the relay working meanwhile.
-      this.#listenRetry = setTimeout(() => void this.#listen(), 1000);
+      this.#listenBackoffMs = Math.min(Math.max(this.#listenBackoffMs * 2, 1000), 30_000);
+      this.#listenRetry = setTimeout(() => void this.#listen(), this.#listenBackoffMs);
     };
     client.on('error', (error) => {
       this.#o.log.warn({ err: describe(error) }, 'outbox LISTEN connection lost; polling until it is back');
@@ -298,6 +304,7 @@ export class OutboxRelay {
         return;
       }
       this.#listener = client;
+      this.#listenBackoffMs = 0;
       client.on('end', () => {
         if (!this.#stopped) retry();
       });
