@@ -194,4 +194,36 @@ describe('OutboxRelay', () => {
     await relay.stop();
     expect(relay.status().state).toBe('stopped');
   });
+
+  it('re-establishes LISTEN after its connection is killed, and NOTIFY wakes it again', async () => {
+    await pool.query('DELETE FROM outbox');
+    const transport = new MemoryTransport();
+    const relay = new OutboxRelay({
+      pool,
+      databaseUrl: dbUrl,
+      transport,
+      topicSpec: spec,
+      batchSize: 100,
+      pollIntervalMs: 60_000,
+      heartbeatIntervalMs: 60_000,
+      instanceId: 'unit-listen',
+      now: Date.now,
+      log: silent,
+    });
+    relay.start();
+    const until = async (probe: () => boolean | Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!(await probe())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until(() => relay.status().listening, 'LISTEN');
+    await pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'revocable-auth-relay' AND datname = current_database()`);
+    await until(() => !relay.status().listening, 'the loss to be noticed');
+    await until(() => relay.status().listening, 'LISTEN again');
+    await write([sessionEvent('after-reconnect', 1)]);
+    await until(() => transport.events().some((e) => (e as { sub: string }).sub === 'after-reconnect'), 'event after reconnect');
+    await relay.stop();
+  });
 });
