@@ -195,6 +195,49 @@ describe('OutboxRelay', () => {
     expect(relay.status().state).toBe('stopped');
   });
 
+  it('stays silent (no heartbeats) while an overdue row is held elsewhere, and resumes once it is out', async () => {
+    await pool.query('DELETE FROM outbox');
+    const overdue = sessionEvent('stuck', 1);
+    await pool.query(`INSERT INTO outbox (event_key, payload, created_at) VALUES ('stuck', $1::jsonb, now() - interval '1 minute')`, [JSON.stringify(overdue)]);
+    const other = await pool.connect();
+    await other.query('BEGIN');
+    await other.query('SELECT id FROM outbox FOR UPDATE');
+    const transport = new MemoryTransport();
+    const relay = new OutboxRelay({
+      pool,
+      databaseUrl: dbUrl,
+      transport,
+      topicSpec: spec,
+      batchSize: 100,
+      pollIntervalMs: 20,
+      heartbeatIntervalMs: 20,
+      instanceId: 'unit-silent',
+      now: Date.now,
+      log: silent,
+    });
+    relay.start();
+    const until = async (probe: () => boolean, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!probe()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      // Several cycles run (the pending count is sampled each time) without any heartbeat.
+      await until(() => relay.status().pending === 1 && relay.status().state === 'running', 'relay cycles');
+      const cycles = relay.status().lastAckAt;
+      expect(cycles).toBeNull();
+      expect(transport.sent).toHaveLength(0);
+    } finally {
+      await other.query('ROLLBACK');
+      other.release();
+    }
+    await until(() => transport.events().length === 1, 'the overdue row');
+    await until(() => transport.sent.some((s) => s.record.key === null), 'heartbeats again');
+    await relay.stop();
+  });
+
   it('re-establishes LISTEN after its connection is killed, and NOTIFY wakes it again', async () => {
     await pool.query('DELETE FROM outbox');
     const transport = new MemoryTransport();

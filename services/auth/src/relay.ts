@@ -52,8 +52,9 @@ const MAX_BACKOFF_MS = 5000;
  * it with the idempotent producer, and deletes the rows only after the broker acknowledged
  * them, in the same transaction that holds their locks. A row whose key has an earlier row
  * locked by another relay waits, so one user's events stay in order across relays. When the
- * outbox is drained, the relay sends a heartbeat to every partition: a heartbeat therefore
- * also means "every event committed before it was published".
+ * outbox is drained (no row older than two heartbeat intervals, 2 s at least, is left
+ * anywhere), the relay sends a heartbeat to every partition: a heartbeat therefore also
+ * means "every revocation committed before it, give or take that bound, is published".
  */
 export class OutboxRelay {
   readonly #o: OutboxRelayOptions;
@@ -72,6 +73,7 @@ export class OutboxRelay {
   #lastAckAt: number | null = null;
   #published = 0;
   #pending: number | null = null;
+  #oldestPendingSeconds = 0;
 
   constructor(options: OutboxRelayOptions) {
     this.#o = options;
@@ -128,7 +130,9 @@ export class OutboxRelay {
         const sent = await this.drainOnce();
         more = sent >= this.#o.batchSize;
         if (!more && this.#o.now() - this.#lastHeartbeatAt >= this.#o.heartbeatIntervalMs) {
-          await this.#sendHeartbeats();
+          // A heartbeat claims "nothing older is pending". Rows another instance holds (or
+          // cannot deliver) make that false, so stay silent while any row is overdue.
+          if (this.#oldestPendingSeconds * 1000 <= Math.max(2 * this.#o.heartbeatIntervalMs, 2000)) await this.#sendHeartbeats();
         }
         if (this.#stopped) break;
         this.#state = 'running';
@@ -227,11 +231,15 @@ export class OutboxRelay {
   }
 
   async #samplePending(client: PoolClient): Promise<void> {
-    const { rows } = await client.query<{ n: string; oldest: Date | null }>('SELECT count(*) AS n, min(created_at) AS oldest FROM outbox');
+    // Age on the database clock: created_at comes from it too.
+    const { rows } = await client.query<{ n: string; oldest_age: number | null }>(
+      'SELECT count(*) AS n, EXTRACT(EPOCH FROM clock_timestamp() - min(created_at))::float8 AS oldest_age FROM outbox',
+    );
     const row = rows[0];
     this.#pending = row === undefined ? null : Number(row.n);
+    this.#oldestPendingSeconds = Math.max(0, row?.oldest_age ?? 0);
     this.#o.metrics?.outboxPending.set(this.#pending ?? 0);
-    this.#o.metrics?.outboxOldestAgeSeconds.set(row?.oldest ? Math.max(0, (Date.now() - row.oldest.getTime()) / 1000) : 0);
+    this.#o.metrics?.outboxOldestAgeSeconds.set(this.#oldestPendingSeconds);
   }
 
   async #sendHeartbeats(): Promise<void> {
