@@ -102,6 +102,8 @@ export interface AuthConfig {
   loginAccountWindowSeconds: number;
   /** RATE_LIMIT_PER_IP, default 300 requests per minute per IP on other routes. */
   rateLimitPerIp: number;
+  /** INTROSPECTION_RATE_LIMIT_PER_IP, default 60000 per minute: resource services may introspect every request. */
+  introspectionRateLimitPerIp: number;
   /** BODY_LIMIT_BYTES, default 16384. */
   bodyLimitBytes: number;
   /** TRUST_PROXY, default false: honour X-Forwarded-For (only behind a proxy you control). */
@@ -253,6 +255,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     loginMaxFailuresPerAccount: int(env, 'LOGIN_MAX_FAILURES_PER_ACCOUNT', 10, 1, 1_000_000),
     loginAccountWindowSeconds: int(env, 'LOGIN_ACCOUNT_WINDOW_SECONDS', 900, 1, 86_400),
     rateLimitPerIp: int(env, 'RATE_LIMIT_PER_IP', 300, 1, 10_000_000),
+    introspectionRateLimitPerIp: int(env, 'INTROSPECTION_RATE_LIMIT_PER_IP', 60_000, 1, 100_000_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, 1024, 1_048_576),
     trustProxy: bool(env, 'TRUST_PROXY', false),
   };

@@ -95,6 +95,7 @@ export const oauthRoutes = fp(
           body: IntrospectBody,
           security: [{ basic: [] }],
         },
+        config: { rateLimit: { max: config.introspectionRateLimitPerIp, timeWindow: 60_000 } },
       },
       async (request, reply) => {
         const clientId = authenticateClient(request, config.introspectionClients);
