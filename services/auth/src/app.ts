@@ -34,6 +34,8 @@ export interface AuthDeps {
   relay?: boolean;
   /** Interval of the housekeeping purge, in ms. Default 10 minutes. */
   purgeIntervalMs?: number;
+  /** How often the scheduled key rotation checks the active key's age, in ms. Default 1 minute. */
+  keyRotationCheckIntervalMs?: number;
 }
 
 /**
@@ -130,8 +132,16 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     service.purgeExpired().catch((error: unknown) => app.log.warn({ err: (error as Error).message }, 'purge failed'));
   }, deps.purgeIntervalMs ?? 600_000);
   purge.unref();
+  const rotation =
+    config.keyRotationIntervalSeconds > 0
+      ? setInterval(() => {
+          service.rotateKeyIfDue(config.keyRotationIntervalSeconds).catch((error: unknown) => app.log.warn({ err: (error as Error).message }, 'scheduled key rotation failed'));
+        }, deps.keyRotationCheckIntervalMs ?? 60_000)
+      : undefined;
+  rotation?.unref();
   app.addHook('onClose', async () => {
     clearInterval(purge);
+    clearInterval(rotation);
     // Relay first: it needs the pool to finish (or abandon) its cycle.
     await relay?.stop();
     await pool.end();

@@ -68,6 +68,8 @@ export interface AuthConfig {
   signingAlg: SigningAlgorithm;
   /** ACCESS_TTL_SECONDS, default 900. */
   accessTtlSeconds: number;
+  /** KEY_ROTATION_INTERVAL_SECONDS, default 0 (manual only): rotate the signing key when it is this old. */
+  keyRotationIntervalSeconds: number;
   /** CLOCK_SKEW_SECONDS, default 30: added to every revocation's `until` and to key retention. */
   clockSkewSeconds: number;
   /** SESSION_IDLE_TTL_SECONDS, default 1209600 (14 days). */
@@ -239,6 +241,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     signingAlg: alg,
     accessTtlSeconds: int(env, 'ACCESS_TTL_SECONDS', 900, 10, 86_400),
     clockSkewSeconds: int(env, 'CLOCK_SKEW_SECONDS', 30, 0, 600),
+    keyRotationIntervalSeconds: int(env, 'KEY_ROTATION_INTERVAL_SECONDS', 0, 0, 10 * 366 * 86_400),
     sessionIdleTtlSeconds,
     sessionAbsoluteTtlSeconds,
     maxSessionsPerUser: int(env, 'MAX_SESSIONS_PER_USER', 10, 1, 1000),

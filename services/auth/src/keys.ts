@@ -42,7 +42,7 @@ export class KeyDecryptionError extends Error {
   }
 }
 
-// Serialises key bootstrap across instances (arbitrary, project-specific constant).
+// Serialises key bootstrap, rotation and revocation across instances (arbitrary, project-specific constant).
 const KEY_BOOTSTRAP_LOCK = 0x7265766f6b; // "revok"
 
 /**
@@ -100,6 +100,9 @@ export class KeyStore {
 
   /** Makes a new key active; the old one is retired but stays published until its tokens expired. */
   async rotate(client: PoolClient): Promise<{ kid: string; previousKid: string | null }> {
+    // Without the lock, two concurrent rotations would both retire the same key and the
+    // second insert would hit the one-active-key index.
+    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_BOOTSTRAP_LOCK]);
     const { rows } = await client.query<KeyRow>(`SELECT kid FROM signing_keys WHERE status = 'active' FOR UPDATE`);
     const previousKid = rows[0]?.kid ?? null;
     if (previousKid !== null) {
@@ -115,6 +118,7 @@ export class KeyStore {
    * revoked active one in the same transaction.
    */
   async revoke(client: PoolClient, kid: string): Promise<{ until: number; replacedBy: string | null } | null | 'not_found'> {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_BOOTSTRAP_LOCK]);
     const { rows } = await client.query<KeyRow>(`SELECT kid, status, retired_at FROM signing_keys WHERE kid = $1 FOR UPDATE`, [kid]);
     const row = rows[0];
     if (row === undefined) return 'not_found';
@@ -126,6 +130,18 @@ export class KeyStore {
     this.#signers.delete(kid);
     const replacedBy = row.status === 'active' ? await this.#insertNewKey(client) : null;
     return { until, replacedBy };
+  }
+
+  /**
+   * Rotates when the active key is older than `maxAgeSeconds` (scheduled rotation). Safe
+   * with many instances: the lock lets one rotate, the others then see a young key.
+   */
+  async rotateIfOlderThan(client: PoolClient, maxAgeSeconds: number): Promise<{ kid: string; previousKid: string | null } | null> {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_BOOTSTRAP_LOCK]);
+    const { rows } = await client.query<KeyRow>(`SELECT created_at FROM signing_keys WHERE status = 'active'`);
+    const created = rows[0]?.created_at;
+    if (created !== undefined && this.#o.now() - created.getTime() < maxAgeSeconds * 1000) return null;
+    return this.rotate(client);
   }
 
   /** Every key with its status (admin view). */

@@ -121,6 +121,22 @@ describe('AuthService', () => {
     offsetMs = start;
   });
 
+  it('rotates on schedule exactly once, even when several instances check at once', async () => {
+    const { service, keys } = await serviceWith({});
+    const before = (await keys.list()).filter((k) => k.status === 'active');
+    expect(await service.rotateKeyIfDue(3600)).toBeNull();
+    offsetMs += 3601_000;
+    const results = await Promise.all([service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600)]);
+    offsetMs -= 3601_000;
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    const active = (await keys.list()).filter((k) => k.status === 'active');
+    expect(active).toHaveLength(1);
+    expect(active[0]?.kid).not.toBe(before[0]?.kid);
+    // Concurrent manual rotations do not trip the one-active-key index either.
+    await Promise.all([service.rotateKey(), service.rotateKey()]);
+    expect((await keys.list()).filter((k) => k.status === 'active')).toHaveLength(1);
+  });
+
   it('holds the session cap under concurrent logins', async () => {
     const { service } = await serviceWith({ MAX_SESSIONS_PER_USER: '2' });
     const email = `cap-${randomUUID()}@example.com`;

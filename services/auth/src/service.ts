@@ -641,6 +641,13 @@ export class AuthService {
     return result;
   }
 
+  /** Scheduled rotation (KEY_ROTATION_INTERVAL_SECONDS): rotates if the active key is that old. */
+  async rotateKeyIfDue(maxAgeSeconds: number): Promise<{ kid: string; previousKid: string | null } | null> {
+    const result = await withTransaction(this.#o.pool, (client) => this.#o.keys.rotateIfOlderThan(client, maxAgeSeconds));
+    if (result !== null) this.#o.log?.info({ event: 'key.rotated', kid: result.kid, previousKid: result.previousKid, scheduled: true }, 'signing key rotated');
+    return result;
+  }
+
   /** Admin: emergency revocation of a key (`key.revoked`); a new key replaces it if it was active. */
   async revokeKey(kid: string): Promise<{ kid: string; until: number | null; replacedBy: string | null }> {
     if (kid.length === 0 || kid.length > 256) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such key');
