@@ -420,9 +420,10 @@ describe('auth service: signing keys', () => {
     const oldKid = decodeProtectedHeader(before.access_token).kid as string;
     const rotated = await app.inject({ method: 'POST', url: '/v1/admin/keys/rotate', headers: { authorization: `Bearer ${ADMIN}` } });
     expect(rotated.statusCode, rotated.body).toBe(200);
-    const { kid: newKid, previous_kid } = rotated.json() as { kid: string; previous_kid: string };
+    const { kid: newKid, previous_kid, next_kid: nextKid } = rotated.json() as { kid: string; previous_kid: string; next_kid: string };
     expect(previous_kid).toBe(oldKid);
     expect(newKid).not.toBe(oldKid);
+    expect(nextKid).not.toBe(newKid);
 
     const afterLogin = await login(user);
     expect(decodeProtectedHeader(afterLogin.access_token).kid).toBe(newKid);
@@ -432,22 +433,32 @@ describe('auth service: signing keys', () => {
     expect(sessions.statusCode).toBe(200);
 
     const jwks = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] };
-    expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([oldKid, newKid]));
+    // Active first, then the next key (published, not signing), then the retired one.
+    expect(jwks.keys.map((k) => k.kid)).toEqual([newKid, nextKid, oldKid]);
     for (const k of jwks.keys) expect(k).not.toHaveProperty('d');
 
     offsetMs += (config.accessTtlSeconds + config.clockSkewSeconds + 1) * 1000;
     const later = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] };
-    expect(later.keys.map((k) => k.kid)).toEqual([newKid]);
+    expect(later.keys.map((k) => k.kid)).toEqual([newKid, nextKid]);
+    const listed = (await app.inject({ method: 'GET', url: '/v1/admin/keys', headers: { authorization: `Bearer ${ADMIN}` } })).json() as {
+      keys: Array<{ kid: string; status: string; published: boolean }>;
+    };
+    expect(listed.keys.find((k) => k.kid === oldKid)).toMatchObject({ status: 'retired', published: false });
+    expect(listed.keys.find((k) => k.kid === nextKid)).toMatchObject({ status: 'next', published: true });
   });
 
   it('emergency key revocation → key.revoked; JWKS drops it at once; a new key signs', async () => {
     const user = await register();
     const tokens = await login(user);
     const kid = decodeProtectedHeader(tokens.access_token).kid as string;
+    const jwksBefore = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] };
     const res = await app.inject({ method: 'POST', url: `/v1/admin/keys/${kid}/revoke`, headers: { authorization: `Bearer ${ADMIN}` } });
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as { replaced_by: string; until: number };
+    const body = res.json() as { replaced_by: string; until: number; next_kid: string };
     expect(body.replaced_by).toBeTruthy();
+    // The replacement is the key that was published as next before the revocation.
+    expect(jwksBefore.keys.map((k) => k.kid)).toContain(body.replaced_by);
+    expect(body.next_kid).not.toBe(body.replaced_by);
     const [event] = await eventsFor((e) => e.type === 'key.revoked' && e.kid === kid);
     expect((event as { until: number }).until).toBeGreaterThanOrEqual((claimsOf(tokens.access_token)['exp'] as number));
     const jwks = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] };
@@ -457,6 +468,22 @@ describe('auth service: signing keys', () => {
     expect(decodeProtectedHeader(next.access_token).kid).toBe(body.replaced_by);
     const unknown = await app.inject({ method: 'POST', url: '/v1/admin/keys/nope/revoke', headers: { authorization: `Bearer ${ADMIN}` } });
     expect(unknown.statusCode).toBe(404);
+  });
+
+  it('revoking the (possibly leaked) next key replaces it; it never signed, and the active key keeps signing', async () => {
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    const listed = (await app.inject({ method: 'GET', url: '/v1/admin/keys', headers: admin })).json() as { keys: Array<{ kid: string; status: string }> };
+    const next = listed.keys.find((k) => k.status === 'next')?.kid as string;
+    const active = listed.keys.find((k) => k.status === 'active')?.kid as string;
+    const res = await app.inject({ method: 'POST', url: `/v1/admin/keys/${next}/revoke`, headers: admin });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json() as { replaced_by: string; next_kid: string };
+    expect(body.replaced_by).toBe(body.next_kid);
+    const jwks = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] };
+    expect(jwks.keys.map((k) => k.kid)).not.toContain(next);
+    expect(jwks.keys.map((k) => k.kid)).toContain(body.next_kid);
+    const tokens = await login(await register());
+    expect(decodeProtectedHeader(tokens.access_token).kid).toBe(active);
   });
 });
 

@@ -39,8 +39,8 @@ export interface AuthDeps {
 }
 
 /**
- * Builds the auth service: applies migrations (if `migrateOnStart`), makes sure a signing
- * key exists, wires routes, and starts the outbox relay when the app is ready. `close()`
+ * Builds the auth service: applies migrations (if `migrateOnStart`), makes sure the active
+ * and the next signing key exist, wires routes, and starts the outbox relay when the app is ready. `close()`
  * stops the relay and releases the pool. Tests drive it with `app.inject`.
  */
 export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise<FastifyInstance> {
@@ -92,7 +92,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     now,
   });
   try {
-    await keys.ensureActiveKey();
+    await keys.ensureKeys();
   } catch (error) {
     await pool.end().catch(() => {});
     throw error;

@@ -21,16 +21,45 @@ interface KeyRow {
   private_ciphertext: Buffer;
   private_iv: Buffer;
   private_tag: Buffer;
-  status: 'active' | 'retired' | 'revoked';
+  status: KeyStatus;
   created_at: Date;
+  activated_at: Date | null;
   retired_at: Date | null;
+  revoked_at: Date | null;
 }
+
+/**
+ * Life cycle of a signing key: `next` (published, never signs) → `active` (signs; exactly
+ * one) → `retired` (published until its last token expired) ; any of them → `revoked`
+ * (emergency: unpublished at once, `key.revoked` denies what it signed).
+ */
+export type KeyStatus = 'next' | 'active' | 'retired' | 'revoked';
 
 /** A key as the admin API reports it (never the private part). */
 export interface KeyInfo {
   kid: string;
   alg: SigningAlgorithm;
-  status: 'active' | 'retired' | 'revoked';
+  status: KeyStatus;
+  /** ISO 8601. */
+  created_at: string;
+  /** ISO 8601, when it started signing (null for the next key). */
+  activated_at: string | null;
+  /** ISO 8601, when it stopped signing (retired keys). */
+  retired_at: string | null;
+  /** ISO 8601 (revoked keys). */
+  revoked_at: string | null;
+  /** Whether `/.well-known/jwks.json` serves it right now. */
+  published: boolean;
+}
+
+/** Result of a rotation: the promoted key, the one it replaced, and the freshly generated next key. */
+export interface RotationResult {
+  /** The key that signs from now on (the former next key). */
+  kid: string;
+  /** The key that signed until now (retired, still published until its tokens expired). */
+  previousKid: string | null;
+  /** The new next key (published, not signing). */
+  nextKid: string;
 }
 
 /** Thrown at start when KEY_ENCRYPTION_KEY cannot decrypt the stored private keys. */
@@ -43,12 +72,24 @@ export class KeyDecryptionError extends Error {
 }
 
 // Serialises key bootstrap, rotation and revocation across instances (arbitrary, project-specific constant).
-const KEY_BOOTSTRAP_LOCK = 0x7265766f6b; // "revok"
+const KEY_MUTATION_LOCK = 0x7265766f6b; // "revok"
+
+// Which keys the JWKS serves ($1: retired keys retired after it still are).
+const PUBLISHED = `status IN ('active', 'next') OR (status = 'retired' AND retired_at > $1)`;
 
 /**
  * Signing keys, generated and stored by this service. Private keys are encrypted at rest
- * and decrypted only into this process's memory; they are never served. Retired keys
+ * and decrypted only into this process's memory; they are never served.
+ *
+ * There is always one `active` key (signs) and one `next` key (published in the JWKS but
+ * never used to sign). Rotation promotes the next key, so resource services that fetched
+ * the JWKS at any time since the previous rotation already hold the key that signs after
+ * it: no `unknown_kid` gap while their JWKS cache or refetch cooldown runs. Retired keys
  * stay in the JWKS until every token they signed has expired; revoked keys leave it at once.
+ *
+ * Every instance reads the active key from PostgreSQL in the transaction that signs, so a
+ * rotation done by any instance applies to all of them at its commit; only decrypted
+ * private keys (immutable per kid) are cached in memory.
  */
 export class KeyStore {
   readonly #o: KeyStoreOptions;
@@ -58,17 +99,31 @@ export class KeyStore {
     this.#o = options;
   }
 
-  /** Makes sure exactly one active key exists (run at start; safe with many instances). */
-  async ensureActiveKey(): Promise<void> {
+  /**
+   * Makes sure exactly one active and one next key exist (run at start; safe with many
+   * instances). A database from before next keys existed gets its next key here.
+   */
+  async ensureKeys(): Promise<void> {
     const client = await this.#o.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_BOOTSTRAP_LOCK]);
-      const { rowCount } = await client.query(`SELECT 1 FROM signing_keys WHERE status = 'active'`);
-      if (rowCount === 0) await this.#insertNewKey(client);
+      await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_MUTATION_LOCK]);
+      const { rows } = await client.query<Pick<KeyRow, 'kid' | 'status'>>(`SELECT kid, status FROM signing_keys WHERE status IN ('active', 'next')`);
+      const active = rows.find((r) => r.status === 'active');
+      const next = rows.find((r) => r.status === 'next');
+      if (active === undefined && next !== undefined) {
+        // Only reachable by hand-editing the table: the published next key is the best successor.
+        await this.#promoteNext(client, next.kid);
+        await this.#insertNewKey(client, 'next');
+      } else {
+        if (active === undefined) await this.#insertNewKey(client, 'active');
+        if (next === undefined) await this.#insertNewKey(client, 'next');
+      }
       await client.query('COMMIT');
-      // Fail at start, not on the first login, when the key encryption key is wrong.
+      // Fail at start, not on the first login or rotation, when the key encryption key is wrong.
       await this.activeSigner(client);
+      const { rows: nextRows } = await client.query<KeyRow>(`SELECT * FROM signing_keys WHERE status = 'next'`);
+      if (nextRows[0] !== undefined) await this.#signer(nextRows[0]);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
       throw error;
@@ -82,43 +137,50 @@ export class KeyStore {
     const { rows } = await client.query<KeyRow>(`SELECT * FROM signing_keys WHERE status = 'active'`);
     const row = rows[0];
     if (row === undefined) throw new Error('no active signing key');
-    return this.#signer(row);
+    const signer = this.#signer(row);
+    // Another instance may have rotated or revoked: drop private keys that no longer sign.
+    for (const kid of this.#signers.keys()) if (kid !== row.kid) this.#signers.delete(kid);
+    return signer;
   }
 
-  /** Public keys a token may currently be verified with (JWKS `keys`). */
+  /** Public keys a token may currently be verified with (JWKS `keys`): active, next, and retired keys whose tokens may still be valid. */
   async publicKeys(client?: PoolClient | Pool): Promise<JWK[]> {
     const db = client ?? this.#o.pool;
-    const oldestValid = new Date(this.#o.now() - (this.#o.accessTtlSeconds + this.#o.clockSkewSeconds) * 1000);
     const { rows } = await db.query<KeyRow>(
       `SELECT kid, alg, public_jwk FROM signing_keys
-        WHERE status = 'active' OR (status = 'retired' AND retired_at > $1)
-        ORDER BY created_at DESC`,
-      [oldestValid],
+        WHERE ${PUBLISHED}
+        ORDER BY CASE status WHEN 'active' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at DESC`,
+      [this.#oldestPublishedRetirement()],
     );
     return rows.map((r) => publicJwkFor(r.public_jwk, r.kid, r.alg));
   }
 
-  /** Makes a new key active; the old one is retired but stays published until its tokens expired. */
-  async rotate(client: PoolClient): Promise<{ kid: string; previousKid: string | null }> {
-    // Without the lock, two concurrent rotations would both retire the same key and the
-    // second insert would hit the one-active-key index.
-    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_BOOTSTRAP_LOCK]);
-    const { rows } = await client.query<KeyRow>(`SELECT kid FROM signing_keys WHERE status = 'active' FOR UPDATE`);
-    const previousKid = rows[0]?.kid ?? null;
+  /**
+   * Promotes the next key to active, retires the active one (it stays published until its
+   * tokens expired) and generates a new next key, in the caller's transaction.
+   */
+  async rotate(client: PoolClient): Promise<RotationResult> {
+    // Serialises key mutations across instances; the row locks and the one-active /
+    // one-next unique indexes back it up.
+    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_MUTATION_LOCK]);
+    const { rows } = await client.query<Pick<KeyRow, 'kid' | 'status'>>(`SELECT kid, status FROM signing_keys WHERE status IN ('active', 'next') FOR UPDATE`);
+    const previousKid = rows.find((r) => r.status === 'active')?.kid ?? null;
     if (previousKid !== null) {
       await client.query(`UPDATE signing_keys SET status = 'retired', retired_at = $2 WHERE kid = $1`, [previousKid, new Date(this.#o.now())]);
     }
-    const kid = await this.#insertNewKey(client);
-    return { kid, previousKid };
+    const kid = await this.#promoteNext(client, rows.find((r) => r.status === 'next')?.kid);
+    const nextKid = await this.#insertNewKey(client, 'next');
+    return { kid, previousKid, nextKid };
   }
 
   /**
    * Revokes `kid` at once. Returns the last epoch second at which a token signed by it
-   * could still be valid, or null if it was already revoked; a new active key replaces a
-   * revoked active one in the same transaction.
+   * could still be valid, or null if it was already revoked. Revoking the active key
+   * promotes the next key (already published, so verifiers accept its tokens at once);
+   * revoking the active or the next key generates a new next key, in the same transaction.
    */
-  async revoke(client: PoolClient, kid: string): Promise<{ until: number; replacedBy: string | null } | null | 'not_found'> {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_BOOTSTRAP_LOCK]);
+  async revoke(client: PoolClient, kid: string): Promise<{ until: number; replacedBy: string | null; nextKid: string | null } | null | 'not_found'> {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_MUTATION_LOCK]);
     const { rows } = await client.query<KeyRow>(`SELECT kid, status, retired_at FROM signing_keys WHERE kid = $1 FOR UPDATE`, [kid]);
     const row = rows[0];
     if (row === undefined) return 'not_found';
@@ -128,35 +190,71 @@ export class KeyStore {
     const until = Math.ceil(lastSignedMs / 1000) + this.#o.accessTtlSeconds + this.#o.clockSkewSeconds;
     await client.query(`UPDATE signing_keys SET status = 'revoked', revoked_at = $2 WHERE kid = $1`, [kid, new Date(nowMs)]);
     this.#signers.delete(kid);
-    const replacedBy = row.status === 'active' ? await this.#insertNewKey(client) : null;
-    return { until, replacedBy };
+    if (row.status === 'active') {
+      const next = await client.query<Pick<KeyRow, 'kid'>>(`SELECT kid FROM signing_keys WHERE status = 'next' FOR UPDATE`);
+      const replacedBy = await this.#promoteNext(client, next.rows[0]?.kid);
+      return { until, replacedBy, nextKid: await this.#insertNewKey(client, 'next') };
+    }
+    if (row.status === 'next') {
+      const nextKid = await this.#insertNewKey(client, 'next');
+      return { until, replacedBy: nextKid, nextKid };
+    }
+    return { until, replacedBy: null, nextKid: null };
   }
 
   /**
    * Rotates when the active key is older than `maxAgeSeconds` (scheduled rotation). Safe
    * with many instances: the lock lets one rotate, the others then see a young key.
    */
-  async rotateIfOlderThan(client: PoolClient, maxAgeSeconds: number): Promise<{ kid: string; previousKid: string | null } | null> {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_BOOTSTRAP_LOCK]);
-    const { rows } = await client.query<KeyRow>(`SELECT created_at FROM signing_keys WHERE status = 'active'`);
-    const created = rows[0]?.created_at;
-    if (created !== undefined && this.#o.now() - created.getTime() < maxAgeSeconds * 1000) return null;
+  async rotateIfOlderThan(client: PoolClient, maxAgeSeconds: number): Promise<RotationResult | null> {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_MUTATION_LOCK]);
+    const { rows } = await client.query<KeyRow>(`SELECT created_at, activated_at FROM signing_keys WHERE status = 'active'`);
+    const row = rows[0];
+    // Age as the signing key: a promoted next key may have been created long before.
+    const since = row === undefined ? undefined : (row.activated_at ?? row.created_at);
+    if (since !== undefined && this.#o.now() - since.getTime() < maxAgeSeconds * 1000) return null;
     return this.rotate(client);
   }
 
-  /** Every key with its status (admin view). */
+  /** Every key with its status, newest first (admin view). */
   async list(): Promise<KeyInfo[]> {
-    const { rows } = await this.#o.pool.query<KeyRow>(`SELECT kid, alg, status FROM signing_keys ORDER BY created_at DESC`);
-    return rows.map((r) => ({ kid: r.kid, alg: r.alg, status: r.status }));
+    const { rows } = await this.#o.pool.query<KeyRow & { published: boolean }>(
+      `SELECT kid, alg, status, created_at, activated_at, retired_at, revoked_at, (${PUBLISHED}) AS published
+         FROM signing_keys ORDER BY created_at DESC`,
+      [this.#oldestPublishedRetirement()],
+    );
+    return rows.map((r) => ({
+      kid: r.kid,
+      alg: r.alg,
+      status: r.status,
+      created_at: r.created_at.toISOString(),
+      activated_at: r.activated_at?.toISOString() ?? null,
+      retired_at: r.retired_at?.toISOString() ?? null,
+      revoked_at: r.revoked_at?.toISOString() ?? null,
+      published: r.published,
+    }));
   }
 
-  async #insertNewKey(client: PoolClient): Promise<string> {
+  /** Retired keys retired after this instant are still published (their tokens may be valid). */
+  #oldestPublishedRetirement(): Date {
+    return new Date(this.#o.now() - (this.#o.accessTtlSeconds + this.#o.clockSkewSeconds) * 1000);
+  }
+
+  /** Makes `nextKid` active; without one (not expected after start) a brand-new key becomes active. */
+  async #promoteNext(client: PoolClient, nextKid: string | undefined): Promise<string> {
+    if (nextKid === undefined) return this.#insertNewKey(client, 'active');
+    await client.query(`UPDATE signing_keys SET status = 'active', activated_at = $2 WHERE kid = $1`, [nextKid, new Date(this.#o.now())]);
+    return nextKid;
+  }
+
+  async #insertNewKey(client: PoolClient, status: 'active' | 'next'): Promise<string> {
     const material = await generateSigningKey(this.#o.alg);
     const sealed = seal(this.#o.keyEncryptionKey, Buffer.from(JSON.stringify(material.privateJwk), 'utf8'), material.kid);
+    const now = new Date(this.#o.now());
     await client.query(
-      `INSERT INTO signing_keys (kid, alg, public_jwk, private_ciphertext, private_iv, private_tag, status, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)`,
-      [material.kid, material.alg, material.publicJwk, sealed.ciphertext, sealed.iv, sealed.tag, new Date(this.#o.now())],
+      `INSERT INTO signing_keys (kid, alg, public_jwk, private_ciphertext, private_iv, private_tag, status, created_at, activated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [material.kid, material.alg, material.publicJwk, sealed.ciphertext, sealed.iv, sealed.tag, status, now, status === 'active' ? now : null],
     );
     return material.kid;
   }

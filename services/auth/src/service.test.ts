@@ -61,7 +61,7 @@ function countingHasher(inner: PasswordHasher): PasswordHasher & { verifications
 async function serviceWith(env: Record<string, string>, hasher: PasswordHasher = createPasswordHasher(10)): Promise<{ service: AuthService; keys: KeyStore; config: AuthConfig }> {
   const config = loadConfig({ DATABASE_URL: dbUrl, KEY_ENCRYPTION_KEY: KEK, PASSWORD_SCRYPT_COST: '10', ...env });
   const keys = new KeyStore({ pool, keyEncryptionKey: config.keyEncryptionKey, alg: config.signingAlg, accessTtlSeconds: config.accessTtlSeconds, clockSkewSeconds: config.clockSkewSeconds, now });
-  await keys.ensureActiveKey();
+  await keys.ensureKeys();
   return { service: new AuthService({ pool, config, keys, hasher, now }), keys, config };
 }
 const KEK = randomBytes(32).toString('base64');
@@ -85,7 +85,8 @@ describe('AuthService', () => {
   });
 
   it('signs with ES256 when configured, verifiable with the published keys', async () => {
-    await pool.query(`UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE status = 'active'`);
+    // Retire the EdDSA keys (active and next) so that the start generates ES256 ones.
+    await pool.query(`UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE status IN ('active', 'next')`);
     const { service, keys } = await serviceWith({ SIGNING_ALG: 'ES256' });
     const email = `es256-${randomUUID()}@example.com`;
     await service.register(email, 'the password');
@@ -123,18 +124,41 @@ describe('AuthService', () => {
 
   it('rotates on schedule exactly once, even when several instances check at once', async () => {
     const { service, keys } = await serviceWith({});
-    const before = (await keys.list()).filter((k) => k.status === 'active');
+    const before = await keys.list();
+    const next = before.find((k) => k.status === 'next');
+    expect(next).toBeDefined();
     expect(await service.rotateKeyIfDue(3600)).toBeNull();
     offsetMs += 3601_000;
     const results = await Promise.all([service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600)]);
+    // The promoted key was created an hour ago, but its age as the signing key starts now.
+    expect(await service.rotateKeyIfDue(3600)).toBeNull();
     offsetMs -= 3601_000;
     expect(results.filter((r) => r !== null)).toHaveLength(1);
-    const active = (await keys.list()).filter((k) => k.status === 'active');
+    const after = await keys.list();
+    const active = after.filter((k) => k.status === 'active');
     expect(active).toHaveLength(1);
-    expect(active[0]?.kid).not.toBe(before[0]?.kid);
-    // Concurrent manual rotations do not trip the one-active-key index either.
-    await Promise.all([service.rotateKey(), service.rotateKey()]);
-    expect((await keys.list()).filter((k) => k.status === 'active')).toHaveLength(1);
+    // The pre-published next key is the one that signs now.
+    expect(active[0]?.kid).toBe(next?.kid);
+    expect(after.filter((k) => k.status === 'next')).toHaveLength(1);
+    // Concurrent manual rotations and revocations keep exactly one active and one next key.
+    const current = active[0]?.kid as string;
+    await Promise.all([service.rotateKey(), service.rotateKey(), service.revokeKey(current), service.rotateKey()]);
+    const final = await keys.list();
+    expect(final.filter((k) => k.status === 'active')).toHaveLength(1);
+    expect(final.filter((k) => k.status === 'next')).toHaveLength(1);
+    expect(final.find((k) => k.kid === current)?.status).toBe('revoked');
+  });
+
+  it('every instance signs with the key another instance rotated in, at its commit', async () => {
+    const a = await serviceWith({});
+    const b = await serviceWith({});
+    const email = `instances-${randomUUID()}@example.com`;
+    await a.service.register(email, 'the password');
+    const signedBy = async (service: AuthService) => decodeProtectedHeader((await service.login(email, 'the password', undefined, {})).body.access_token).kid;
+    const { kid } = await a.service.rotateKey();
+    expect(await signedBy(b.service)).toBe(kid);
+    const { replacedBy } = await b.service.revokeKey(kid);
+    expect(await signedBy(a.service)).toBe(replacedBy);
   });
 
   it('holds the session cap under concurrent logins', async () => {

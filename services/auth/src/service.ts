@@ -6,7 +6,7 @@ import type { AuthConfig } from './config.ts';
 import { hmac, looksLikeRefreshToken, newRefreshToken, sha256, subkey, successorRefreshToken } from './crypto.ts';
 import { query, withTransaction, type Pool, type PoolClient } from './db.ts';
 import { AuthError } from './errors.ts';
-import type { KeyStore } from './keys.ts';
+import type { KeyStore, RotationResult } from './keys.ts';
 import type { AuthMetrics } from './metrics.ts';
 import { enqueueEvent } from './outbox.ts';
 import type { PasswordHasher } from './password.ts';
@@ -634,31 +634,39 @@ export class AuthService {
     return { minVer };
   }
 
-  /** Admin: rotates the signing key; tokens of the previous key stay valid until they expire. */
-  async rotateKey(): Promise<{ kid: string; previousKid: string | null }> {
+  /**
+   * Admin: promotes the pre-published next key to active and generates a new next key;
+   * tokens of the previous key stay valid until they expire.
+   */
+  async rotateKey(): Promise<RotationResult> {
     const result = await withTransaction(this.#o.pool, (client) => this.#o.keys.rotate(client));
-    this.#o.log?.info({ event: 'key.rotated', kid: result.kid, previousKid: result.previousKid }, 'signing key rotated');
+    this.#o.log?.info({ event: 'key.rotated', kid: result.kid, previousKid: result.previousKid, nextKid: result.nextKid }, 'signing key rotated');
     return result;
   }
 
   /** Scheduled rotation (KEY_ROTATION_INTERVAL_SECONDS): rotates if the active key is that old. */
-  async rotateKeyIfDue(maxAgeSeconds: number): Promise<{ kid: string; previousKid: string | null } | null> {
+  async rotateKeyIfDue(maxAgeSeconds: number): Promise<RotationResult | null> {
     const result = await withTransaction(this.#o.pool, (client) => this.#o.keys.rotateIfOlderThan(client, maxAgeSeconds));
-    if (result !== null) this.#o.log?.info({ event: 'key.rotated', kid: result.kid, previousKid: result.previousKid, scheduled: true }, 'signing key rotated');
+    if (result !== null) {
+      this.#o.log?.info({ event: 'key.rotated', kid: result.kid, previousKid: result.previousKid, nextKid: result.nextKid, scheduled: true }, 'signing key rotated');
+    }
     return result;
   }
 
-  /** Admin: emergency revocation of a key (`key.revoked`); a new key replaces it if it was active. */
-  async revokeKey(kid: string): Promise<{ kid: string; until: number | null; replacedBy: string | null }> {
+  /**
+   * Admin: emergency revocation of a key (`key.revoked`). Revoking the active key promotes
+   * the next key (already published); revoking the active or next key generates a new next key.
+   */
+  async revokeKey(kid: string): Promise<{ kid: string; until: number | null; replacedBy: string | null; nextKid: string | null }> {
     if (kid.length === 0 || kid.length > 256) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such key');
     return withTransaction(this.#o.pool, async (client) => {
       const result = await this.#o.keys.revoke(client, kid);
       if (result === 'not_found') throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such key');
-      if (result === null) return { kid, until: null, replacedBy: null };
-      this.#o.log?.warn({ event: 'key.revoked', kid, until: result.until, replacedBy: result.replacedBy }, 'signing key revoked');
+      if (result === null) return { kid, until: null, replacedBy: null, nextKid: null };
+      this.#o.log?.warn({ event: 'key.revoked', kid, until: result.until, replacedBy: result.replacedBy, nextKid: result.nextKid }, 'signing key revoked');
       await enqueueEvent(client, { v: 1, id: randomUUID(), at: this.#now(), type: 'key.revoked', kid, until: result.until });
       this.#o.metrics?.revocations.inc({ type: 'key.revoked', reason: 'admin' });
-      return { kid, until: result.until, replacedBy: result.replacedBy };
+      return { kid, until: result.until, replacedBy: result.replacedBy, nextKid: result.nextKid };
     });
   }
 

@@ -22,23 +22,40 @@ export const adminRoutes = fp(
       },
     );
 
-    app.post('/v1/admin/keys/rotate', { schema: { tags: ['admin'], summary: 'Rotate the signing key (old key stays in the JWKS until its tokens expire)', security } }, async (request, reply) => {
-      requireAdmin(app, request);
-      const { kid, previousKid } = await service.rotateKey();
-      return reply.send({ kid, previous_kid: previousKid });
-    });
-
-    app.post<{ Params: Static<typeof KeyParams> }>(
-      '/v1/admin/keys/:kid/revoke',
-      { schema: { tags: ['admin'], summary: 'Emergency revocation of a signing key (key.revoked); denies everything it signed', params: KeyParams, security } },
+    app.post(
+      '/v1/admin/keys/rotate',
+      {
+        schema: {
+          tags: ['admin'],
+          summary: 'Rotate: the published next key starts signing, a new next key is published; the old key stays in the JWKS until its tokens expire',
+          security,
+        },
+      },
       async (request, reply) => {
         requireAdmin(app, request);
-        const result = await service.revokeKey(request.params.kid);
-        return reply.send({ kid: result.kid, revoked: true, until: result.until, replaced_by: result.replacedBy });
+        const { kid, previousKid, nextKid } = await service.rotateKey();
+        return reply.send({ kid, previous_kid: previousKid, next_kid: nextKid });
       },
     );
 
-    app.get('/v1/admin/keys', { schema: { tags: ['admin'], summary: 'List signing keys and their status', security } }, async (request, reply) => {
+    app.post<{ Params: Static<typeof KeyParams> }>(
+      '/v1/admin/keys/:kid/revoke',
+      {
+        schema: {
+          tags: ['admin'],
+          summary: 'Emergency revocation of a signing key (key.revoked); denies everything it signed. Revoking the active key promotes the published next key',
+          params: KeyParams,
+          security,
+        },
+      },
+      async (request, reply) => {
+        requireAdmin(app, request);
+        const result = await service.revokeKey(request.params.kid);
+        return reply.send({ kid: result.kid, revoked: true, until: result.until, replaced_by: result.replacedBy, next_kid: result.nextKid });
+      },
+    );
+
+    app.get('/v1/admin/keys', { schema: { tags: ['admin'], summary: 'List signing keys: status (next, active, retired, revoked), dates, whether the JWKS serves it', security } }, async (request, reply) => {
       requireAdmin(app, request);
       return reply.send({ keys: await keys.list() });
     });

@@ -8,7 +8,7 @@ export const wellKnownRoutes = fp(
 
     app.get(
       '/.well-known/jwks.json',
-      { schema: { tags: ['discovery'], summary: 'Public signing keys: the active key and retired keys whose tokens may still be valid' } },
+      { schema: { tags: ['discovery'], summary: 'Public signing keys: the active key, the next key (published before it signs), and retired keys whose tokens may still be valid' } },
       async (_request, reply) => {
         const jwks = { keys: await keys.publicKeys() };
         // Short: verifiers refetch on an unknown kid anyway, and a revoked key must vanish quickly.
