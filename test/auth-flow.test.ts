@@ -211,10 +211,11 @@ describe('auth service: tokens and sessions', () => {
     offsetMs += 6_000; // past the 5 s grace window
     const reuse = await refresh(first.refresh_token);
     expect(reuse.statusCode).toBe(400);
-    expect(reuse.json()).toMatchObject({ error: 'invalid_grant' });
+    expect(reuse.json()).toMatchObject({ error: 'invalid_grant', reason: 'reuse_detected' });
     // The whole family is dead, including the newest token.
     const after = await refresh(third.refresh_token);
     expect(after.statusCode).toBe(400);
+    expect(after.json()).toMatchObject({ error: 'invalid_grant', reason: 'session_revoked' });
     const sessions = await app.inject({ method: 'GET', url: '/v1/sessions', headers: { authorization: `Bearer ${third.access_token}` } });
     expect(sessions.statusCode).toBe(401);
 
@@ -238,7 +239,9 @@ describe('auth service: tokens and sessions', () => {
     offsetMs += (config.sessionIdleTtlSeconds + 1) * 1000;
     const r = await refresh(tokens.refresh_token);
     expect(r.statusCode).toBe(400);
-    expect(r.json()).toMatchObject({ error: 'invalid_grant' });
+    expect(r.json()).toMatchObject({ error: 'invalid_grant', reason: 'session_expired' });
+    // Still "expired" when presented again (the session is now closed with reason idle_timeout).
+    expect((await refresh(tokens.refresh_token)).json()).toMatchObject({ error: 'invalid_grant', reason: 'session_expired' });
   });
 
   it('caps sessions per user: the oldest is evicted with session.revoked(session_cap)', async () => {
@@ -248,13 +251,75 @@ describe('auth service: tokens and sessions', () => {
     await login(user);
     const fourth = await login(user);
     const oldestSid = claimsOf(oldest.access_token)['sid'] as string;
-    expect((await refresh(oldest.refresh_token)).statusCode).toBe(400);
+    const evicted = await refresh(oldest.refresh_token);
+    expect(evicted.statusCode).toBe(400);
+    expect(evicted.json()).toMatchObject({ error: 'invalid_grant', reason: 'session_revoked' });
     const list = await app.inject({ method: 'GET', url: '/v1/sessions', headers: { authorization: `Bearer ${fourth.access_token}` } });
     const sessions = (list.json() as { sessions: Array<{ sid: string; current: boolean }> }).sessions;
     expect(sessions).toHaveLength(3);
     expect(sessions.filter((s) => s.current)).toHaveLength(1);
     const [event] = await eventsFor((e) => e.type === 'session.revoked' && e.sid === oldestSid);
     expect(event).toMatchObject({ reason: 'session_cap', sub: user.id });
+  });
+});
+
+describe('auth service: refused refreshes say why (reason next to invalid_grant)', () => {
+  const refused = async (token: string, reason: string) => {
+    const res = await refresh(token);
+    expect(res.statusCode, res.body).toBe(400);
+    const body = res.json() as Record<string, unknown>;
+    // Exactly these fields: nothing about who ended the session, when, or which device.
+    expect(Object.keys(body).sort()).toEqual(['error', 'error_description', 'reason']);
+    expect(body).toMatchObject({ error: 'invalid_grant', reason });
+    return body;
+  };
+
+  it('unknown_token: malformed, never issued', async () => {
+    await refused('not-a-refresh-token', 'unknown_token');
+    await refused(randomBytes(32).toString('base64url'), 'unknown_token');
+  });
+
+  it('reuse_detected for the rotated token, session_revoked for the rest of its family', async () => {
+    const tokens = await login(await register());
+    const second = (await refresh(tokens.refresh_token)).json() as Tokens;
+    const third = (await refresh(second.refresh_token)).json() as Tokens;
+    // The rotated token's successor is spent: no grace applies, this is reuse.
+    const body = await refused(tokens.refresh_token, 'reuse_detected');
+    expect(body['error_description']).toBe('refresh token was already used; the session has been revoked');
+    await refused(third.refresh_token, 'session_revoked');
+    // The same spent token again: the session is already revoked.
+    await refused(tokens.refresh_token, 'session_revoked');
+  });
+
+  it('session_revoked: logout, logout-all, password change, admin, RFC 7009 revocation all read the same', async () => {
+    const user = await register();
+    const loggedOut = await login(user);
+    await app.inject({ method: 'POST', url: '/v1/logout', headers: { authorization: `Bearer ${loggedOut.access_token}` } });
+    const other = await login(user);
+    const mine = await login(user);
+    const changed = await app.inject({
+      method: 'POST',
+      url: '/v1/password',
+      headers: { authorization: `Bearer ${mine.access_token}` },
+      payload: { current_password: user.password, new_password: 'another long passphrase' },
+    });
+    expect(changed.statusCode).toBe(200);
+    const bodies = [await refused(loggedOut.refresh_token, 'session_revoked'), await refused(other.refresh_token, 'session_revoked')];
+    const admin = await login({ ...user, password: 'another long passphrase' });
+    await app.inject({ method: 'POST', url: `/v1/admin/users/${user.id}/revoke`, headers: { authorization: `Bearer ${ADMIN}` } });
+    bodies.push(await refused(admin.refresh_token, 'session_revoked'));
+    bodies.push(await refused(mine.refresh_token, 'session_revoked'));
+    const revoked = await login({ ...user, password: 'another long passphrase' });
+    await app.inject({ method: 'POST', url: '/oauth/revoke', payload: { token: revoked.refresh_token } });
+    bodies.push(await refused(revoked.refresh_token, 'session_revoked'));
+    // One fixed text for every cause: the answer does not tell logout from admin from password change.
+    expect(new Set(bodies.map((b) => b['error_description'])).size).toBe(1);
+  });
+
+  it('session_expired: absolute lifetime', async () => {
+    const tokens = await login(await register());
+    offsetMs += (config.sessionAbsoluteTtlSeconds + 1) * 1000;
+    await refused(tokens.refresh_token, 'session_expired');
   });
 });
 

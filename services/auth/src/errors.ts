@@ -26,18 +26,32 @@ export const AUTH_ERRORS = {
 
 export type AuthErrorCode = keyof typeof AUTH_ERRORS;
 
+/**
+ * Why `/oauth/token` refused a refresh token: the `reason` field next to
+ * `error: "invalid_grant"`. Stable and deliberately coarse (no who, when or which device):
+ * - `reuse_detected`: the token had already been rotated; the whole session is now revoked.
+ * - `session_revoked`: the session was ended (logout, logout-all, admin, password change,
+ *   session cap eviction, account disabled, or reuse detected on another copy of its tokens).
+ * - `session_expired`: the session outlived its idle or absolute lifetime.
+ * - `unknown_token`: not a refresh token this service knows (malformed, never issued, purged).
+ */
+export type RefreshRefusalReason = 'reuse_detected' | 'session_revoked' | 'session_expired' | 'unknown_token';
+
 export class AuthError extends Error {
   readonly code: AuthErrorCode;
   readonly status: number;
   readonly error: string;
   /** Seconds, for 429/503 answers. */
   readonly retryAfterSeconds: number | undefined;
-  constructor(code: AuthErrorCode, description: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  /** Machine-readable refinement of `error`, sent as `reason` (refused refreshes). */
+  readonly reason: RefreshRefusalReason | undefined;
+  constructor(code: AuthErrorCode, description: string, options?: { cause?: unknown; retryAfterSeconds?: number; reason?: RefreshRefusalReason }) {
     super(description, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AuthError';
     this.code = code;
     this.status = AUTH_ERRORS[code].status;
     this.error = AUTH_ERRORS[code].error;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.reason = options?.reason;
   }
 }

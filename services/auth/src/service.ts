@@ -5,7 +5,7 @@ import { signAccessToken, verifyAccessToken, TokenVerificationError, type Access
 import type { AuthConfig } from './config.ts';
 import { hmac, looksLikeRefreshToken, newRefreshToken, sha256, subkey, successorRefreshToken } from './crypto.ts';
 import { query, withTransaction, type Pool, type PoolClient } from './db.ts';
-import { AuthError } from './errors.ts';
+import { AuthError, type RefreshRefusalReason } from './errors.ts';
 import type { KeyStore, RotationResult } from './keys.ts';
 import type { AuthMetrics } from './metrics.ts';
 import { enqueueEvent } from './outbox.ts';
@@ -66,6 +66,21 @@ export interface AuthServiceOptions {
   now: () => number;
 }
 
+// One fixed description per refusal reason: nothing about who ended the session, when, or why beyond it.
+const REFRESH_REFUSALS: Record<RefreshRefusalReason, string> = {
+  reuse_detected: 'refresh token was already used; the session has been revoked',
+  session_revoked: 'the session has been revoked',
+  session_expired: 'the session has expired',
+  unknown_token: 'refresh token is invalid',
+};
+
+/** The `invalid_grant` error of a refused refresh, with its machine-readable `reason`. */
+function refusedRefresh(reason: RefreshRefusalReason): AuthError {
+  return new AuthError('ERR_AUTH_INVALID_GRANT', REFRESH_REFUSALS[reason], { reason });
+}
+
+const SESSION_TIMEOUT_REASONS: ReadonlySet<string> = new Set<SessionRevokeReason>(['idle_timeout', 'absolute_timeout']);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL_MAX = 254;
 const PASSWORD_MAX = 1024;
@@ -86,6 +101,7 @@ interface SessionRow {
   idle_expires_at: Date;
   absolute_expires_at: Date;
   revoked_at: Date | null;
+  revoke_reason: string | null;
   user_agent: string | null;
   ip: string | null;
 }
@@ -336,12 +352,13 @@ export class AuthService {
    * RFC 6749 §6 refresh with rotation. A rotated token presented again is reuse: the whole
    * session is revoked (`reuse_detected`), unless it comes within the grace window and its
    * successor is still unused, in which case the duplicate gets that same successor.
+   * A refusal is `ERR_AUTH_INVALID_GRANT` with a {@link RefreshRefusalReason}.
    */
   async refresh(refreshToken: string, resource: string | string[] | undefined): Promise<IssuedTokens> {
     const aud = this.#audience(resource);
     if (!looksLikeRefreshToken(refreshToken)) {
       this.#o.metrics?.refreshes.inc({ result: 'invalid' });
-      throw new AuthError('ERR_AUTH_INVALID_GRANT', 'refresh token is invalid, expired or revoked');
+      throw refusedRefresh('unknown_token');
     }
     // Revocations done on the way (reuse, expiry) must commit even though the grant fails.
     let failure: AuthError | undefined;
@@ -357,10 +374,16 @@ export class AuthService {
         [sha256(refreshToken)],
       );
       const row = found.rows[0];
-      const invalid = () => new AuthError('ERR_AUTH_INVALID_GRANT', 'refresh token is invalid, expired or revoked');
-      if (row === undefined || row.revoked_at !== null || row.disabled_at !== null) {
+      if (row === undefined) {
         this.#o.metrics?.refreshes.inc({ result: 'invalid' });
-        failure = invalid();
+        failure = refusedRefresh('unknown_token');
+        return undefined;
+      }
+      if (row.revoked_at !== null || row.disabled_at !== null) {
+        this.#o.metrics?.refreshes.inc({ result: 'invalid' });
+        // A session already ended by its lifetime stays "expired" when its token comes back.
+        const expired = row.disabled_at === null && row.revoke_reason !== null && SESSION_TIMEOUT_REASONS.has(row.revoke_reason);
+        failure = refusedRefresh(expired ? 'session_expired' : 'session_revoked');
         return undefined;
       }
       if (row.rotated_at !== null) {
@@ -374,14 +397,14 @@ export class AuthService {
         }
         await this.#revokeSession(client, row.user_id, row.id, 'reuse_detected', nowMs);
         this.#o.metrics?.refreshes.inc({ result: 'reuse_detected' });
-        failure = invalid();
+        failure = refusedRefresh('reuse_detected');
         return undefined;
       }
       if (row.absolute_expires_at.getTime() <= nowMs || row.idle_expires_at.getTime() <= nowMs) {
         const reason = row.absolute_expires_at.getTime() <= nowMs ? 'absolute_timeout' : 'idle_timeout';
         await this.#revokeSession(client, row.user_id, row.id, reason, nowMs);
         this.#o.metrics?.refreshes.inc({ result: 'expired' });
-        failure = invalid();
+        failure = refusedRefresh('session_expired');
         return undefined;
       }
       const now = new Date(nowMs);
@@ -403,7 +426,7 @@ export class AuthService {
       this.#o.metrics?.refreshes.inc({ result: 'success' });
       return { body: { ...access, refresh_token: successor }, sid: row.id, refreshExpiresAt: absolute };
     });
-    if (issued === undefined) throw failure ?? new AuthError('ERR_AUTH_INVALID_GRANT', 'refresh token is invalid, expired or revoked');
+    if (issued === undefined) throw failure ?? refusedRefresh('unknown_token');
     return issued;
   }
 

@@ -7,6 +7,7 @@ import { AuthError } from '../errors.ts';
 interface ErrorBody {
   error: string;
   error_description: string;
+  reason?: string;
 }
 
 // Fixed descriptions for framework errors: their own messages may echo parts of the input.
@@ -39,7 +40,9 @@ export const errorHandlerPlugin = fp(
         if (err.status === 401 && err.error === 'invalid_token') headers['www-authenticate'] = 'Bearer error="invalid_token"';
         if (err.code === 'ERR_AUTH_INVALID_CLIENT') headers['www-authenticate'] = 'Basic realm="introspection"';
         if (err.status >= 500) request.log.warn({ code: err.code, cause: describeCause(err.cause) }, err.message);
-        return send(err.status, { error: err.error, error_description: err.message }, headers);
+        const body: ErrorBody = { error: err.error, error_description: err.message };
+        if (err.reason !== undefined) body.reason = err.reason;
+        return send(err.status, body, headers);
       }
       if (err instanceof TokenVerificationError) {
         return send(401, { error: 'invalid_token', error_description: `access token rejected: ${err.reason}` }, { 'www-authenticate': 'Bearer error="invalid_token"' });

@@ -18,7 +18,13 @@ const SessionParams = Type.Object({ sid: Type.String({ maxLength: 64 }) });
 const bearer = [{ bearer: [] }];
 
 /** OAuth-style error body (documentation; every error answer has this shape). */
-export const ErrorResponse = Type.Object({ error: Type.String(), error_description: Type.String() });
+export const ErrorResponse = Type.Object({
+  error: Type.String(),
+  error_description: Type.String(),
+  reason: Type.Optional(
+    Type.String({ description: 'refused refresh (invalid_grant): reuse_detected, session_revoked, session_expired or unknown_token' }),
+  ),
+});
 /** RFC 6749 §5.1 token response. */
 export const TokenResponse = Type.Object({
   access_token: Type.String({ description: 'RFC 9068 JWT (typ at+jwt)' }),
