@@ -10,6 +10,7 @@ import {
   InvalidCredentialsError,
   NetworkError,
   NotAuthenticatedError,
+  RefreshTokenReuseError,
   RevocableClient,
   SessionRevokedError,
   memoryStore,
@@ -22,13 +23,9 @@ import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
 let cluster: Cluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({
-    kafkaBrokers: kafkaBrokers(),
-    databaseUrl: databaseUrl(),
-    // The key-revocation test switches the auth service to a brand-new key; without a JWKS
-    // refetch cooldown the resource services accept it at once instead of after up to 5 s.
-    env: { orders: { JWKS_COOLDOWN_MS: '0' }, profile: { JWKS_COOLDOWN_MS: '0' } },
-  });
+  // Default JWKS refetch cooldown (5 s): after the emergency key revocation below, the
+  // services must accept the replacement key at once because it was published in advance.
+  cluster = await startCluster({ kafkaBrokers: kafkaBrokers(), databaseUrl: databaseUrl() });
 });
 
 afterAll(async () => {
@@ -206,7 +203,7 @@ describe('client SDK against the real auth service', () => {
       { what: 'the laptop session to end' },
     );
     expect(error).toBeInstanceOf(SessionRevokedError);
-    expect(error).toMatchObject({ code: 'ERR_SESSION_REVOKED', serverError: 'invalid_grant' });
+    expect(error).toMatchObject({ code: 'ERR_SESSION_REVOKED', serverError: 'invalid_grant', reason: 'session_revoked' });
     expect(laptop.ended).toHaveLength(1);
     expect(laptop.ended[0]?.reason).toBe('revoked');
     expect(await laptop.store.get()).toBeNull();
@@ -215,6 +212,31 @@ describe('client SDK against the real auth service', () => {
     // The phone is untouched.
     expect((await phone.client.fetch(orders())).status).toBe(200);
     expect(phone.ended).toEqual([]);
+  });
+
+  it('a replayed refresh token: the thief gets RefreshTokenReuseError (reuse_detected), the owner then SessionRevokedError (revoked)', async () => {
+    const user = await newUser();
+    const owner = device();
+    await owner.client.login(user);
+    const stolen = await owner.store.get();
+    // Two rotations: the stolen token's successor is spent too, so no grace window applies.
+    await owner.client.refresh();
+    await owner.client.refresh();
+    const reusesBefore = await authRefreshes('reuse_detected');
+
+    const thief = device({ storage: memoryStore(stolen) });
+    const thiefError = await thief.client.refresh().catch((e: unknown) => e);
+    expect(thiefError).toBeInstanceOf(RefreshTokenReuseError);
+    expect(thiefError).toMatchObject({ code: 'ERR_REFRESH_TOKEN_REUSED', status: 400, serverError: 'invalid_grant', reason: 'reuse_detected' });
+    expect(thief.ended.map((e) => e.reason)).toEqual(['reuse_detected']);
+    expect(await authRefreshes('reuse_detected')).toBe(reusesBefore + 1);
+
+    const ownerError = await owner.client.refresh().catch((e: unknown) => e);
+    expect(ownerError).toBeInstanceOf(SessionRevokedError);
+    expect(ownerError).not.toBeInstanceOf(RefreshTokenReuseError);
+    expect(ownerError).toMatchObject({ code: 'ERR_SESSION_REVOKED', reason: 'session_revoked' });
+    expect(owner.ended.map((e) => e.reason)).toEqual(['revoked']);
+    expect(await owner.store.get()).toBeNull();
   });
 
   it('cookie mode: the refresh token stays in the HttpOnly cookie and refresh and logout work through it', async () => {

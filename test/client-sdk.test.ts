@@ -87,13 +87,14 @@ class TestServer {
         return reply.code(400).send({ error: 'invalid_request', error_description: 'refresh_token missing' });
       }
       const entry = this.refreshTokens.get(presented);
-      if (!entry) return reply.code(400).send({ error: 'invalid_grant', error_description: 'unknown refresh token' });
+      // The auth service's refusal contract: invalid_grant plus a stable reason.
+      if (!entry) return reply.code(400).send({ error: 'invalid_grant', error_description: 'refresh token is invalid', reason: 'unknown_token' });
+      if (entry.session.revoked) {
+        return reply.code(400).send({ error: 'invalid_grant', error_description: 'the session has been revoked', reason: 'session_revoked' });
+      }
       if (entry.rotated) {
         entry.session.revoked = true;
-        return reply.code(400).send({ error: 'invalid_grant', error_description: 'refresh token reuse detected; session revoked', reason: 'refresh_token_reuse' });
-      }
-      if (entry.session.revoked) {
-        return reply.code(400).send({ error: 'invalid_grant', error_description: 'session revoked', reason: 'session_revoked' });
+        return reply.code(400).send({ error: 'invalid_grant', error_description: 'refresh token was already used; the session has been revoked', reason: 'reuse_detected' });
       }
       entry.rotated = true;
       return this.issue(reply, entry.session);
@@ -354,12 +355,36 @@ describe('session end', () => {
     const attacker = makeClient({ storage: memoryStore(stolen) });
     const attackerError = await attacker.client.refresh().catch((e: unknown) => e);
     expect(attackerError).toBeInstanceOf(RefreshTokenReuseError);
-    expect(attackerError).toMatchObject({ code: 'ERR_REFRESH_TOKEN_REUSED' });
+    expect(attackerError).toMatchObject({ code: 'ERR_REFRESH_TOKEN_REUSED', status: 400, serverError: 'invalid_grant', reason: 'reuse_detected' });
     expect(attacker.ended.map((e) => e.reason)).toEqual(['reuse_detected']);
+    expect(attacker.ended[0]?.error).toBe(attackerError);
     // The server revoked the whole family: the legitimate client's next refresh ends too.
     advance((TTL_SECONDS + 1) * 1000);
-    await expect(client.getAccessToken()).rejects.toBeInstanceOf(SessionRevokedError);
-    expect(ended.map((e) => e.reason)).toEqual(['refresh_rejected']);
+    const error = await client.getAccessToken().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionRevokedError);
+    expect(error).not.toBeInstanceOf(RefreshTokenReuseError);
+    expect(error).toMatchObject({ code: 'ERR_SESSION_REVOKED', reason: 'session_revoked' });
+    expect(ended.map((e) => e.reason)).toEqual(['revoked']);
+  });
+
+  it.each([
+    { reason: 'session_expired', ended: 'expired', code: 'ERR_SESSION_REVOKED' },
+    { reason: 'session_revoked', ended: 'revoked', code: 'ERR_SESSION_REVOKED' },
+    { reason: 'unknown_token', ended: 'refresh_rejected', code: 'ERR_SESSION_REVOKED' },
+    { reason: 'reuse_detected', ended: 'reuse_detected', code: 'ERR_REFRESH_TOKEN_REUSED' },
+    { reason: undefined, ended: 'refresh_rejected', code: 'ERR_SESSION_REVOKED' },
+  ])('a refresh refused with reason $reason ends the session as $ended ($code)', async ({ reason, ended: expected, code }) => {
+    const { client, ended, advance } = await loggedIn();
+    advance((TTL_SECONDS + 1) * 1000);
+    // Only the stable reason counts: a description that mentions reuse changes nothing.
+    const body: Record<string, string> = { error: 'invalid_grant', error_description: 'token reuse? replay? expired?' };
+    if (reason !== undefined) body['reason'] = reason;
+    server.refresh = { fail: { status: 400, body } };
+    const error = await client.getAccessToken().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionRevokedError);
+    expect(error).toMatchObject({ code, status: 400, serverError: 'invalid_grant', reason });
+    expect(ended.map((e) => e.reason)).toEqual([expected]);
+    expect(client.session).toBeNull();
   });
 
   it('server errors and network errors keep the session', async () => {
@@ -451,7 +476,7 @@ describe('cookie mode', () => {
     session.revoked = true;
     const reloaded = makeClient({ storage: 'cookie', fetch: browser.impl });
     await expect(reloaded.client.getAccessToken()).rejects.toBeInstanceOf(SessionRevokedError);
-    expect(reloaded.ended.map((e) => e.reason)).toEqual(['refresh_rejected']);
+    expect(reloaded.ended.map((e) => e.reason)).toEqual(['revoked']);
   });
 });
 

@@ -57,7 +57,7 @@ export interface RevocableClientOptions {
   /**
    * Called once when the session ends without this client asking for it: the refresh
    * token was refused (revoked on another device, logout-all, admin, expired) or its
-   * reuse was detected. Typical handler: redirect to the login page.
+   * reuse was detected. Typical handler: redirect to the login page. See {@link SessionEndReason}.
    */
   onSessionEnded?: (event: SessionEndedEvent) => void;
 }
@@ -72,21 +72,27 @@ export interface TokenChange {
   cause: 'login' | 'refresh' | 'logout' | 'session_ended';
 }
 
-/** Why a session ended on its own. */
+/**
+ * Why a session ended on its own, from the auth service's `reason` for refusing the refresh
+ * token (`error.reason` has it verbatim).
+ */
 export type SessionEndReason =
   /**
-   * Revoked elsewhere: a resource service answered 401 `revoked` (logout on another device,
-   * logout-all, admin, password change) and the refresh token was then refused.
+   * The session was revoked: the auth service answered `session_revoked` (logout on another
+   * device, logout-all, admin, password change, session cap eviction, or reuse detected on
+   * another copy of this session's tokens); or, from a server without a `reason`, a resource
+   * service had answered 401 `revoked` before the refresh was refused.
    */
   | 'revoked'
-  /** The refresh token was refused during a routine refresh (revoked while idle, expired, evicted). */
-  | 'refresh_rejected'
+  /** The session outlived its idle or absolute lifetime (`session_expired`). */
+  | 'expired'
   /**
-   * The auth service said the refresh token had already been used (reuse detection revoked
-   * the session). Only when the server's answer says so; Revocable's auth service answers
-   * a plain `invalid_grant`, which reports as `refresh_rejected` or `revoked`.
+   * THIS client presented a refresh token that had already been used (`reuse_detected`):
+   * someone else holds a copy (or another client shares the store); the session is revoked.
    */
-  | 'reuse_detected';
+  | 'reuse_detected'
+  /** The refresh token was refused for another reason (`unknown_token`, or no `reason` given). */
+  | 'refresh_rejected';
 
 /** What {@link RevocableClientOptions.onSessionEnded} receives. */
 export interface SessionEndedEvent {
@@ -498,7 +504,15 @@ export class RevocableClient {
 
   #emitSessionEnded(error: SessionRevokedError): void {
     const reason: SessionEndReason =
-      error.code === 'ERR_REFRESH_TOKEN_REUSED' ? 'reuse_detected' : this.#revokedHint ? 'revoked' : 'refresh_rejected';
+      error.code === 'ERR_REFRESH_TOKEN_REUSED'
+        ? 'reuse_detected'
+        : error.reason === 'session_revoked'
+          ? 'revoked'
+          : error.reason === 'session_expired'
+            ? 'expired'
+            : this.#revokedHint
+              ? 'revoked'
+              : 'refresh_rejected';
     this.#revokedHint = false;
     safeCall(this.#onSessionEnded, { reason, error });
   }

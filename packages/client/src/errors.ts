@@ -83,6 +83,8 @@ export class InvalidCredentialsError extends RevocableClientError {
 /**
  * The session is over: the auth service refused the refresh token (logged out on this or
  * another device, revoked by an admin, logout-all, password change, expired, evicted).
+ * `reason` carries the server's machine-readable refusal reason (`session_revoked`,
+ * `session_expired`, `unknown_token`; see `RefreshRefusalReason`), when it sent one.
  * The SDK has already dropped its tokens and called `onSessionEnded`; send the user to login.
  */
 export class SessionRevokedError extends RevocableClientError {
@@ -93,8 +95,9 @@ export class SessionRevokedError extends RevocableClientError {
 }
 
 /**
- * The refresh token presented had already been rotated: someone else (an attacker with a
- * copy, or a buggy second client) used it. The auth service revoked the whole session.
+ * The refresh token presented had already been rotated (the auth service answered
+ * `reason: "reuse_detected"`): someone else (an attacker with a copy, or a buggy second
+ * client) used it. The auth service revoked the whole session.
  */
 export class RefreshTokenReuseError extends SessionRevokedError {
   constructor(message: string, details: ServerErrorDetails = {}) {

@@ -12,6 +12,14 @@ import {
   type ServerErrorDetails,
 } from './errors.ts';
 
+/**
+ * Why the auth service refused a refresh token (`reason` next to `error: "invalid_grant"`):
+ * `reuse_detected` (the token had already been rotated; the session is now revoked),
+ * `session_revoked` (logout, logout-all, admin, password change, eviction...),
+ * `session_expired` (idle or absolute lifetime), `unknown_token`.
+ */
+export type RefreshRefusalReason = 'reuse_detected' | 'session_revoked' | 'session_expired' | 'unknown_token';
+
 /** The OAuth-style error body every Revocable service answers with. */
 export interface ErrorBody {
   error?: string;
@@ -112,10 +120,14 @@ export function isSessionEnd(response: Response, details: ServerErrorDetails, co
   return cookieMode && details.serverError === 'invalid_request';
 }
 
-/** Builds the session-end error, recognising refresh-token reuse from the server's reason. */
+/**
+ * Builds the session-end error from the auth service's stable `reason` (see
+ * {@link RefreshRefusalReason}): `reuse_detected` is a {@link RefreshTokenReuseError}, every
+ * other refusal a {@link SessionRevokedError} carrying the reason. The human-readable
+ * description is never parsed.
+ */
 export function sessionEndError(details: ServerErrorDetails): SessionRevokedError {
-  const text = `${details.reason ?? ''} ${details.serverErrorDescription ?? ''}`.toLowerCase();
-  if (/reuse|replay/.test(text)) {
+  if (details.reason === 'reuse_detected') {
     return new RefreshTokenReuseError(describe('refresh token reuse detected, session revoked', details), details);
   }
   return new SessionRevokedError(describe('session ended', details), details);

@@ -29,5 +29,6 @@ export {
   type ClientErrorCode,
   type ServerErrorDetails,
 } from './errors.ts';
+export type { RefreshRefusalReason } from './http.ts';
 export { decodeJwtPayload, type UnverifiedClaims } from './jwt.ts';
 export { memoryStore, type RefreshTokenStorage, type RefreshTokenStore } from './storage.ts';
