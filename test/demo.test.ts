@@ -92,9 +92,13 @@ describe('demo', () => {
     // Refresh-token replay tripped reuse detection and revoked the session everywhere.
     expect(summary.reuse.replayStatus).toBe(400);
     expect(summary.reuse.replayError).toBe('invalid_grant');
+    // The thief's refusal says why: reuse of an already rotated token.
+    expect(summary.reuse.replayReason).toBe('reuse_detected');
     expect(summary.reuse.reuseDetectionsCounted).toBe(true);
+    // The owner's next refresh: the session was revoked (by the reuse detection).
     expect(summary.reuse.errorCode).toBe('ERR_SESSION_REVOKED');
-    expect(summary.reuse.sessionEndedReason).toBe('refresh_rejected');
+    expect(summary.reuse.errorReason).toBe('session_revoked');
+    expect(summary.reuse.sessionEndedReason).toBe('revoked');
     expectRejected(summary.reuse.rejectedBy.orders);
     expectRejected(summary.reuse.rejectedBy.profile);
     expect(summary.reuse.detected).toBe(true);

@@ -142,12 +142,16 @@ export interface DemoSummary {
     /** Status and OAuth error of the replayed (already rotated) refresh token. */
     replayStatus: number | null;
     replayError: string | null;
+    /** The auth service's machine-readable refusal reason for the replay (`reuse_detected`). */
+    replayReason: string | null;
     /** The auth service's `refreshes_total{result="reuse_detected"}` counter went up. */
     reuseDetectionsCounted: boolean;
     detected: boolean;
     /** What the legitimate device's SDK reported when its next refresh was refused. */
     sessionEndedReason: string | null;
     errorCode: string | null;
+    /** The server's refusal reason for the legitimate device's refresh (`session_revoked`). */
+    errorReason: string | null;
     rejectedBy: Record<Service, Rejection>;
   };
   failures: string[];
@@ -360,36 +364,41 @@ async function main(): Promise<number> {
     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: stolen ?? '' }).toString(),
   });
   const replayedAt = performance.now();
-  const replayBody = (await replay.json().catch(() => ({}))) as { error?: unknown; error_description?: unknown };
+  const replayBody = (await replay.json().catch(() => ({}))) as { error?: unknown; error_description?: unknown; reason?: unknown };
   const replayError = typeof replayBody.error === 'string' ? replayBody.error : null;
+  const replayReason = typeof replayBody.reason === 'string' ? replayBody.reason : null;
   const reuseRejections = await withSpinner(
     "polling both services with the tablet's access token",
     measureRejection(tabletToken, replayedAt),
   );
   const reuseCountAfter = await reuseDetections(config.authUrl);
   const counted = reuseCountBefore !== null && reuseCountAfter !== null && reuseCountAfter > reuseCountBefore;
+  const refusedAsReuse = replay.status === 400 && replayError === 'invalid_grant' && replayReason === 'reuse_detected';
   say(
-    `  ${replay.status === 400 && replayError === 'invalid_grant' ? OK : NO} the thief's refresh is refused: ${replay.status} ${replayError ?? ''}`,
+    `  ${refusedAsReuse ? OK : NO} the thief's refresh is refused: ${replay.status} ${replayError ?? ''}, reason ${replayReason ?? '(none)'}`,
   );
   say(
     `  ${counted ? OK : NO} the auth service detected the reuse and revoked the session ${dim(`(revocable_auth_refreshes_total{result="reuse_detected"} ${reuseCountBefore ?? '?'} → ${reuseCountAfter ?? '?'})`)}`,
   );
   showRejections("the tablet's", reuseRejections);
   let errorCode: string | null = null;
+  let errorReason: string | null = null;
   try {
     await tablet.client.refresh();
   } catch (error) {
     errorCode = error instanceof RevocableClientError ? error.code : String(error);
+    errorReason = error instanceof RevocableClientError ? (error.reason ?? null) : null;
   }
   const sessionEndedReason = tablet.ended[0]?.reason ?? null;
   const detected =
-    replay.status === 400 &&
-    replayError === 'invalid_grant' &&
+    refusedAsReuse &&
     counted &&
     sessionEndedReason !== null &&
     SERVICES.every((s) => reuseRejections[s].rejected);
   check(detected, 'refresh-token reuse did not revoke the session everywhere');
-  say(`  ${detected ? OK : NO} the whole session is revoked: the tablet's own refresh now fails (${errorCode}), onSessionEnded fired (${sessionEndedReason})`);
+  say(
+    `  ${detected ? OK : NO} the whole session is revoked: the tablet's own refresh now fails (${errorCode}, reason ${errorReason ?? '(none)'}), onSessionEnded fired (${sessionEndedReason})`,
+  );
 
   const summary: DemoSummary = {
     ok: failures.length === 0,
@@ -401,10 +410,12 @@ async function main(): Promise<number> {
     reuse: {
       replayStatus: replay.status,
       replayError,
+      replayReason,
       reuseDetectionsCounted: counted,
       detected,
       sessionEndedReason,
       errorCode,
+      errorReason,
       rejectedBy: reuseRejections,
     },
     failures,
