@@ -1,5 +1,5 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { revocable, verifierOptionsFromConfig, type RevocableOptions } from '@revocable/fastify';
+import type { FastifyInstance } from 'fastify';
+import { createResourceApp, revocable, verifierOptionsFromConfig, type RevocableOptions } from '@revocable/fastify';
 import type { OrdersConfig } from './config.ts';
 import { OrderLimitError, OrderStore } from './store.ts';
 
@@ -35,30 +35,12 @@ const idParams = {
  * (fail-closed, 503 past FRESHNESS_MAX_SECONDS).
  */
 export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides = {}): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
-    bodyLimit: 16 * 1024,
-    // Unknown fields are refused (400), not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } },
+  const app = createResourceApp({
+    logLevel: config.logLevel,
+    mapError: (error) => (error instanceof OrderLimitError ? { status: 409, error: 'limit_reached', description: error.message } : undefined),
   });
   const store = new OrderStore({ maxPerOwner: config.maxOrdersPerUser, ...(overrides.now !== undefined ? { now: overrides.now } : {}) });
   const maxSeconds = config.verifier.freshnessMaxSeconds;
-
-  // The one place this service maps errors to HTTP answers (auth failures are answered by the plugin).
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error.validation !== undefined) {
-      return reply.code(400).send({ error: 'invalid_request', error_description: error.message });
-    }
-    if (error instanceof OrderLimitError) {
-      return reply.code(409).send({ error: 'limit_reached', error_description: error.message });
-    }
-    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
-      return reply.code(error.statusCode).send({ error: 'invalid_request', error_description: error.message });
-    }
-    request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
-  });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'no such route' }));
 
   await app.register(revocable, verifierOptionsFromConfig(config.verifier, overrides));
 

@@ -1,5 +1,5 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { revocable, verifierOptionsFromConfig, type FreshnessPolicy, type RevocableOptions } from '@revocable/fastify';
+import type { FastifyInstance } from 'fastify';
+import { createResourceApp, revocable, verifierOptionsFromConfig, type FreshnessPolicy, type RevocableOptions } from '@revocable/fastify';
 import type { ProfileConfig } from './config.ts';
 
 /** Test seams: an injected clock or event transport, or any other plugin option. */
@@ -30,29 +30,11 @@ const profileSchema = {
  * else refuses (fail-closed).
  */
 export async function buildApp(config: ProfileConfig, overrides: ProfileOverrides = {}): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
-    bodyLimit: 16 * 1024,
-    // Unknown fields are refused (400), not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } },
-  });
+  const app = createResourceApp({ logLevel: config.logLevel });
   const now = overrides.now ?? Date.now;
   const profiles = new Map<string, Profile>();
   const maxSeconds = config.verifier.freshnessMaxSeconds;
   const writePolicy: FreshnessPolicy = config.verifier.introspection !== undefined ? 'introspect' : 'fail-closed';
-
-  // The one place this service maps errors to HTTP answers (auth failures are answered by the plugin).
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error.validation !== undefined) {
-      return reply.code(400).send({ error: 'invalid_request', error_description: error.message });
-    }
-    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
-      return reply.code(error.statusCode).send({ error: 'invalid_request', error_description: error.message });
-    }
-    request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
-  });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'no such route' }));
 
   await app.register(revocable, verifierOptionsFromConfig(config.verifier, overrides));
 
