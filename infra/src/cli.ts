@@ -53,7 +53,7 @@ const commands: Record<string, () => Promise<number>> = {
 const name = process.argv[2] ?? '';
 const command = commands[name];
 if (!command) {
-  process.stderr.write(`usage: ./infra/revocable up|down|status|test\n`);
+  process.stderr.write(`usage: ./infra/revocable up|down|status|test|bench\n`);
   process.exit(2);
 }
 try {

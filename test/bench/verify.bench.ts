@@ -13,6 +13,7 @@
  *    its revocation topic).
  * Figures are the median of 5 interleaved rounds of BENCH_VERIFY_OPS calls (default 20000) each.
  */
+import { startKafkaBroker } from '@revocable/infra';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
@@ -103,10 +104,13 @@ const bench: BenchModule = {
       },
     ];
 
-    const brokers = process.env['KAFKA_BROKERS'];
-    if (brokers !== undefined && brokers !== '') {
+    // The plugin's consumer needs a real broker: the given one, else a private one from the Maven jars.
+    const given = process.env['KAFKA_BROKERS'];
+    const broker = given ? null : await startKafkaBroker();
+    const brokers = given ? given.split(',') : (broker?.brokers ?? []);
+    try {
       const topic = `bench.verify.${randomUUID()}`;
-      const transport = createKafkaTransport({ brokers: brokers.split(','), clientId: 'verify-bench' });
+      const transport = createKafkaTransport({ brokers, clientId: 'verify-bench' });
       const admin = await transport.admin();
       await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
       await admin.close();
@@ -144,6 +148,8 @@ const bench: BenchModule = {
       });
       await ours.close();
       await plain.close();
+    } finally {
+      await broker?.destroy();
     }
     return results;
   },
