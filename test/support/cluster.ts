@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@revocable/infra';
-import pg from 'pg';
+import { createDatabase } from './database.ts';
 
 /** The services a cluster runs. */
 export type ServiceName = 'auth' | 'orders' | 'profile';
@@ -108,7 +108,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const echo = options.echoLogs ?? process.env['REVOCABLE_CLUSTER_LOGS'] === '1';
   const brokers = typeof options.kafkaBrokers === 'string' ? options.kafkaBrokers : options.kafkaBrokers.join(',');
   const topic = options.topic ?? `revocable.test.${randomUUID()}`;
-  const database = await createDatabase(options.databaseUrl);
+  const database = await createDatabase(options.databaseUrl, 'revocable_cluster');
 
   const ports = {} as Record<ServiceName, number>;
   for (const name of SERVICE_NAMES) ports[name] = await freePort();
@@ -283,29 +283,4 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
 function tail(lines: readonly string[], count = 40): string {
   return lines.length === 0 ? '(no output)' : lines.slice(-count).join('\n');
-}
-
-async function createDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `revocable_cluster_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { inject } from 'vitest';
+import { createDatabase } from './database.ts';
 
 /** Kafka bootstrap servers resolved by the global setup. */
 export function kafkaBrokers(): string[] {
@@ -17,33 +17,9 @@ export function uniqueTopic(prefix = 'test'): string {
   return `${prefix}.${randomUUID()}`;
 }
 
-/**
- * Creates a fresh database for one test file and returns its URL and a drop function, so
- * suites never see each other's rows.
- */
-export async function createTestDatabase(prefix = 'revocable_test'): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-  const admin = new pg.Client({ connectionString: databaseUrl() });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(databaseUrl());
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: databaseUrl() });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
+/** A fresh database for one test file (see {@link createDatabase}). */
+export function createTestDatabase(prefix = 'revocable_test'): Promise<{ url: string; drop: () => Promise<void> }> {
+  return createDatabase(databaseUrl(), prefix);
 }
 
 /** Polls `probe` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
