@@ -37,11 +37,16 @@ function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number 
   return value;
 }
 
-/** Dev secrets generated on first `up` and reused after, so restarts keep keys decryptable. */
+/**
+ * Dev secrets generated on first `up` and reused after, so restarts keep keys decryptable.
+ * The database name is generated with them: signing keys in a database are encrypted with
+ * this checkout's KEY_ENCRYPTION_KEY, so another checkout must not reuse that database.
+ */
 function devSecrets(): Record<string, string> {
   const file = join(RUN_DIR, 'secrets.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
   const secrets = {
+    DATABASE_NAME: `revocable_${randomBytes(4).toString('hex')}`,
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ADMIN_TOKEN: randomBytes(24).toString('base64url'),
     ORDERS_CLIENT_SECRET: randomBytes(24).toString('base64url'),
@@ -59,9 +64,9 @@ export function planCluster(env: NodeJS.ProcessEnv = process.env): ClusterPlan {
   const ordersPort = intEnv(env, 'ORDERS_PORT', 3001);
   const profilePort = intEnv(env, 'PROFILE_PORT', 3002);
   const kafkaBrokers = env['KAFKA_BROKERS'] || `127.0.0.1:${kafkaPort}`;
-  const databaseUrl = env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/revocable';
-  const authUrl = `http://127.0.0.1:${authPort}`;
   const secrets = devSecrets();
+  const databaseUrl = env['DATABASE_URL'] || `postgres://postgres@127.0.0.1:5432/${secrets['DATABASE_NAME'] ?? 'revocable'}`;
+  const authUrl = `http://127.0.0.1:${authPort}`;
   const common = { KAFKA_BROKERS: kafkaBrokers, LOG_LEVEL: env['LOG_LEVEL'] || 'info', HOST: '127.0.0.1' };
   return {
     kafkaBrokers,
