@@ -29,9 +29,9 @@ const envOf = (service: string): Record<string, string> =>
   Object.fromEntries(Object.entries(compose.services[service]?.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), userEnv)]));
 
 const services = {
-  auth: { load: loadAuthConfig, sources: ['services/auth/src/config.ts'] },
-  orders: { load: loadOrdersConfig, sources: ['services/orders/src/config.ts', 'packages/fastify/src/config.ts'] },
-  profile: { load: loadProfileConfig, sources: ['services/profile/src/config.ts', 'packages/fastify/src/config.ts'] },
+  auth: { load: loadAuthConfig, sources: ['services/auth/src/config.ts', 'packages/config/src/index.ts'] },
+  orders: { load: loadOrdersConfig, sources: ['services/orders/src/config.ts', 'packages/fastify/src/config.ts', 'packages/config/src/index.ts'] },
+  profile: { load: loadProfileConfig, sources: ['services/profile/src/config.ts', 'packages/fastify/src/config.ts', 'packages/config/src/index.ts'] },
 } as const;
 
 describe('infra/docker-compose.yml', () => {

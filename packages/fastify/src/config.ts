@@ -1,17 +1,18 @@
+import {
+  ConfigError,
+  httpUrlFromEnv as httpUrl,
+  intFromEnv,
+  kafkaBrokersFromEnv,
+  logLevelFromEnv,
+  stringFromEnv as str,
+  topicFromEnv,
+  type Env,
+} from '@revocable/config';
 import { createKafkaTransport } from '@revocable/events';
+
+export { ConfigError, intFromEnv };
 import type { IntrospectionOptions } from './introspection.ts';
 import type { RevocableOptions } from './plugin.ts';
-
-/** Thrown by config loaders; its message is the one line naming the variable and the fix. */
-export class ConfigError extends Error {
-  readonly code = 'ERR_CONFIG';
-  readonly variable: string;
-  constructor(variable: string, message: string) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-    this.variable = variable;
-  }
-}
 
 /** Environment-derived settings every resource service needs to run the verifier. */
 export interface VerifierConfig {
@@ -51,53 +52,16 @@ export interface ServerConfig {
   logLevel: string;
 }
 
-type Env = Record<string, string | undefined>;
-
-function str(env: Env, name: string, fallback: string): string {
-  const value = env[name];
-  return value === undefined || value.trim() === '' ? fallback : value.trim();
-}
-
-/** Reads an integer variable within [min, max], or throws a {@link ConfigError}. */
-export function intFromEnv(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.trim());
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function httpUrl(env: Env, name: string, fallback: string): string {
-  const value = str(env, name, fallback).replace(/\/+$/, '');
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    throw new ConfigError(name, `must be an http(s) URL, got "${value}"`);
-  }
-  return value;
-}
-
-const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
-
 /** Parses PORT, HOST and LOG_LEVEL. */
 export function loadServerConfig(env: Env, defaults: { port: number }): ServerConfig {
-  const logLevel = str(env, 'LOG_LEVEL', 'info');
-  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
+  const logLevel = logLevelFromEnv(env);
   return { port: intFromEnv(env, 'PORT', defaults.port, 0, 65_535), host: str(env, 'HOST', '127.0.0.1'), logLevel };
 }
 
 /** Parses the verifier settings shared by every resource service. Throws {@link ConfigError}. */
 export function loadVerifierConfig(env: Env, defaults: { audience: string }): VerifierConfig {
-  const brokers = str(env, 'KAFKA_BROKERS', '127.0.0.1:9092')
-    .split(',')
-    .map((b) => b.trim())
-    .filter((b) => b.length > 0);
-  if (brokers.length === 0 || brokers.some((b) => !/^[^:\s]+:\d{1,5}$/.test(b))) {
-    throw new ConfigError('KAFKA_BROKERS', 'must be a comma-separated list of host:port, e.g. 127.0.0.1:9092');
-  }
+  const brokers = kafkaBrokersFromEnv(env);
+
   const audience = str(env, 'AUDIENCE', defaults.audience);
   if (!/^[A-Za-z0-9._~-]{1,64}$/.test(audience)) throw new ConfigError('AUDIENCE', `must be a simple name like ${defaults.audience}`);
   const authUrl = httpUrl(env, 'AUTH_URL', 'http://127.0.0.1:3000');
@@ -107,14 +71,13 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
     const missing = clientId === '' ? 'INTROSPECTION_CLIENT_ID' : 'INTROSPECTION_CLIENT_SECRET';
     throw new ConfigError(missing, 'set both INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET, or neither');
   }
-  const topic = str(env, 'REVOCATION_TOPIC', 'revocable.revocations');
-  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new ConfigError('REVOCATION_TOPIC', 'must be a valid Kafka topic name');
+  const topic = topicFromEnv(env);
   return {
     kafkaBrokers: brokers,
     kafkaClientId: str(env, 'KAFKA_CLIENT_ID', `revocable-${audience}`),
     revocationTopic: topic,
     authUrl,
-    issuer: str(env, 'AUTH_ISSUER', authUrl).replace(/\/+$/, ''),
+    issuer: httpUrl(env, 'AUTH_ISSUER', authUrl),
     audience,
     jwksUrl: httpUrl(env, 'JWKS_URL', `${authUrl}/.well-known/jwks.json`),
     jwksCooldownMs: intFromEnv(env, 'JWKS_COOLDOWN_MS', 5_000, 0, 3_600_000),

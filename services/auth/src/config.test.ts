@@ -53,7 +53,7 @@ describe('loadConfig', () => {
   it('requires DATABASE_URL', () => {
     const e = errorOf({ KEY_ENCRYPTION_KEY: KEK });
     expect(e.variable).toBe('DATABASE_URL');
-    expect(e.code).toBe('ERR_AUTH_CONFIG');
+    expect(e.code).toBe('ERR_CONFIG');
   });
 
   it('requires a 32-byte KEY_ENCRYPTION_KEY and says how to make one', () => {

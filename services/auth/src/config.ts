@@ -1,15 +1,18 @@
+import {
+  ConfigError,
+  boolFromEnv as bool,
+  httpUrlFromEnv,
+  intFromEnv as int,
+  kafkaBrokersFromEnv,
+  listFromEnv as list,
+  logLevelFromEnv,
+  stringFromEnv as str,
+  topicFromEnv,
+  type Env,
+} from '@revocable/config';
 import type { SigningAlgorithm } from '@revocable/tokens';
 
-/** Thrown by {@link loadConfig}; its message is the one line an operator needs to fix the setting. */
-export class ConfigError extends Error {
-  readonly code = 'ERR_AUTH_CONFIG';
-  readonly variable: string;
-  constructor(variable: string, message: string) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-    this.variable = variable;
-  }
-}
+export { ConfigError };
 
 /** A resource service allowed to call RFC 7662 introspection (HTTP Basic). */
 export interface IntrospectionClient {
@@ -112,39 +115,6 @@ export interface AuthConfig {
   trustProxy: boolean;
 }
 
-type Env = Record<string, string | undefined>;
-
-function str(env: Env, name: string, fallback: string): string {
-  const value = env[name];
-  return value === undefined || value.trim() === '' ? fallback : value.trim();
-}
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.trim());
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const v = raw.trim().toLowerCase();
-  if (v === 'true' || v === '1' || v === 'yes') return true;
-  if (v === 'false' || v === '0' || v === 'no') return false;
-  throw new ConfigError(name, `must be true or false, got "${raw}"`);
-}
-
-function list(env: Env, name: string, fallback: string): string[] {
-  return str(env, name, fallback)
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-}
-
 const ID = /^[A-Za-z0-9._~-]{1,64}$/;
 
 /**
@@ -168,14 +138,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     throw new ConfigError('KEY_ENCRYPTION_KEY', `must be base64 of exactly 32 bytes; ${howToKek}`);
   }
 
-  const issuer = str(env, 'AUTH_ISSUER', 'http://127.0.0.1:3000').replace(/\/+$/, '');
-  try {
-    const url = new URL(issuer);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
-    if (url.search !== '' || url.hash !== '') throw new Error('query');
-  } catch {
-    throw new ConfigError('AUTH_ISSUER', `must be an http(s) URL without query or fragment, got "${issuer}"`);
-  }
+  const issuer = httpUrlFromEnv(env, 'AUTH_ISSUER', 'http://127.0.0.1:3000');
 
   const audiences = list(env, 'AUDIENCES', 'orders,profile');
   if (audiences.length === 0 || audiences.some((a) => !ID.test(a))) {
@@ -202,10 +165,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     introspectionClients.push({ clientId, secret });
   }
 
-  const brokers = list(env, 'KAFKA_BROKERS', '127.0.0.1:9092');
-  if (brokers.length === 0 || brokers.some((b) => !/^[^:\s]+:\d{1,5}$/.test(b))) {
-    throw new ConfigError('KAFKA_BROKERS', 'must be a comma-separated list of host:port');
-  }
+  const brokers = kafkaBrokersFromEnv(env);
 
   const sessionIdleTtlSeconds = int(env, 'SESSION_IDLE_TTL_SECONDS', 14 * 86_400, 60, 366 * 86_400);
   const sessionAbsoluteTtlSeconds = int(env, 'SESSION_ABSOLUTE_TTL_SECONDS', 30 * 86_400, 60, 3 * 366 * 86_400);
@@ -219,7 +179,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
   return {
     port: int(env, 'PORT', 3000, 0, 65_535),
     host: str(env, 'HOST', '127.0.0.1'),
-    logLevel: str(env, 'LOG_LEVEL', 'info'),
+    logLevel: logLevelFromEnv(env),
     databaseUrl,
     databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 2, 500),
     databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT_MS', 3000, 100, 60_000),
@@ -228,7 +188,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     migrateOnStart: bool(env, 'MIGRATE_ON_START', true),
     kafkaBrokers: brokers,
     kafkaClientId: str(env, 'KAFKA_CLIENT_ID', 'revocable-auth'),
-    revocationTopic: str(env, 'REVOCATION_TOPIC', 'revocable.revocations'),
+    revocationTopic: topicFromEnv(env),
     revocationTopicPartitions: int(env, 'REVOCATION_TOPIC_PARTITIONS', 3, 1, 1000),
     revocationTopicReplicationFactor: int(env, 'REVOCATION_TOPIC_REPLICATION_FACTOR', 1, 1, 10),
     relayEnabled: bool(env, 'RELAY_ENABLED', true),

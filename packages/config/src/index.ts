@@ -1,0 +1,93 @@
+/**
+ * Environment parsing for the services. Each reader returns a typed value or throws a
+ * {@link ConfigError} whose message is one line: the variable, what is wrong, the fix.
+ * An unset or blank variable takes the documented default.
+ */
+
+/** The environment as `process.env` gives it. */
+export type Env = Record<string, string | undefined>;
+
+/** Thrown at start for a bad or missing setting; `server.ts` prints the message and exits 1. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  /** The environment variable at fault. */
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+/** A trimmed string, or `fallback` when unset or blank. */
+export function stringFromEnv(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? fallback : value.trim();
+}
+
+/** An integer within [min, max]. */
+export function intFromEnv(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** `true`/`1`/`yes` or `false`/`0`/`no`, case-insensitive. */
+export function boolFromEnv(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (value === 'true' || value === '1' || value === 'yes') return true;
+  if (value === 'false' || value === '0' || value === 'no') return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+/** A comma-separated list, items trimmed, empty items dropped. */
+export function listFromEnv(env: Env, name: string, fallback: string): string[] {
+  return stringFromEnv(env, name, fallback)
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+/** An http(s) URL without trailing slashes, query or fragment. */
+export function httpUrlFromEnv(env: Env, name: string, fallback: string): string {
+  const value = stringFromEnv(env, name, fallback).replace(/\/+$/, '');
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    if (url.search !== '' || url.hash !== '') throw new Error('query');
+  } catch {
+    throw new ConfigError(name, `must be an http(s) URL without query or fragment, got "${value}"`);
+  }
+  return value;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** LOG_LEVEL: a pino level, default `info`. */
+export function logLevelFromEnv(env: Env): string {
+  const level = stringFromEnv(env, 'LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  return level;
+}
+
+/** KAFKA_BROKERS: comma-separated `host:port`, default `127.0.0.1:9092`. */
+export function kafkaBrokersFromEnv(env: Env): string[] {
+  const brokers = listFromEnv(env, 'KAFKA_BROKERS', '127.0.0.1:9092');
+  if (brokers.length === 0 || brokers.some((b) => !/^[^:\s]+:\d{1,5}$/.test(b))) {
+    throw new ConfigError('KAFKA_BROKERS', 'must be a comma-separated list of host:port, e.g. 127.0.0.1:9092');
+  }
+  return brokers;
+}
+
+/** REVOCATION_TOPIC: a legal Kafka topic name, default `revocable.revocations`. */
+export function topicFromEnv(env: Env): string {
+  const topic = stringFromEnv(env, 'REVOCATION_TOPIC', 'revocable.revocations');
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new ConfigError('REVOCATION_TOPIC', 'must be a valid Kafka topic name ([A-Za-z0-9._-], at most 249)');
+  return topic;
+}
