@@ -16,7 +16,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!process.env['KAFKA_BROKERS']) {
     if (docker) {
       const { KafkaContainer } = await import('@testcontainers/kafka');
-      const kafka = await new KafkaContainer('confluentinc/cp-kafka:7.9.0').withKraft().withExposedPorts(9093).start();
+      const kafka = await new KafkaContainer('confluentinc/cp-kafka:7.9.0').withKraft().start();
       teardown.push(() => kafka.stop());
       process.env['KAFKA_BROKERS'] = `${kafka.getHost()}:${kafka.getMappedPort(9093)}`;
     } else {
