@@ -7,15 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './support/cluster.ts';
-import { databaseUrl, kafkaBrokers } from './support/env.ts';
-
-async function waitFor(fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error('waitFor timed out');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
 
 describe('verifier in the process cluster', () => {
   let cluster: Cluster;
@@ -54,7 +46,7 @@ describe('verifier in the process cluster', () => {
     // Crash orders, then log out while it is down: only the topic knows about this revocation.
     await cluster.stopService('orders', 'SIGKILL');
     expect((await post('/v1/logout', undefined, token)).status).toBe(204);
-    await waitFor(async () => (await json(`${cluster.profileUrl}/v1/profile`, bearer(token))).status === 401);
+    await waitFor(async () => (await json(`${cluster.profileUrl}/v1/profile`, bearer(token))).status === 401, { timeoutMs: 20_000 });
 
     const seen: Array<number | 'down'> = [];
     let started = false;

@@ -12,18 +12,10 @@ import { createKafkaTransport, encodeEvent, revocationTopicSpec } from '@revocab
 import { buildApp, loadConfig } from '@revocable/orders';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SigningKeyMaterial } from '@revocable/tokens';
 import { hostileTokens, type HostileToken } from './corpus/hostile-tokens.ts';
-import { kafkaBrokers, uniqueTopic } from './support/env.ts';
+import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 
 const ISSUER = 'https://auth.corpus.test';
 const CORPUS_SIZE = 10_400;
-
-async function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error('waitFor timed out');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('hostile-token corpus against the orders service', () => {
   const topic = uniqueTopic('test.corpus');
@@ -71,7 +63,7 @@ describe('hostile-token corpus against the orders service', () => {
     orders = await buildApp(config);
     await orders.ready();
     await orders.revocable.whenReady();
-    await waitFor(() => orders.revocable.denylist.size().key === 1);
+    await waitFor(() => orders.revocable.denylist.size().key === 1, { timeoutMs: 20_000 });
   });
 
   afterAll(async () => {

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { waitFor } from './support/env.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaTransport, encodeEvent, revocationTopicSpec, type EventProducer, type EventTransport } from '@revocable/events';
 import { buildApp, loadConfig } from '@revocable/orders';
@@ -16,14 +17,6 @@ import { startKafkaBroker, type KafkaBroker } from './support/kafka-broker.ts';
 const ISSUER = 'https://auth.outage.test';
 const TOPIC = 'revocable.revocations.outage';
 const PARTITIONS = 3;
-
-async function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error('waitFor timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('orders service during a Kafka outage', () => {
   let broker: KafkaBroker;
@@ -86,7 +79,7 @@ describe('orders service during a Kafka outage', () => {
     );
     await orders.ready();
     await orders.revocable.whenReady();
-    await waitFor(() => orders.revocable.freshnessSeconds() < 3);
+    await waitFor(() => orders.revocable.freshnessSeconds() < 3, { timeoutMs: 30_000 });
   }, 120_000);
 
   afterAll(async () => {
@@ -101,14 +94,14 @@ describe('orders service during a Kafka outage', () => {
   it('serves both kinds of routes while fresh', async () => {
     const t = await token();
     // Polled: on a loaded machine one heartbeat may be late.
-    await waitFor(async () => (await call('POST', '/v1/orders', t)).statusCode === 201);
+    await waitFor(async () => (await call('POST', '/v1/orders', t)).statusCode === 201, { timeoutMs: 30_000 });
     expect((await call('GET', '/v1/orders', t)).statusCode).toBe(200);
   });
 
   it('with the broker stopped, freshness grows: fail-closed answers 503, fail-open serves', async () => {
     const t = await token();
     await broker.stop();
-    await waitFor(async () => (await call('POST', '/v1/orders', t)).statusCode === 503);
+    await waitFor(async () => (await call('POST', '/v1/orders', t)).statusCode === 503, { timeoutMs: 30_000 });
     expect(orders.revocable.freshnessSeconds()).toBeGreaterThan(3);
     const closed = await call('POST', '/v1/orders', t);
     expect(closed.statusCode).toBe(503);
@@ -129,7 +122,7 @@ describe('orders service during a Kafka outage', () => {
     await broker.start();
     const sid = randomUUID();
     const t = await token(sid);
-    await waitFor(async () => (await call('POST', '/v1/orders', t)).statusCode === 201, 60_000);
+    await waitFor(async () => (await call('POST', '/v1/orders', t)).statusCode === 201, { timeoutMs: 60_000 });
     expect(orders.revocable.freshnessSeconds()).toBeLessThan(3);
     const revoker = await transport.producer();
     await revoker.send(TOPIC, [
@@ -139,7 +132,7 @@ describe('orders service during a Kafka outage', () => {
       },
     ]);
     await revoker.close();
-    await waitFor(async () => (await call('GET', '/v1/orders', t)).statusCode === 401);
+    await waitFor(async () => (await call('GET', '/v1/orders', t)).statusCode === 401, { timeoutMs: 30_000 });
     expect((await call('GET', '/v1/orders', t)).json()).toMatchObject({ reason: 'revoked' });
   }, 90_000);
 });
