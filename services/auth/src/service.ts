@@ -44,6 +44,16 @@ export interface ClientMeta {
   ip?: string | undefined;
 }
 
+/** An account's state after an admin disable/enable. */
+export interface AccountStatus {
+  userId: string;
+  disabled: boolean;
+  /** When it was disabled; null while enabled. */
+  disabledAt: Date | null;
+  /** The user's current token version: every access token with a lower `ver` is dead. */
+  minVer: number;
+}
+
 /** RFC 7662 introspection answer. */
 export type IntrospectionResponse =
   | { active: false }
@@ -593,7 +603,9 @@ export class AuthService {
     return withTransaction(this.#o.pool, async (client) => {
       const nowMs = this.#now();
       // Lock order user → sessions, as in login and logout-all (no deadlocks between them).
-      await client.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [claims.sub]);
+      const locked = await client.query<{ disabled_at: Date | null }>('SELECT disabled_at FROM users WHERE id = $1 FOR UPDATE', [claims.sub]);
+      // Disabled between authenticate() and here: refuse like any revoked token.
+      if (locked.rows[0]?.disabled_at !== null) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
       const live = await client.query('SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL FOR UPDATE', [claims.sid, claims.sub]);
       if (live.rowCount === 0) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
       await client.query('UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1', [claims.sub, hash, new Date(nowMs)]);
@@ -655,6 +667,64 @@ export class AuthService {
     const minVer = await withTransaction(this.#o.pool, (client) => this.#revokeUser(client, userId, 'admin', this.#now(), 'admin'));
     if (minVer === null) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such user');
     return { minVer };
+  }
+
+  /**
+   * Admin: disables an account. In one transaction: sets `disabled_at`, bumps `ver`, revokes
+   * every session and writes `user.revoked {minVer, reason: account_disabled}`. From then on
+   * login answers exactly like a wrong password, refresh answers `session_revoked` and
+   * introspection answers inactive. Idempotent: an already disabled account is answered
+   * as it stands (its original `disabledAt`), with no second event.
+   * Throws `ERR_AUTH_INVALID_REQUEST` for an id that is not a UUID, `ERR_AUTH_NOT_FOUND` for an unknown user.
+   */
+  async disableUser(userId: string): Promise<AccountStatus> {
+    if (!UUID.test(userId)) throw new AuthError('ERR_AUTH_INVALID_REQUEST', 'user id must be a UUID');
+    const status = await withTransaction(this.#o.pool, async (client): Promise<AccountStatus | null> => {
+      const nowMs = this.#now();
+      // Lock order user → sessions, as in login, logout-all and password change.
+      const { rows } = await client.query<{ token_version: number; disabled_at: Date | null }>(
+        'SELECT token_version, disabled_at FROM users WHERE id = $1 FOR UPDATE',
+        [userId],
+      );
+      const row = rows[0];
+      if (row === undefined) return null;
+      if (row.disabled_at !== null) return { userId, disabled: true, disabledAt: row.disabled_at, minVer: row.token_version };
+      const disabledAt = new Date(nowMs);
+      await client.query('UPDATE users SET disabled_at = $2, updated_at = $2 WHERE id = $1', [userId, disabledAt]);
+      const minVer = (await this.#revokeUser(client, userId, 'account_disabled', nowMs, 'admin')) as number;
+      this.#o.log?.info({ event: 'user.disabled', sub: userId, minVer }, 'account disabled');
+      return { userId, disabled: true, disabledAt, minVer };
+    });
+    if (status === null) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such user');
+    return status;
+  }
+
+  /**
+   * Admin: enables a disabled account again. Tokens issued before the disable stay dead
+   * (their `ver` is below `minVer`, their sessions stay revoked); the user logs in anew.
+   * Also forgets the account's failed logins (attempts refused while it was disabled).
+   * No event: nothing becomes revoked. Idempotent.
+   * Throws `ERR_AUTH_INVALID_REQUEST` for an id that is not a UUID, `ERR_AUTH_NOT_FOUND` for an unknown user.
+   */
+  async enableUser(userId: string): Promise<AccountStatus> {
+    if (!UUID.test(userId)) throw new AuthError('ERR_AUTH_INVALID_REQUEST', 'user id must be a UUID');
+    const status = await withTransaction(this.#o.pool, async (client): Promise<AccountStatus | null> => {
+      const nowMs = this.#now();
+      const { rows } = await client.query<{ email: string; token_version: number; disabled_at: Date | null }>(
+        'SELECT email, token_version, disabled_at FROM users WHERE id = $1 FOR UPDATE',
+        [userId],
+      );
+      const row = rows[0];
+      if (row === undefined) return null;
+      if (row.disabled_at !== null) {
+        await client.query('UPDATE users SET disabled_at = NULL, updated_at = $2 WHERE id = $1', [userId, new Date(nowMs)]);
+        await client.query('DELETE FROM login_failures WHERE account_key = $1', [hmac(this.#accountKey, row.email)]);
+        this.#o.log?.info({ event: 'user.enabled', sub: userId }, 'account enabled');
+      }
+      return { userId, disabled: false, disabledAt: null, minVer: row.token_version };
+    });
+    if (status === null) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such user');
+    return status;
   }
 
   /**

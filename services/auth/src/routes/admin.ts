@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
 import { requireAdmin } from '../plugins/context.ts';
+import type { AccountStatus } from '../service.ts';
 
 const UserParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const KeyParams = Type.Object({ kid: Type.String({ maxLength: 256 }) });
@@ -19,6 +20,52 @@ export const adminRoutes = fp(
         requireAdmin(app, request);
         const { minVer } = await service.adminRevokeUser(request.params.id);
         return reply.send({ user_id: request.params.id, min_ver: minVer });
+      },
+    );
+
+    const accountResponse = {
+      200: Type.Object({
+        user_id: Type.String({ format: 'uuid' }),
+        disabled: Type.Boolean(),
+        disabled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'when it was disabled; null while enabled' }),
+        min_ver: Type.Integer({ description: 'current token version: access tokens with a lower ver are dead' }),
+      }),
+    };
+    const sendAccount = (reply: FastifyReply, status: AccountStatus) =>
+      reply.send({ user_id: status.userId, disabled: status.disabled, disabled_at: status.disabledAt?.toISOString() ?? null, min_ver: status.minVer });
+
+    app.post<{ Params: Static<typeof UserParams> }>(
+      '/v1/admin/users/:id/disable',
+      {
+        schema: {
+          tags: ['admin'],
+          summary:
+            'Disable an account: bumps ver, revokes every session and emits user.revoked (account_disabled), in one transaction. Login then fails like a wrong password. Idempotent: no second event',
+          params: UserParams,
+          response: accountResponse,
+          security,
+        },
+      },
+      async (request, reply) => {
+        requireAdmin(app, request);
+        return sendAccount(reply, await service.disableUser(request.params.id));
+      },
+    );
+
+    app.post<{ Params: Static<typeof UserParams> }>(
+      '/v1/admin/users/:id/enable',
+      {
+        schema: {
+          tags: ['admin'],
+          summary: 'Enable a disabled account: login works again; tokens issued before the disable stay dead. No event. Idempotent',
+          params: UserParams,
+          response: accountResponse,
+          security,
+        },
+      },
+      async (request, reply) => {
+        requireAdmin(app, request);
+        return sendAccount(reply, await service.enableUser(request.params.id));
       },
     );
 
