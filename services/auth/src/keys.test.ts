@@ -1,16 +1,15 @@
 // KeyStore against the real PostgreSQL: a database created before next keys existed gets
 // one at start without disturbing the signing key; concurrent starts agree on one of each.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { runner } from 'node-pg-migrate';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '@revocable/tokens';
 import { seal } from './crypto.ts';
 import { createPool, type Pool } from './db.ts';
 import { KeyStore } from './keys.ts';
 import { MIGRATIONS_DIR, MIGRATIONS_TABLE, runMigrations } from './migrate.ts';
+import { createScratchDatabase } from './test-database.ts';
 
-const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const KEK = randomBytes(32);
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -19,21 +18,11 @@ afterEach(async () => {
 });
 
 async function freshDatabase(): Promise<{ url: string; pool: Pool }> {
-  const name = `revocable_auth_keys_unit_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  const url = u.toString();
+  const { url, drop } = await createScratchDatabase('revocable_auth_keys_unit');
   const pool = createPool({ connectionString: url, max: 6, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
   cleanups.push(async () => {
     await pool.end();
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
+    await drop();
   });
   return { url, pool };
 }

@@ -1,7 +1,6 @@
 // Relay logic against the real PostgreSQL, with an in-memory implementation of the
 // EventTransport seam standing in for Kafka (the real broker is covered in test/auth-*.test.ts).
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   parseEvent,
@@ -15,6 +14,7 @@ import {
 } from '@revocable/events';
 import { createPool, type Pool } from './db.ts';
 import { runMigrations } from './migrate.ts';
+import { createScratchDatabase } from './test-database.ts';
 import { enqueueEvent } from './outbox.ts';
 import { OutboxRelay } from './relay.ts';
 
@@ -52,32 +52,21 @@ class MemoryTransport implements EventTransport {
   }
 }
 
-const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `revocable_auth_relay_unit_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-const dbUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
+let dbUrl = '';
+let dropDatabase: () => Promise<void> = async () => {};
 let pool: Pool;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const spec: TopicSpec = { topic: 'unit.revocations', partitions: 3, replicationFactor: 1, configs: {} };
 
 beforeAll(async () => {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
+  ({ url: dbUrl, drop: dropDatabase } = await createScratchDatabase('revocable_auth_relay_unit'));
   await runMigrations(dbUrl);
   pool = createPool({ connectionString: dbUrl, max: 4, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
 });
 
 afterAll(async () => {
   await pool?.end();
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.end();
+  await dropDatabase();
 });
 
 function relayWith(transport: EventTransport): OutboxRelay {

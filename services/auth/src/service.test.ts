@@ -2,42 +2,31 @@
 // ES256 keys, absolute session lifetime, session cap under concurrent logins.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader } from 'jose';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAccessToken } from '@revocable/tokens';
 import { loadConfig, type AuthConfig } from './config.ts';
 import { createPool, type Pool } from './db.ts';
 import { KeyStore } from './keys.ts';
 import { runMigrations } from './migrate.ts';
+import { createScratchDatabase } from './test-database.ts';
 import { createPasswordHasher, type PasswordHasher } from './password.ts';
 import { AuthService } from './service.ts';
 
-const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `revocable_auth_service_unit_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-const dbUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
+let dbUrl = '';
+let dropDatabase: () => Promise<void> = async () => {};
 let pool: Pool;
 let offsetMs = 0;
 const now = () => Date.now() + offsetMs;
 
 beforeAll(async () => {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
+  ({ url: dbUrl, drop: dropDatabase } = await createScratchDatabase('revocable_auth_service_unit'));
   await runMigrations(dbUrl);
   pool = createPool({ connectionString: dbUrl, max: 8, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
 });
 
 afterAll(async () => {
   await pool?.end();
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.end();
+  await dropDatabase();
 });
 
 /** Counts the scrypt work each login does, delegating to the real hasher. */
