@@ -1,3 +1,4 @@
+import { CSRF_HEADER } from '@revocable/protocol';
 import {
   NetworkError,
   NotAuthenticatedError,
@@ -25,7 +26,7 @@ import type { RefreshTokenStorage, RefreshTokenStore } from './storage.ts';
  * cookie-authenticated requests without it. Allow it in the auth service's CORS settings
  * when the app runs on another origin.
  */
-export const CSRF_HEADER = 'x-csrf-protection';
+export { CSRF_HEADER };
 
 /** Options of {@link RevocableClient}. */
 export interface RevocableClientOptions {

@@ -1,5 +1,6 @@
 /** Small helpers to read the auth service's answers and map them to typed errors. */
 
+import type { RefreshRefusalReason } from '@revocable/protocol';
 import {
   AuthRequestError,
   AuthServerError,
@@ -12,13 +13,9 @@ import {
   type ServerErrorDetails,
 } from './errors.ts';
 
-/**
- * Why the auth service refused a refresh token (`reason` next to `error: "invalid_grant"`):
- * `reuse_detected` (the token had already been rotated; the session is now revoked),
- * `session_revoked` (logout, logout-all, admin, password change, eviction...),
- * `session_expired` (idle or absolute lifetime), `unknown_token`.
- */
-export type RefreshRefusalReason = 'reuse_detected' | 'session_revoked' | 'session_expired' | 'unknown_token';
+// Why the auth service refused a refresh token (`reason` next to `error: "invalid_grant"`):
+// the reasons are part of the wire contract (@revocable/protocol).
+export type { RefreshRefusalReason };
 
 /** The OAuth-style error body every Revocable service answers with. */
 export interface ErrorBody {

@@ -1,9 +1,10 @@
 import type { RevocableEvent } from '@revocable/events';
+import type { DenialKind } from '@revocable/protocol';
 import { createIdHasher, type IdHash64, type IdHasher } from './hash.ts';
 import { ExpiringHashTable } from './table.ts';
 
-/** Which entry denied a token. */
-export type DenialKind = 'session' | 'user' | 'token' | 'key';
+// Which entry denied a token: part of the wire contract (@revocable/protocol).
+export type { DenialKind };
 
 /** Options for {@link Denylist}. */
 export interface DenylistOptions {

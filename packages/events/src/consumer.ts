@@ -1,5 +1,6 @@
 import type { TransportLogger } from './kafka.ts';
-import { parseEvent, type EventRejectCode, type RevocationEvent } from './schema.ts';
+import type { SkipCode } from '@revocable/protocol';
+import { parseEvent, type RevocationEvent } from './schema.ts';
 import type { BroadcastSubscription, EventTransport, IncomingRecord, TopicAdmin } from './transport.ts';
 
 export interface RevocationConsumerOptions {
@@ -8,7 +9,7 @@ export interface RevocationConsumerOptions {
   /** Applies one revocation event (e.g. `denylist.apply`). Must not throw; errors are counted and skipped. */
   onEvent: (event: RevocationEvent, meta: { partition: number; offset: string }) => void;
   /** Called for each skipped record with its reject code. */
-  onSkip?: (code: EventRejectCode | 'ERR_EVENT_APPLY_FAILED', detail: string, meta: { partition: number; offset: string }) => void;
+  onSkip?: (code: SkipCode, detail: string, meta: { partition: number; offset: string }) => void;
   /** Called after an event was applied, with event time → applied latency in milliseconds. */
   onApplied?: (event: RevocationEvent, latencyMs: number) => void;
   /** Injected clock, epoch milliseconds. Default `Date.now`. */
@@ -20,7 +21,7 @@ export interface RevocationConsumerOptions {
 
 export interface RevocationConsumerStats {
   applied: number;
-  skipped: Record<EventRejectCode | 'ERR_EVENT_APPLY_FAILED', number>;
+  skipped: Record<SkipCode, number>;
   heartbeats: number;
   /** Records between this instance's position and the start high watermark, per partition (0 once caught up). */
   lagByPartition: Map<number, number>;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Logger } from '@revocable/protocol';
 import kafkajs, { type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
 import type {
   BroadcastSubscription,
@@ -20,13 +21,8 @@ const { ConfigResourceTypes, Kafka, Partitioners, logLevel: KafkaLogLevel } = ka
 // exactly-once warning about bounded retries does not apply here.
 const EXPECTED_WARNINGS = new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees']);
 
-/** Minimal logger shape (pino-compatible). */
-export interface TransportLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+/** The logger a transport writes to: the protocol's pino-compatible {@link Logger}. */
+export type TransportLogger = Logger;
 
 export interface KafkaTransportOptions {
   /** `host:port` list. */

@@ -6,6 +6,8 @@
  * forget the entry then without knowing the issuer's TTL settings.
  */
 
+import { EVENT_TYPES, type EventRejectCode, type EventType } from '@revocable/protocol';
+
 /** Current schema version written by producers. Consumers accept versions they know. */
 export const EVENT_SCHEMA_VERSION = 1;
 
@@ -80,15 +82,8 @@ export interface HeartbeatEvent extends EventBase {
 
 export type RevocationEvent = SessionRevokedEvent | UserRevokedEvent | TokenRevokedEvent | KeyRevokedEvent;
 export type RevocableEvent = RevocationEvent | HeartbeatEvent;
-export type EventType = RevocableEvent['type'];
-
-export const EVENT_TYPES: readonly EventType[] = [
-  'session.revoked',
-  'user.revoked',
-  'token.revoked',
-  'key.revoked',
-  'heartbeat',
-];
+// The type names and reject codes are part of the wire contract (@revocable/protocol).
+export { EVENT_TYPES, type EventType };
 
 /** Kafka record key: events are keyed by `sub` so one user's events stay ordered. */
 export function eventKey(event: RevocableEvent): string | null {
@@ -104,13 +99,7 @@ export function eventKey(event: RevocableEvent): string | null {
   }
 }
 
-/** Stable codes for events that cannot be applied; consumers count them by code. */
-export type EventRejectCode =
-  | 'ERR_EVENT_TOO_LARGE'
-  | 'ERR_EVENT_NOT_JSON'
-  | 'ERR_EVENT_UNSUPPORTED_VERSION'
-  | 'ERR_EVENT_UNKNOWN_TYPE'
-  | 'ERR_EVENT_INVALID';
+export type { EventRejectCode };
 
 /** Thrown by {@link encodeEvent} when a producer tries to publish an invalid event. */
 export class EventValidationError extends Error {

@@ -6,7 +6,7 @@ export {
   type RevocableOptions,
   type RouteAuthOptions,
 } from './plugin.ts';
-export { TokenVerifier, RevokedTokenError, type AuthContext, type DenylistLookup, type RevocationKind, type TokenVerifierOptions } from './verifier.ts';
+export { TokenVerifier, RevokedTokenError, type AuthContext, type DenylistLookup, type TokenVerifierOptions } from './verifier.ts';
 export { introspectToken, IntrospectionError, type IntrospectionOptions, type IntrospectionResult } from './introspection.ts';
 export { createVerifierMetrics, type MetricSources, type RequestOutcome, type VerifierMetrics } from './metrics.ts';
 export { ConfigError, intFromEnv, loadServerConfig, loadVerifierConfig, verifierOptionsFromConfig, type ServerConfig, type VerifierConfig } from './config.ts';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EventRejectCode } from '@revocable/events';
+import { DENIAL_KINDS, type SkipCode } from '@revocable/protocol';
 
 /** Outcome of one authenticated request, the `outcome` label of `revocable_requests_total`. */
 export type RequestOutcome = 'allowed' | 'allowed_stale' | 'unauthorized' | 'forbidden' | 'unavailable';
@@ -78,7 +78,7 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
     registers,
     collect() {
       const size = sources.denylistSize();
-      for (const kind of ['session', 'user', 'token', 'key'] as const) this.set({ kind }, size[kind]);
+      for (const kind of DENIAL_KINDS) this.set({ kind }, size[kind]);
     },
   });
   new Gauge({
@@ -140,6 +140,6 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
 }
 
 /** Labels every reject code up front so dashboards see zeros rather than gaps. */
-export function initSkipCodes(metrics: VerifierMetrics, codes: readonly (EventRejectCode | 'ERR_EVENT_APPLY_FAILED')[]): void {
+export function initSkipCodes(metrics: VerifierMetrics, codes: readonly SkipCode[]): void {
   for (const code of codes) metrics.eventsSkipped.inc({ code }, 0);
 }

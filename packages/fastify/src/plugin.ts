@@ -2,8 +2,18 @@ import fp from 'fastify-plugin';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Denylist } from '@revocable/denylist';
-import { RevocationConsumer, type EventRejectCode, type EventTransport, type TransportLogger } from '@revocable/events';
-import { TokenVerificationError, type SigningAlgorithm, type TokenRejectReason } from '@revocable/tokens';
+import { RevocationConsumer, type EventTransport } from '@revocable/events';
+import {
+  INSUFFICIENT_SCOPE,
+  SKIP_CODES,
+  WWW_AUTHENTICATE_HEADER,
+  RETRY_AFTER_HEADER,
+  parseBearer,
+  type Logger,
+  type UnauthorizedReason,
+  type UnavailableReason,
+} from '@revocable/protocol';
+import { TokenVerificationError, type SigningAlgorithm } from '@revocable/tokens';
 import { introspectToken, type IntrospectionOptions } from './introspection.ts';
 import { createVerifierMetrics, initSkipCodes, type RequestOutcome, type VerifierMetrics } from './metrics.ts';
 import { RevokedTokenError, TokenVerifier, type AuthContext } from './verifier.ts';
@@ -98,7 +108,7 @@ declare module 'fastify' {
 }
 
 // Client-facing texts: fixed per reason, so nothing about keys or internals can leak.
-const REASON_TEXT: Record<TokenRejectReason | 'missing_token', string> = {
+const REASON_TEXT: Record<UnauthorizedReason, string> = {
   missing_token: 'a bearer token is required',
   malformed: 'the token is malformed',
   token_too_large: 'the token is too large',
@@ -116,53 +126,40 @@ const REASON_TEXT: Record<TokenRejectReason | 'missing_token', string> = {
   revoked: 'the token has been revoked',
 };
 
-const UNAVAILABLE_TEXT = {
+const UNAVAILABLE_TEXT: Record<UnavailableReason, string> = {
   not_ready: 'the service is catching up with revocations',
   stale_revocation_state: 'revocation state is too old to decide safely',
   introspection_failed: 'the token cannot be checked with the issuer right now',
   keys_unavailable: 'the token cannot be verified right now',
-} as const;
+};
 
-const SKIP_CODES: readonly (EventRejectCode | 'ERR_EVENT_APPLY_FAILED')[] = [
-  'ERR_EVENT_TOO_LARGE',
-  'ERR_EVENT_NOT_JSON',
-  'ERR_EVENT_UNSUPPORTED_VERSION',
-  'ERR_EVENT_UNKNOWN_TYPE',
-  'ERR_EVENT_INVALID',
-  'ERR_EVENT_APPLY_FAILED',
-];
-
-// RFC 6750 b64token, one scheme, one token.
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const STALE_WARN_INTERVAL_MS = 10_000;
-// Longest Authorization header looked at at all; anything longer is refused as too large.
-const MAX_AUTH_HEADER = 16 * 1024;
 
 /** An authentication/authorisation failure; the only place that turns them into HTTP answers is {@link sendAuthFailure}. */
 type AuthFailure =
-  | { status: 401; reason: TokenRejectReason | 'missing_token' }
+  | { status: 401; reason: UnauthorizedReason }
   | { status: 403; scopes: readonly string[] }
-  | { status: 503; reason: 'not_ready' | 'stale_revocation_state' | 'introspection_failed' | 'keys_unavailable' };
+  | { status: 503; reason: UnavailableReason };
 
 function sendAuthFailure(reply: FastifyReply, failure: AuthFailure): FastifyReply {
   switch (failure.status) {
     case 401:
       if (failure.reason === 'missing_token') {
         // RFC 6750 §3.1: no error code when the request carried no credentials.
-        reply.header('www-authenticate', 'Bearer');
+        reply.header(WWW_AUTHENTICATE_HEADER, 'Bearer');
       } else {
-        reply.header('www-authenticate', `Bearer error="invalid_token", error_description="${failure.reason}"`);
+        reply.header(WWW_AUTHENTICATE_HEADER, `Bearer error="invalid_token", error_description="${failure.reason}"`);
       }
       return reply.code(401).send({ error: 'invalid_token', error_description: REASON_TEXT[failure.reason], reason: failure.reason });
     case 403:
-      reply.header('www-authenticate', `Bearer error="insufficient_scope", scope="${failure.scopes.join(' ')}"`);
+      reply.header(WWW_AUTHENTICATE_HEADER, `Bearer error="insufficient_scope", scope="${failure.scopes.join(' ')}"`);
       return reply.code(403).send({
         error: 'insufficient_scope',
         error_description: `this route requires the scope(s): ${failure.scopes.join(' ')}`,
-        reason: 'insufficient_scope',
+        reason: INSUFFICIENT_SCOPE,
       });
     case 503:
-      reply.header('retry-after', '1');
+      reply.header(RETRY_AFTER_HEADER, '1');
       return reply.code(503).send({
         error: 'temporarily_unavailable',
         error_description: UNAVAILABLE_TEXT[failure.reason],
@@ -174,7 +171,7 @@ function sendAuthFailure(reply: FastifyReply, failure: AuthFailure): FastifyRepl
 async function revocablePlugin(app: FastifyInstance, options: RevocableOptions): Promise<void> {
   const now = options.now ?? Date.now;
   const getKey = resolveKeys(options);
-  const logger = app.log as unknown as TransportLogger;
+  const logger = app.log as unknown as Logger;
   const denylist = new Denylist({ now });
 
   let metrics: VerifierMetrics | undefined;
@@ -268,10 +265,10 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
       return sendAuthFailure(reply, { status: 503, reason: 'not_ready' });
     }
 
-    const bearer = bearerToken(request.headers.authorization);
-    if (typeof bearer === 'string') {
-      count('unauthorized', bearer);
-      return sendAuthFailure(reply, { status: 401, reason: bearer });
+    const bearer = parseBearer(request.headers.authorization);
+    if (!bearer.ok) {
+      count('unauthorized', bearer.reason);
+      return sendAuthFailure(reply, { status: 401, reason: bearer.reason });
     }
     const token = bearer.token;
 
@@ -380,13 +377,6 @@ function resolveKeys(options: RevocableOptions): JWTVerifyGetKey {
     cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
     timeoutDuration: 3000,
   });
-}
-
-function bearerToken(header: string | undefined): { token: string } | 'missing_token' | 'malformed' | 'token_too_large' {
-  if (header === undefined || header.length === 0) return 'missing_token';
-  if (header.length > MAX_AUTH_HEADER) return 'token_too_large';
-  const match = BEARER.exec(header);
-  return match?.[1] !== undefined ? { token: match[1] } : 'malformed';
 }
 
 /**

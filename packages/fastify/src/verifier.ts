@@ -7,13 +7,11 @@ import {
   type SigningAlgorithm,
 } from '@revocable/tokens';
 import type { JWTVerifyGetKey } from 'jose';
-
-/** What the denylist can deny a token for. */
-export type RevocationKind = 'session' | 'user' | 'token' | 'key';
+import type { DenialKind } from '@revocable/protocol';
 
 /** The part of `@revocable/denylist`'s `Denylist` the verifier needs. */
 export interface DenylistLookup {
-  check(query: { jti: string; sid: string; sub: string; ver: number; kid: string }): RevocationKind | null;
+  check(query: { jti: string; sid: string; sub: string; ver: number; kid: string }): DenialKind | null;
 }
 
 /** A verified, not-revoked access token, as handlers see it on `request.auth`. */
@@ -138,8 +136,8 @@ export class TokenVerifier {
 
 /** A validly issued token that the denylist denies; `kind` says which entry matched. */
 export class RevokedTokenError extends TokenVerificationError {
-  readonly kind: RevocationKind;
-  constructor(kind: RevocationKind) {
+  readonly kind: DenialKind;
+  constructor(kind: DenialKind) {
     super('revoked', 'token has been revoked');
     this.kind = kind;
   }

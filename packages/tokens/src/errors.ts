@@ -1,22 +1,7 @@
-/**
- * Why an access token was refused. Stable, machine-readable, safe to show to clients:
- * none of them reveal key material or internals.
- */
-export type TokenRejectReason =
-  | 'malformed'
-  | 'token_too_large'
-  | 'unsupported_alg'
-  | 'forbidden_header'
-  | 'bad_typ'
-  | 'unknown_kid'
-  | 'bad_signature'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'wrong_issuer'
-  | 'wrong_audience'
-  | 'invalid_claims'
-  | 'keys_unavailable'
-  | 'revoked';
+import type { TokenRejectReason } from '@revocable/protocol';
+
+// Why an access token was refused: the reasons are part of the wire contract (@revocable/protocol).
+export type { TokenRejectReason };
 
 /** Stable error code for each reason, in jose's style. */
 export const TOKEN_ERROR_CODES = {

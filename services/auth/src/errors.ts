@@ -1,3 +1,5 @@
+import type { RefreshRefusalReason } from '@revocable/protocol';
+
 /**
  * Errors of the auth service. Each has a stable `code` (tests and callers match on it);
  * the HTTP status and OAuth `error` string come from {@link AUTH_ERRORS}, mapped in one
@@ -26,16 +28,9 @@ export const AUTH_ERRORS = {
 
 export type AuthErrorCode = keyof typeof AUTH_ERRORS;
 
-/**
- * Why `/oauth/token` refused a refresh token: the `reason` field next to
- * `error: "invalid_grant"`. Stable and deliberately coarse (no who, when or which device):
- * - `reuse_detected`: the token had already been rotated; the whole session is now revoked.
- * - `session_revoked`: the session was ended (logout, logout-all, admin, password change,
- *   session cap eviction, account disabled, or reuse detected on another copy of its tokens).
- * - `session_expired`: the session outlived its idle or absolute lifetime.
- * - `unknown_token`: not a refresh token this service knows (malformed, never issued, purged).
- */
-export type RefreshRefusalReason = 'reuse_detected' | 'session_revoked' | 'session_expired' | 'unknown_token';
+// Why `/oauth/token` refused a refresh token (the `reason` next to `error: "invalid_grant"`):
+// part of the wire contract, see @revocable/protocol's RefreshRefusalReason.
+export type { RefreshRefusalReason };
 
 export class AuthError extends Error {
   readonly code: AuthErrorCode;

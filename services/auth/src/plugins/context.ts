@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { CSRF_HEADER, parseBearer } from '@revocable/protocol';
 import type { AccessTokenClaims } from '@revocable/tokens';
 import type { AuthConfig } from '../config.ts';
 import { safeEqual } from '../crypto.ts';
@@ -30,7 +31,7 @@ declare module 'fastify' {
 }
 
 /** Header a browser must send with cookie-authenticated requests (CSRF defence; see README). */
-export const CSRF_HEADER = 'x-csrf-protection';
+export { CSRF_HEADER };
 /** Paths the refresh cookie is scoped to: the token endpoint and logout. */
 export const REFRESH_COOKIE_PATHS = ['/oauth/token', '/v1/logout'] as const;
 
@@ -41,12 +42,10 @@ export const contextPlugin = fp(
   { name: 'revocable-auth-context', fastify: '5.x' },
 );
 
-/** The bearer token of the request, or undefined. */
+/** The bearer token of the request (RFC 6750 grammar, @revocable/protocol's parseBearer), or undefined. */
 export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header === undefined) return undefined;
-  const m = /^Bearer[ ]+([^\s]+)\s*$/i.exec(header);
-  return m?.[1];
+  const bearer = parseBearer(request.headers.authorization);
+  return bearer.ok ? bearer.token : undefined;
 }
 
 /** Authenticates the caller by access token (live session, current `ver`, jti not revoked). */
