@@ -1,11 +1,24 @@
 export {
   revocable,
+  sendAuthFailure,
+  type AuthDecision,
   type FreshnessPolicy,
   type FreshnessRequirement,
   type RevocableHandle,
   type RevocableOptions,
   type RouteAuthOptions,
 } from './plugin.ts';
+export { createVerifierCore, type VerifierCore, type VerifierCoreOptions } from './core.ts';
+export {
+  decide,
+  type AuthFailure,
+  type Decision,
+  type FreshnessState,
+  type RequestCount,
+  type RoutePolicy,
+  type TokenState,
+} from './decide.ts';
+export { authFailureResponse, type AuthFailureResponse } from './response.ts';
 export { TokenVerifier, RevokedTokenError, type AuthContext, type DenylistLookup, type TokenVerifierOptions } from './verifier.ts';
 export { introspectToken, IntrospectionError, type IntrospectionOptions, type IntrospectionResult } from './introspection.ts';
 export { createVerifierMetrics, type MetricSources, type RequestOutcome, type VerifierMetrics } from './metrics.ts';

@@ -1,8 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DENIAL_KINDS, type SkipCode } from '@revocable/protocol';
 
-/** Outcome of one authenticated request, the `outcome` label of `revocable_requests_total`. */
-export type RequestOutcome = 'allowed' | 'allowed_stale' | 'unauthorized' | 'forbidden' | 'unavailable';
+import type { RequestOutcome } from './decide.ts';
+
+export type { RequestOutcome };
 
 /** Live values the metrics read at scrape time. */
 export interface MetricSources {

@@ -1,0 +1,303 @@
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { Denylist } from '@revocable/denylist';
+import { RevocationConsumer, type EventTransport } from '@revocable/events';
+import { SKIP_CODES, parseBearer, type Logger } from '@revocable/protocol';
+import { TokenVerificationError, type SigningAlgorithm } from '@revocable/tokens';
+import { decide, type Decision, type AuthFailure, type FreshnessRequirement, type RouteAuthOptions, type RoutePolicy, type TokenState } from './decide.ts';
+import { introspectToken, type IntrospectionOptions } from './introspection.ts';
+import { createVerifierMetrics, initSkipCodes, type VerifierMetrics } from './metrics.ts';
+import { RevokedTokenError, TokenVerifier, type AuthContext } from './verifier.ts';
+
+/** Options of {@link createVerifierCore} (and of the `revocable` plugin). */
+export interface VerifierCoreOptions {
+  /** Expected `iss` of access tokens. */
+  issuer: string;
+  /** This service's audience; tokens must carry it in `aud`. */
+  audience: string;
+  /** JWKS URL of the auth service. Keys are cached; an unknown kid refetches at most once per cooldown. */
+  jwksUrl?: string | URL;
+  /** Alternative to `jwksUrl`: a key resolver (tests, static keys). */
+  getKey?: JWTVerifyGetKey;
+  /** Minimum time between two JWKS refetches triggered by unknown kids, milliseconds. Default 5000: bounds refetch load under random-kid floods and how long a freshly rotated key can be refused. */
+  jwksCooldownMs?: number;
+  /** Longest time a fetched JWKS is used without refetching, milliseconds. Default 600000. */
+  jwksCacheMaxAgeMs?: number;
+  /** Where revocation events come from (e.g. `createKafkaTransport`). */
+  transport: EventTransport;
+  /** The revocation topic. */
+  topic: string;
+  /** Allowed signing algorithms. Default `['EdDSA', 'ES256']`. */
+  algorithms?: readonly SigningAlgorithm[];
+  /** Leeway for `exp`/`nbf`/`iat`, seconds. Default 5. */
+  clockToleranceSeconds?: number;
+  /** Tokens longer than this are refused before parsing, bytes. Default 8192. */
+  maxTokenBytes?: number;
+  /** Size of the verified-token cache, entries. Default 10000; 0 disables it. */
+  cacheMax?: number;
+  /** Default freshness requirement for every protected route. Default: none. */
+  freshness?: FreshnessRequirement;
+  /** Needed by routes whose freshness policy is `introspect`. */
+  introspection?: IntrospectionOptions;
+  /** Add prom-client's process/runtime metrics to the registry. Default false. */
+  defaultMetrics?: boolean;
+  /** Injected clock, epoch milliseconds. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** The outcome of {@link VerifierCore.authorize}. */
+export type AuthDecision = { ok: true; context: AuthContext } | { ok: false; failure: AuthFailure };
+
+/**
+ * The verifier without any HTTP framework: the denylist, the consumer feeding it from the
+ * revocation topic, the token verifier(s), the metrics, and {@link authorize} (the request-path
+ * decision, executed). The `revocable` Fastify plugin is a thin layer over it; a forward-auth
+ * gateway can use it directly.
+ */
+export interface VerifierCore {
+  denylist: Denylist;
+  consumer: RevocationConsumer;
+  /** The verifier of {@link VerifierCoreOptions.audience}. */
+  verifier: TokenVerifier;
+  metrics: VerifierMetrics;
+  /** True once the consumer replayed up to the high watermarks seen at start. */
+  isReady(): boolean;
+  /** Resolves when {@link isReady} becomes true. */
+  whenReady(): Promise<void>;
+  /** Age of the revocation state, seconds (`Infinity` before any heartbeat). */
+  freshnessSeconds(): number;
+  /**
+   * The request-path decision for one request, executed: readiness, bearer grammar,
+   * verification (by `verifier`, default the core's own audience), denylist, scopes,
+   * freshness policy (asking the issuer for `introspect`), counted in
+   * `revocable_requests_total`. `log` receives the warnings (default the core's logger).
+   * @example
+   * const decision = await core.authorize(request.headers.authorization, { scopes: ['orders:write'] });
+   * if (!decision.ok) return sendAuthFailure(reply, decision.failure);
+   */
+  authorize(authorization: string | undefined, route?: RouteAuthOptions, verifier?: TokenVerifier, log?: Pick<Logger, 'warn'>): Promise<AuthDecision>;
+  /**
+   * A verifier for another audience on the same keys, denylist and options (one per audience,
+   * created once). Its cache counts in the verify-cache metrics.
+   */
+  verifierFor(audience: string): TokenVerifier;
+  /**
+   * Checks a route's options against this core at startup (throws `TypeError` naming `where`):
+   * freshness bounds positive, known policies, `introspect` only with the introspection
+   * option, scopes RFC 6749 scope tokens.
+   */
+  checkRoute(where: string, route: RouteAuthOptions | undefined): void;
+  /** Starts reading the topic in the background (retries until the broker answers). */
+  start(): void;
+  /** Stops the consumer. */
+  stop(): Promise<void>;
+}
+
+const STALE_WARN_INTERVAL_MS = 10_000;
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+const NOT_CHECKED: TokenState = Object.freeze({ kind: 'unchecked' });
+const NO_SCOPES: readonly string[] = Object.freeze([]);
+
+/**
+ * Builds the {@link VerifierCore}: nothing is read until {@link VerifierCore.start}.
+ * @example
+ * const core = createVerifierCore({ issuer, audience: 'orders', jwksUrl, transport, topic, logger });
+ * core.start();
+ * await core.whenReady();
+ * const decision = await core.authorize(`Bearer ${token}`);
+ */
+export function createVerifierCore(options: VerifierCoreOptions & { logger: Logger }): VerifierCore {
+  const now = options.now ?? Date.now;
+  const logger = options.logger;
+  const getKey = resolveKeys(options);
+  const denylist = new Denylist({ now });
+
+  let metrics: VerifierMetrics | undefined;
+  const consumer = new RevocationConsumer({
+    transport: options.transport,
+    topic: options.topic,
+    now,
+    logger,
+    onEvent: (event) => denylist.apply(event),
+    onApplied: (event, latencyMs) => {
+      metrics?.eventsApplied.inc({ type: event.type });
+      metrics?.eventApplyLatency.observe({ phase: consumer.isCaughtUp() ? 'live' : 'replay' }, latencyMs / 1000);
+    },
+    onSkip: (code, detail, meta) => {
+      metrics?.eventsSkipped.inc({ code });
+      logger.warn({ code, detail, partition: meta.partition, offset: meta.offset }, 'skipped a revocation record');
+    },
+  });
+  const newVerifier = (audience: string) =>
+    new TokenVerifier({
+      issuer: options.issuer,
+      audience,
+      getKey,
+      denylist,
+      now,
+      ...(options.algorithms !== undefined ? { algorithms: options.algorithms } : {}),
+      ...(options.clockToleranceSeconds !== undefined ? { clockToleranceSeconds: options.clockToleranceSeconds } : {}),
+      ...(options.maxTokenBytes !== undefined ? { maxTokenBytes: options.maxTokenBytes } : {}),
+      ...(options.cacheMax !== undefined ? { cacheMax: options.cacheMax } : {}),
+    });
+  const verifier = newVerifier(options.audience);
+  const verifiers = new Map<string, TokenVerifier>([[options.audience, verifier]]);
+  const verifierFor = (audience: string): TokenVerifier => {
+    let found = verifiers.get(audience);
+    if (found === undefined) {
+      found = newVerifier(audience);
+      verifiers.set(audience, found);
+    }
+    return found;
+  };
+  metrics = createVerifierMetrics(
+    {
+      denylistSize: () => denylist.size(),
+      lagByPartition: () => consumer.stats().lagByPartition,
+      freshnessSeconds: () => consumer.freshnessSeconds(),
+      ready: () => consumer.isCaughtUp(),
+      cacheStats: () => {
+        const total = { hits: 0, misses: 0, size: 0 };
+        for (const v of verifiers.values()) {
+          const stats = v.cacheStats();
+          total.hits += stats.hits;
+          total.misses += stats.misses;
+          total.size += stats.size;
+        }
+        return total;
+      },
+    },
+    { defaultMetrics: options.defaultMetrics === true },
+  );
+  initSkipCodes(metrics, SKIP_CODES);
+  const m = metrics;
+
+  // Route policies are merged once per route options object, not per request.
+  const defaultPolicy: RoutePolicy = Object.freeze({ scopes: NO_SCOPES, freshness: options.freshness });
+  const policies = new WeakMap<RouteAuthOptions, RoutePolicy>();
+  const policyOf = (route: RouteAuthOptions | undefined): RoutePolicy => {
+    if (route === undefined) return defaultPolicy;
+    let policy = policies.get(route);
+    if (policy === undefined) {
+      const freshness = route.freshness ?? options.freshness;
+      policy = Object.freeze({ scopes: route.scopes ?? NO_SCOPES, freshness: freshness === false ? undefined : freshness });
+      policies.set(route, policy);
+    }
+    return policy;
+  };
+
+  // Fail-open is an alarm, but one log line per request would bury everything else.
+  let lastStaleWarnMs = Number.NEGATIVE_INFINITY;
+  let staleServed = 0;
+
+  async function tokenState(authorization: string | undefined, tokenVerifier: TokenVerifier, log: Pick<Logger, 'warn'>): Promise<{ state: TokenState; token?: string }> {
+    const bearer = parseBearer(authorization);
+    if (!bearer.ok) return { state: { kind: 'unusable', reason: bearer.reason } };
+    const token = bearer.token;
+    try {
+      return { state: { kind: 'valid', context: (await tokenVerifier.verify(token)).context }, token };
+    } catch (error) {
+      if (!(error instanceof TokenVerificationError)) throw error;
+      if (error instanceof RevokedTokenError) return { state: { kind: 'revoked', by: error.kind }, token };
+      if (error.reason === 'keys_unavailable') {
+        log.warn({ code: error.code }, 'signing keys could not be resolved');
+        return { state: { kind: 'keys_unavailable' }, token };
+      }
+      return { state: { kind: 'rejected', reason: error.reason }, token };
+    }
+  }
+
+  async function introspect(token: string): Promise<'active' | 'inactive' | 'failed'> {
+    // Unreachable for checked routes (checkRoute); kept so the type narrows.
+    if (options.introspection === undefined) return 'failed';
+    try {
+      const { active } = await introspectToken(token, options.introspection);
+      m.introspections.inc({ result: active ? 'active' : 'inactive' });
+      return active ? 'active' : 'inactive';
+    } catch (error) {
+      m.introspections.inc({ result: 'failed' });
+      logger.warn({ err: error }, 'token introspection failed');
+      return 'failed';
+    }
+  }
+
+  /** Executes a final decision: the metric sample, the rate-limited fail-open warning. */
+  function execute(decision: Exclude<Decision, { verdict: 'introspect' }>, log: Pick<Logger, 'warn'>): AuthDecision {
+    m.requests.inc(decision.count as { outcome: string; reason: string });
+    if (decision.verdict === 'deny') return { ok: false, failure: decision.failure };
+    if (decision.stale !== undefined) {
+      staleServed++;
+      if (now() - lastStaleWarnMs >= STALE_WARN_INTERVAL_MS) {
+        lastStaleWarnMs = now();
+        log.warn({ freshnessSeconds: decision.stale.ageSeconds, maxSeconds: decision.stale.maxSeconds, servedStale: staleServed }, 'serving with stale revocation state (fail-open)');
+        staleServed = 0;
+      }
+    }
+    return { ok: true, context: decision.context };
+  }
+
+  async function authorize(
+    authorization: string | undefined,
+    route?: RouteAuthOptions,
+    tokenVerifier: TokenVerifier = verifier,
+    log: Pick<Logger, 'warn'> = logger,
+  ): Promise<AuthDecision> {
+    const policy = policyOf(route);
+    const ready = consumer.isCaughtUp();
+    // Not ready: the answer is 503 whatever the token, so no verification work is spent.
+    const { state, token } = ready ? await tokenState(authorization, tokenVerifier, log) : { state: NOT_CHECKED, token: undefined };
+    // The age only matters past a freshness bound; decide() does not read it otherwise.
+    const freshness = { ready, ageSeconds: policy.freshness === undefined ? 0 : consumer.freshnessSeconds() };
+    let decision = decide(state, policy, freshness);
+    if (decision.verdict === 'introspect') {
+      decision = decide(state, policy, { ...freshness, introspection: token === undefined ? 'failed' : await introspect(token) });
+      // decide() only asks once: with an answer it always settles.
+      if (decision.verdict === 'introspect') throw new Error('revocable: decide() asked to introspect twice');
+    }
+    return execute(decision, log);
+  }
+
+  function checkRoute(where: string, route: RouteAuthOptions | undefined): void {
+    const freshness = route?.freshness ?? options.freshness;
+    if (freshness !== undefined && freshness !== false) {
+      if (!(Number.isFinite(freshness.maxSeconds) && freshness.maxSeconds > 0)) {
+        throw new TypeError(`revocable: ${where}: freshness.maxSeconds must be a positive number of seconds`);
+      }
+      if (!['fail-closed', 'fail-open', 'introspect'].includes(freshness.policy)) {
+        throw new TypeError(`revocable: ${where}: freshness.policy must be fail-closed, fail-open or introspect`);
+      }
+      if (freshness.policy === 'introspect' && options.introspection === undefined) {
+        throw new TypeError(`revocable: ${where}: the introspect policy needs the plugin's introspection option`);
+      }
+    }
+    if (route?.scopes !== undefined && !(Array.isArray(route.scopes) && route.scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s)))) {
+      throw new TypeError(`revocable: ${where}: scopes must be an array of RFC 6749 scope tokens`);
+    }
+  }
+
+  return {
+    denylist,
+    consumer,
+    verifier,
+    metrics: m,
+    isReady: () => consumer.isCaughtUp(),
+    whenReady: () => consumer.whenCaughtUp(),
+    freshnessSeconds: () => consumer.freshnessSeconds(),
+    authorize,
+    verifierFor,
+    checkRoute,
+    start: () => {
+      consumer.start().catch((error: unknown) => logger.error({ err: error }, 'revocation consumer failed to start'));
+    },
+    stop: () => consumer.stop(),
+  };
+}
+
+function resolveKeys(options: VerifierCoreOptions): JWTVerifyGetKey {
+  if (options.getKey !== undefined) return options.getKey;
+  if (options.jwksUrl === undefined) throw new TypeError('revocable: either jwksUrl or getKey is required');
+  return createRemoteJWKSet(new URL(options.jwksUrl), {
+    cooldownDuration: options.jwksCooldownMs ?? 5_000,
+    cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
+    timeoutDuration: 3000,
+  });
+}
