@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet } from 'jose';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createKafkaTransport,
   encodeEvent,
@@ -33,6 +33,71 @@ async function waitFor<T>(fn: () => T | Promise<T>, { timeoutMs = 15_000, interv
   }
 }
 
+const newSigner = async () => {
+  const key = await generateSigningKey('EdDSA');
+  return { key, signer: { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) } satisfies SignerKey };
+};
+const sign = (signer: SignerKey, now: () => number, input: { sub?: string; sid?: string; aud?: string; scope?: string } = {}) =>
+  signAccessToken(
+    {
+      sub: input.sub ?? 'user-1',
+      aud: input.aud ?? 'orders',
+      jti: randomUUID(),
+      sid: input.sid ?? randomUUID(),
+      ver: 1,
+      ...(input.scope !== undefined ? { scope: input.scope } : {}),
+    },
+    signer,
+    { issuer: ISSUER, accessTtlSeconds: 900, now },
+  ).then((issued) => issued.token);
+
+describe('revocable plugin before it caught up (real Kafka)', () => {
+  // Its own topic, created inside the test: the instance starts before the topic exists.
+  const topic = `test.plugin.early.${randomUUID()}`;
+  let transport: EventTransport;
+  let app: FastifyInstance;
+  let signer: SignerKey;
+  const now = () => Date.now();
+  const token = (input?: { sub?: string }) => sign(signer, now, input);
+  const get = (url: string, bearer?: string) =>
+    app.inject({ method: 'GET', url, headers: bearer === undefined ? {} : { authorization: `Bearer ${bearer}` } });
+
+  beforeAll(async () => {
+    const { key, signer: s } = await newSigner();
+    signer = s;
+    transport = createKafkaTransport({ brokers, clientId: 'plugin-test-early' });
+    app = Fastify();
+    await app.register(revocable, { issuer: ISSUER, audience: 'orders', getKey: createLocalJWKSet({ keys: [key.publicJwk] }), transport, topic, now });
+    app.get('/public', { config: { auth: { public: true } } }, async () => ({ ok: true }));
+    app.get('/me', async (request) => ({ sub: request.auth?.claims.sub }));
+    await app.ready();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('answers 503 on /readyz and protected routes until it caught up, then serves', async () => {
+    // The topic does not exist yet: the consumer keeps retrying and the instance is not ready.
+    const notReady = await get('/readyz');
+    expect(notReady.statusCode).toBe(503);
+    const early = await get('/me', await token());
+    expect(early.statusCode).toBe(503);
+    expect(early.json()).toMatchObject({ error: 'temporarily_unavailable', reason: 'not_ready' });
+    expect((await get('/public')).statusCode).toBe(200);
+    expect((await get('/healthz')).statusCode).toBe(200);
+
+    const admin = await transport.admin();
+    await admin.ensureTopic({ ...revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }), partitions: 1 });
+    await admin.close();
+    await waitFor(async () => (await get('/readyz')).statusCode === 200);
+    const me = await get('/me', await token({ sub: 'alice' }));
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toEqual({ sub: 'alice' });
+  });
+
+});
+
 describe('revocable plugin (real Kafka)', () => {
   const topic = `test.plugin.${randomUUID()}`;
   let transport: EventTransport;
@@ -51,27 +116,36 @@ describe('revocable plugin (real Kafka)', () => {
   const heartbeats = async () => {
     for (let p = 0; p < PARTITIONS; p++) await publish({ v: 1, id: randomUUID(), at: nowMs, type: 'heartbeat', source: 'test' }, p);
   };
-  const token = async (input: { sub?: string; sid?: string; aud?: string; scope?: string } = {}) =>
-    (
-      await signAccessToken(
-        {
-          sub: input.sub ?? 'user-1',
-          aud: input.aud ?? 'orders',
-          jti: randomUUID(),
-          sid: input.sid ?? randomUUID(),
-          ver: 1,
-          ...(input.scope !== undefined ? { scope: input.scope } : {}),
-        },
-        signer,
-        { issuer: ISSUER, accessTtlSeconds: 900, now },
-      )
-    ).token;
+  const token = (input: { sub?: string; sid?: string; aud?: string; scope?: string } = {}) => sign(signer, now, input);
+  /** Revokes a fresh session of `sub` on the topic and waits until the plugin refuses its token. */
+  const revokeSession = async (sub: string) => {
+    const sid = randomUUID();
+    const t = await token({ sub, sid });
+    expect((await get('/me', t)).statusCode).toBe(200);
+    expect((await get('/me', t)).statusCode).toBe(200);
+    await publish({ v: 1, id: randomUUID(), at: nowMs, type: 'session.revoked', sub, sid, reason: 'logout', until: Math.floor(nowMs / 1000) + 900 });
+    return waitFor(async () => {
+      const r = await get('/me', t);
+      return r.statusCode === 401 ? r : false;
+    });
+  };
+  /** Heartbeats on every partition at the current clock, then waits until the state is fresh. */
+  const freshen = async () => {
+    await heartbeats();
+    await waitFor(() => app.revocable.freshnessSeconds() < 10);
+  };
+  /** Fresh heartbeats, then the clock moves 30 s on: the state is older than every 10 s bound. */
+  const goStale = async () => {
+    await freshen();
+    nowMs += 30_000;
+    expect(app.revocable.freshnessSeconds()).toBeGreaterThan(10);
+  };
   const get = (url: string, bearer?: string) =>
     app.inject({ method: 'GET', url, headers: bearer === undefined ? {} : { authorization: `Bearer ${bearer}` } });
 
   beforeAll(async () => {
-    const key = await generateSigningKey('EdDSA');
-    signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
+    const { key, signer: s } = await newSigner();
+    signer = s;
 
     introspection = Fastify();
     introspection.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
@@ -91,6 +165,9 @@ describe('revocable plugin (real Kafka)', () => {
     const address = introspection.server.address() as AddressInfo;
 
     transport = createKafkaTransport({ brokers, clientId: 'plugin-test' });
+    const admin = await transport.admin();
+    await admin.ensureTopic({ ...revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }), partitions: PARTITIONS });
+    await admin.close();
     producer = await transport.producer();
     app = Fastify();
     await app.register(revocable, {
@@ -109,31 +186,20 @@ describe('revocable plugin (real Kafka)', () => {
     app.get('/open', { config: { auth: { freshness: { maxSeconds: 10, policy: 'fail-open' } } } }, async () => ({ ok: true }));
     app.get('/introspected', { config: { auth: { freshness: { maxSeconds: 10, policy: 'introspect' } } } }, async () => ({ ok: true }));
     await app.ready();
+    // Every test below starts from a caught-up instance, whichever of them runs.
+    await waitFor(async () => (await get('/readyz')).statusCode === 200);
+  });
+
+  beforeEach(() => {
+    introspectionActive = true;
+    introspectionBroken = false;
+    introspectionCalls = 0;
   });
 
   afterAll(async () => {
     await app?.close();
     await producer?.close();
     await introspection?.close();
-  });
-
-  it('answers 503 on /readyz and protected routes until it caught up, then serves', async () => {
-    // The topic does not exist yet: the consumer keeps retrying and the instance is not ready.
-    const notReady = await get('/readyz');
-    expect(notReady.statusCode).toBe(503);
-    const early = await get('/me', await token());
-    expect(early.statusCode).toBe(503);
-    expect(early.json()).toMatchObject({ error: 'temporarily_unavailable', reason: 'not_ready' });
-    expect((await get('/public')).statusCode).toBe(200);
-    expect((await get('/healthz')).statusCode).toBe(200);
-
-    const admin = await transport.admin();
-    await admin.ensureTopic({ ...revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }), partitions: PARTITIONS });
-    await admin.close();
-    await waitFor(async () => (await get('/readyz')).statusCode === 200);
-    const me = await get('/me', await token({ sub: 'alice' }));
-    expect(me.statusCode).toBe(200);
-    expect(me.json()).toEqual({ sub: 'alice' });
   });
 
   it('answers 401 with WWW-Authenticate and a stable reason, 404 for unknown routes without a token', async () => {
@@ -167,15 +233,7 @@ describe('revocable plugin (real Kafka)', () => {
   });
 
   it('rejects a cached token once its session is revoked on the topic', async () => {
-    const sid = randomUUID();
-    const t = await token({ sub: 'bob', sid });
-    expect((await get('/me', t)).statusCode).toBe(200);
-    expect((await get('/me', t)).statusCode).toBe(200);
-    await publish({ v: 1, id: randomUUID(), at: nowMs, type: 'session.revoked', sub: 'bob', sid, reason: 'logout', until: Math.floor(nowMs / 1000) + 900 });
-    const denied = await waitFor(async () => {
-      const r = await get('/me', t);
-      return r.statusCode === 401 ? r : false;
-    });
+    const denied = await revokeSession('bob');
     expect(denied.json()).toMatchObject({ reason: 'revoked' });
     expect(denied.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="revoked"');
     // A different session of the same user is unaffected.
@@ -183,16 +241,14 @@ describe('revocable plugin (real Kafka)', () => {
   });
 
   it('applies freshness policies: fail-closed 503, fail-open serves, introspect asks the auth service', async () => {
-    await heartbeats();
-    await waitFor(() => app.revocable.freshnessSeconds() < 10);
+    await freshen();
     const t = await token();
     expect((await get('/closed', t)).statusCode).toBe(200);
     expect(introspectionCalls).toBe(0);
     expect((await get('/introspected', t)).statusCode).toBe(200);
     expect(introspectionCalls).toBe(0);
 
-    nowMs += 30_000;
-    expect(app.revocable.freshnessSeconds()).toBeGreaterThan(10);
+    await goStale();
     const closed = await get('/closed', t);
     expect(closed.statusCode).toBe(503);
     expect(closed.json()).toMatchObject({ error: 'temporarily_unavailable', reason: 'stale_revocation_state' });
@@ -214,8 +270,7 @@ describe('revocable plugin (real Kafka)', () => {
     expect(failed.json()).toMatchObject({ error: 'temporarily_unavailable', reason: 'introspection_failed' });
 
     // Fresh heartbeats bring the fail-closed route back.
-    await heartbeats();
-    await waitFor(() => app.revocable.freshnessSeconds() < 10);
+    await freshen();
     expect((await get('/closed', t)).statusCode).toBe(200);
   });
 
@@ -265,6 +320,19 @@ describe('revocable plugin (real Kafka)', () => {
   });
 
   it('exposes metrics on a per-app registry', async () => {
+    // This test's own traffic: one of each outcome it then finds counted.
+    expect((await get('/me', await token({ aud: 'profile' }))).statusCode).toBe(401);
+    await revokeSession('dave');
+    await producer.send(topic, [{ key: null, value: Buffer.from([0xff, 0xfe, 0x00, 0x01]) }]);
+    await waitFor(() => app.revocable.consumer.stats().skipped.ERR_EVENT_NOT_JSON >= 1);
+    await goStale();
+    const t = await token();
+    expect((await get('/closed', t)).statusCode).toBe(503);
+    expect((await get('/open', t)).statusCode).toBe(200);
+    introspectionActive = false;
+    expect((await get('/introspected', t)).statusCode).toBe(401);
+    await freshen();
+
     const res = await get('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
@@ -278,7 +346,7 @@ describe('revocable plugin (real Kafka)', () => {
     expect(body).toMatch(/revocable_verify_cache_hit_ratio 0\.\d+/);
     expect(body).toMatch(/revocable_consumer_lag\{partition="0"\} 0/);
     expect(body).toMatch(/revocable_event_apply_latency_seconds_count\{phase="live"\} [1-9]/);
-    expect(body).toMatch(/revocable_introspections_total\{result="inactive"\} 1/);
+    expect(body).toMatch(/revocable_introspections_total\{result="inactive"\} [1-9]/);
     expect(body).toContain('revocable_freshness_seconds');
   });
 });
