@@ -10,7 +10,7 @@ import { createKafkaTransport, encodeEvent, revocationTopicSpec } from '@revocab
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
-import { kafkaBrokers } from './support/env.ts';
+import { kafkaBrokers, waitFor } from './support/env.ts';
 
 const ORDERS_ISSUER = 'https://auth.orders.test';
 const PROFILE_ISSUER = 'https://auth.profile.test';
@@ -49,8 +49,7 @@ describe('orders API (real Kafka, local keys)', () => {
       Array.from({ length: partitions }, (_, partition) => ({ key: null, partition, value: encodeEvent({ v: 1, id: randomUUID(), at: Date.now(), type: 'heartbeat', source: 'orders-test' }) })),
     );
     await producer.close();
-    const deadline = Date.now() + 15_000;
-    while (app.revocable.freshnessSeconds() > 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => app.revocable.freshnessSeconds() <= 5, { what: 'orders revocation state fresh (heartbeats applied)' });
   });
 
   afterAll(async () => {
@@ -158,8 +157,7 @@ describe('profile API (real Kafka, local keys)', () => {
       Array.from({ length: partitions }, (_, partition) => ({ key: null, partition, value: encodeEvent({ v: 1, id: randomUUID(), at: nowMs, type: 'heartbeat', source: 'profile-test' }) })),
     );
     await producer.close();
-    const deadline = Date.now() + 15_000;
-    while (app.revocable.freshnessSeconds() > 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => app.revocable.freshnessSeconds() <= 1, { what: 'profile revocation state fresh (heartbeats applied)' });
 
     const put = await call('PUT', 'bob', { displayName: 'Bob', bio: 'likes tea' });
     expect(put.statusCode).toBe(200);
