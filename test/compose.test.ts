@@ -30,8 +30,8 @@ const envOf = (service: string): Record<string, string> =>
 
 const services = {
   auth: { load: loadAuthConfig, sources: ['services/auth/src/config.ts', 'packages/config/src/index.ts'] },
-  orders: { load: loadOrdersConfig, sources: ['services/orders/src/config.ts', 'packages/fastify/src/config.ts', 'packages/config/src/index.ts'] },
-  profile: { load: loadProfileConfig, sources: ['services/profile/src/config.ts', 'packages/fastify/src/config.ts', 'packages/config/src/index.ts'] },
+  orders: { load: loadOrdersConfig, sources: ['services/orders/src/config.ts', 'packages/kit/src/config.ts', 'packages/config/src/index.ts'] },
+  profile: { load: loadProfileConfig, sources: ['services/profile/src/config.ts', 'packages/kit/src/config.ts', 'packages/config/src/index.ts'] },
 } as const;
 
 describe('infra/docker-compose.yml', () => {

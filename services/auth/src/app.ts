@@ -4,7 +4,8 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createKafkaTransport, revocationTopicSpec, type EventTransport } from '@revocable/events';
+import { revocationTopicSpec, type EventTransport } from '@revocable/events';
+import { transportFromConfig } from '@revocable/kit';
 import type { AuthConfig } from './config.ts';
 import { createPool, type Pool } from './db.ts';
 import { AuthError } from './errors.ts';
@@ -105,7 +106,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   if (deps.relay ?? config.relayEnabled) {
     const transport =
       deps.transport ??
-      createKafkaTransport({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logger: app.log.child({ component: 'kafka' }) });
+      transportFromConfig(config, { logger: app.log.child({ component: 'kafka' }) });
     relay = new OutboxRelay({
       pool,
       databaseUrl: config.databaseUrl,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { createResourceApp, revocable, verifierOptionsFromConfig, type RevocableOptions } from '@revocable/fastify';
+import { revocable, type RevocableOptions } from '@revocable/fastify';
+import { createResourceApp, verifierOptionsFromConfig } from '@revocable/kit';
 import type { OrdersConfig } from './config.ts';
 import { OrderLimitError, OrderStore } from './store.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@revocable/fastify';
+import { ConfigError } from '@revocable/kit';
 import { loadConfig } from './config.ts';
 
 describe('orders config', () => {

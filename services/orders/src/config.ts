@@ -1,4 +1,4 @@
-import { intFromEnv, loadServerConfig, loadVerifierConfig, type ServerConfig, type VerifierConfig } from '@revocable/fastify';
+import { intFromEnv, loadServerConfig, loadVerifierConfig, type ServerConfig, type VerifierConfig } from '@revocable/kit';
 
 /** Orders service configuration, parsed once from the environment by {@link loadConfig}. */
 export interface OrdersConfig extends ServerConfig {

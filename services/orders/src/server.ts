@@ -1,4 +1,4 @@
-import { runService } from '@revocable/fastify';
+import { runService } from '@revocable/kit';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
 

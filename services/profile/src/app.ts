@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { createResourceApp, revocable, verifierOptionsFromConfig, type FreshnessPolicy, type RevocableOptions } from '@revocable/fastify';
+import { revocable, type FreshnessPolicy, type RevocableOptions } from '@revocable/fastify';
+import { createResourceApp, verifierOptionsFromConfig } from '@revocable/kit';
 import type { ProfileConfig } from './config.ts';
 
 /** Test seams: an injected clock or event transport, or any other plugin option. */

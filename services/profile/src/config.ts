@@ -1,4 +1,4 @@
-import { loadServerConfig, loadVerifierConfig, type ServerConfig, type VerifierConfig } from '@revocable/fastify';
+import { loadServerConfig, loadVerifierConfig, type ServerConfig, type VerifierConfig } from '@revocable/kit';
 
 /** Profile service configuration, parsed once from the environment by {@link loadConfig}. */
 export interface ProfileConfig extends ServerConfig {

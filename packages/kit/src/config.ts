@@ -8,11 +8,11 @@ import {
   topicFromEnv,
   type Env,
 } from '@revocable/config';
-import { createKafkaTransport } from '@revocable/events';
+import { createKafkaTransport, type EventTransport } from '@revocable/events';
+import type { IntrospectionOptions, RevocableOptions } from '@revocable/fastify';
+import type { Logger } from '@revocable/protocol';
 
-export { ConfigError, intFromEnv };
-import type { IntrospectionOptions } from './introspection.ts';
-import type { RevocableOptions } from './plugin.ts';
+export { ConfigError, intFromEnv, type Env };
 
 /** Environment-derived settings every resource service needs to run the verifier. */
 export interface VerifierConfig {
@@ -89,6 +89,17 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
 }
 
 /**
+ * The revocation-topic transport of a service, built through the events package's factory
+ * from the parsed settings (never from the environment directly). `logger` receives the
+ * client's own warnings and errors (default: dropped).
+ * @example
+ * const transport = transportFromConfig({ kafkaBrokers: ['127.0.0.1:9092'], kafkaClientId: 'orders' });
+ */
+export function transportFromConfig(config: Pick<VerifierConfig, 'kafkaBrokers' | 'kafkaClientId'>, options: { logger?: Logger } = {}): EventTransport {
+  return createKafkaTransport({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, ...(options.logger !== undefined ? { logger: options.logger } : {}) });
+}
+
+/**
  * Plugin options for a resource service from its {@link VerifierConfig}: a kafkajs transport
  * on KAFKA_BROKERS, the JWKS of AUTH_URL, the default freshness bound (fail-closed) and the
  * introspection client when configured. `overrides` win (tests inject `now` or a transport).
@@ -99,7 +110,7 @@ export function verifierOptionsFromConfig(config: VerifierConfig, overrides: Par
     audience: config.audience,
     jwksUrl: config.jwksUrl,
     jwksCooldownMs: config.jwksCooldownMs,
-    transport: overrides.transport ?? createKafkaTransport({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId }),
+    transport: overrides.transport ?? transportFromConfig(config),
     topic: config.revocationTopic,
     clockToleranceSeconds: config.clockToleranceSeconds,
     cacheMax: config.verifyCacheMax,

@@ -1,0 +1,141 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { ConfigError, type Env, type ServerConfig } from './config.ts';
+
+/** A domain error a service maps to an HTTP answer, or `undefined` to fall through. */
+export type ErrorMapper = (error: FastifyError) => { status: number; error: string; description: string } | undefined;
+
+export interface ResourceAppOptions {
+  /** LOG_LEVEL. */
+  logLevel: string;
+  /** Largest accepted request body, in bytes. Default 16384. */
+  bodyLimitBytes?: number;
+  /** Maps the service's own error classes; validation and other 4xx are handled here. */
+  mapError?: ErrorMapper;
+}
+
+/**
+ * A Fastify instance set up the way every Revocable resource service answers: pino JSON
+ * logs that never contain the `authorization` header or cookies, unknown body fields
+ * refused (400), OAuth-style `{error, error_description}` bodies, and no stack traces —
+ * the one place such a service maps errors to HTTP (auth failures are the plugin's).
+ */
+export function createResourceApp(options: ResourceAppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: { level: options.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    bodyLimit: options.bodyLimitBytes ?? 16 * 1024,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation !== undefined) {
+      return reply.code(400).send({ error: 'invalid_request', error_description: error.message });
+    }
+    const mapped = options.mapError?.(error);
+    if (mapped !== undefined) return reply.code(mapped.status).send({ error: mapped.error, error_description: mapped.description });
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: 'invalid_request', error_description: error.message });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'no such route' }));
+  return app;
+}
+
+/** Retrying the start while a dependency is not up yet (compose, rolling restarts). */
+export interface StartRetry {
+  /** True for errors worth another attempt (e.g. the database refuses connections). */
+  retriable: (error: unknown) => boolean;
+  /** Gives up after this long since the first attempt, milliseconds. */
+  timeoutMs: number;
+  /** Pause between attempts, milliseconds. Default 1000. */
+  delayMs?: number;
+  /** What the process waits for, printed on each retry, e.g. `database not reachable yet`. */
+  waitingFor: string;
+}
+
+export interface RunServiceOptions<C extends ServerConfig> {
+  /** Prefix of every line the lifecycle prints on stderr, e.g. `orders`. */
+  name: string;
+  loadConfig: (env: Env) => C;
+  buildApp: (config: C) => Promise<FastifyInstance>;
+  /** Retry `buildApp` on some errors; default: the first failure ends the process. */
+  startRetry?: (config: C) => StartRetry;
+  /** How long a graceful shutdown may take before the process exits anyway, in ms. Default 10000. */
+  shutdownTimeoutMs?: number;
+}
+
+/** One line for stderr: the stable `code` when the error has one, then the message. */
+function oneLine(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  return `${typeof code === 'string' ? `${code} ` : ''}${message}`.replace(/\s*\n\s*/g, ' ');
+}
+
+/**
+ * The `server.ts` of every Revocable service: parses the environment once (a bad value
+ * prints `<name>: <VARIABLE>: <what is wrong and the fix>` and exits 1), builds the app
+ * (retrying while `startRetry` says the error is transient, then `<name>: failed to start:
+ * <code> <message>` and exit 1), listens, and on SIGTERM/SIGINT closes the app (its
+ * `onClose` hooks stop consumers, relays and pools) before exiting 0, or 1 when closing
+ * fails or outlasts `shutdownTimeoutMs`.
+ * @example
+ * await runService({ name: 'orders', loadConfig, buildApp: (config) => buildApp(config) });
+ */
+export async function runService<C extends ServerConfig>(options: RunServiceOptions<C>): Promise<FastifyInstance> {
+  const fail = (line: string): never => {
+    process.stderr.write(`${options.name}: ${line}\n`);
+    process.exit(1);
+  };
+  let config: C;
+  try {
+    config = options.loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) return fail(error.message);
+    throw error;
+  }
+
+  const retry = options.startRetry?.(config);
+  const deadline = Date.now() + (retry?.timeoutMs ?? 0);
+  let app: FastifyInstance;
+  for (;;) {
+    try {
+      app = await options.buildApp(config);
+      break;
+    } catch (error) {
+      if (retry !== undefined && retry.retriable(error) && Date.now() < deadline) {
+        process.stderr.write(`${options.name}: ${retry.waitingFor} (${oneLine(error)}); retrying\n`);
+        await new Promise((resolve) => setTimeout(resolve, retry.delayMs ?? 1000));
+        continue;
+      }
+      return fail(`failed to start: ${oneLine(error)}`);
+    }
+  }
+
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      app.log.error('graceful shutdown timed out');
+      process.exit(1);
+    }, options.shutdownTimeoutMs ?? 10_000).unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => shutdown(signal));
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    app.log.error({ err: error }, 'failed to listen');
+    await app.close().catch(() => undefined);
+    return fail(`failed to listen on ${config.host}:${config.port}: ${oneLine(error)}`);
+  }
+  return app;
+}
