@@ -16,6 +16,9 @@ import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 
 const ISSUER = 'https://auth.corpus.test';
 const CORPUS_SIZE = 10_400;
+// 10,400 sequential requests: seconds on an idle machine, close to a minute on a box shared by
+// several suites. The bound is generous so that only a hang fails it, not a busy CPU.
+const CORPUS_TIMEOUT_MS = 300_000;
 
 describe('hostile-token corpus against the orders service', () => {
   const topic = uniqueTopic('test.corpus');
@@ -103,7 +106,7 @@ describe('hostile-token corpus against the orders service', () => {
     // Failures are never cached; only validly signed tokens are (those of the revoked key, which the
     // denylist refuses on every request, and the one valid token).
     expect(orders.revocable.verifier.cacheStats().size).toBeLessThanOrEqual((byCategory.get('signed_by_revoked_key')?.get('revoked') ?? 0) + 1);
-  });
+  }, CORPUS_TIMEOUT_MS);
 
   it('refuses a sample over real HTTP and stays healthy', async () => {
     await orders.listen({ port: 0, host: '127.0.0.1' });
