@@ -400,6 +400,7 @@ describe('Denylist against a reference model', () => {
     const d = new Denylist({ now: clock.now, graceSeconds: 0, hasher: createIdHasher([9, 8, 7, 6]) });
     const sessions = new Map<string, number>();
     const users = new Map<string, { minVer: number; until: number }>();
+    const preparedRefs = new Map<string, ReturnType<Denylist['prepare']>>();
     for (let step = 0; step < 40_000; step++) {
       const op = rand(10);
       if (op === 0) {
@@ -431,7 +432,13 @@ describe('Denylist against a reference model', () => {
         const u = users.get(sub);
         const expected =
           u !== undefined && u.until >= nowSec && ver < u.minVer ? 'user' : s !== undefined && s >= nowSec ? 'session' : null;
-        expect(d.check({ jti: 'j', sid, sub, ver, kid: 'k' })).toBe(expected);
+        const ref = { jti: 'j', sid, sub, ver, kid: 'k' };
+        expect(d.check(ref)).toBe(expected);
+        // Ids hashed before the tables grew or changed still answer the same.
+        const key = `${sid}|${sub}|${ver}`;
+        let prepared = preparedRefs.get(key);
+        if (prepared === undefined) preparedRefs.set(key, (prepared = d.prepare(ref)));
+        expect(d.checkPrepared(prepared)).toBe(expected);
       }
       if (step % 5000 === 0) {
         const liveSessions = [...sessions.values()].filter((until) => until >= nowSec).length;
@@ -441,5 +448,39 @@ describe('Denylist against a reference model', () => {
         expect(size.user).toBe(liveUsers);
       }
     }
+  });
+});
+
+describe('Denylist.prepare / checkPrepared', () => {
+  it('answers like check() for prepared ids, across revocations, expiry and table growth', () => {
+    const clock = manualClock();
+    const d = new Denylist({ now: clock.now, graceSeconds: 0 });
+    const refs = Array.from({ length: 200 }, (_, i) => token({ sid: `sid-${i}`, sub: `user-${i % 20}`, jti: `jti-${i}`, ver: i % 5 }));
+    const prepared = refs.map((ref) => d.prepare(ref));
+    const agree = () => refs.forEach((ref, i) => expect(d.checkPrepared(prepared[i]!)).toBe(d.check(ref)));
+    agree();
+    // Enough entries to rehash every table several times: prepared hashes must stay valid.
+    for (let i = 0; i < 5000; i++) d.revokeSession(`other-${i}`, T0 + 100);
+    for (let i = 0; i < 200; i += 3) d.revokeSession(`sid-${i}`, T0 + 10);
+    for (let i = 0; i < 200; i += 7) d.revokeToken(`jti-${i}`, T0 + 20);
+    for (let u = 0; u < 20; u += 4) d.revokeUserBelow(`user-${u}`, 3, T0 + 30);
+    agree();
+    expect(refs.some((_, i) => d.checkPrepared(prepared[i]!) === 'session')).toBe(true);
+    expect(refs.some((_, i) => d.checkPrepared(prepared[i]!) === 'token')).toBe(true);
+    expect(refs.some((_, i) => d.checkPrepared(prepared[i]!) === 'user')).toBe(true);
+    clock.setSeconds(T0 + 15);
+    agree();
+    clock.setSeconds(T0 + 40);
+    agree();
+  });
+
+  it('checks a reference prepared by another denylist (another seed) the slow way, correctly', () => {
+    const clock = manualClock();
+    const a = new Denylist({ now: clock.now });
+    const b = new Denylist({ now: clock.now });
+    const ref = token({ sid: 'shared-sid' });
+    b.revokeSession('shared-sid', T0 + 100);
+    expect(b.checkPrepared(a.prepare(ref))).toBe('session');
+    expect(a.checkPrepared(a.prepare(ref))).toBeNull();
   });
 });

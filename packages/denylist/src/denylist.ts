@@ -34,6 +34,19 @@ export interface TokenRef {
   kid: string;
 }
 
+/**
+ * A token's ids hashed once by {@link Denylist.prepare}, for repeated {@link Denylist.checkPrepared}
+ * calls (a verifier keeps it next to its cached token). Valid for the denylist that made it only
+ * (the hash seed is per instance); opaque otherwise.
+ */
+export interface PreparedTokenRef {
+  readonly token: Readonly<TokenRef>;
+  /** @internal sub, sid, jti hashes: [hi, lo] × 3. */
+  readonly hashes: Uint32Array;
+  /** @internal the denylist whose seed hashed them. */
+  readonly owner: object;
+}
+
 /** Live entry counts by kind. */
 export interface DenylistSize {
   session: number;
@@ -171,6 +184,37 @@ export class Denylist {
    * treated as below any `minVer` (denied if the user has an entry).
    */
   check(token: TokenRef): DenialKind | null {
+    return this.#check(token, null);
+  }
+
+  /**
+   * Hashes the token's `sub`, `sid` and `jti` once, so that {@link checkPrepared} answers
+   * without hashing them again. The hashes stay valid for this denylist's lifetime (rehashes
+   * of its tables do not change them).
+   */
+  prepare(token: TokenRef): PreparedTokenRef {
+    const hashes = new Uint32Array(6);
+    const h = this.#h;
+    const ids = [token.sub, token.sid, token.jti];
+    for (let i = 0; i < 3; i++) {
+      const id = ids[i];
+      if (typeof id !== 'string') continue;
+      this.#hash(id, h);
+      hashes[2 * i] = h.hi;
+      hashes[2 * i + 1] = h.lo;
+    }
+    return Object.freeze({ token: Object.freeze({ jti: token.jti, sid: token.sid, sub: token.sub, ver: token.ver, kid: token.kid }), hashes, owner: this });
+  }
+
+  /**
+   * {@link check} of a {@link prepare}d token: the same answer, without hashing the ids.
+   * A reference prepared by another denylist is checked the slow way (hashed again).
+   */
+  checkPrepared(prepared: PreparedTokenRef): DenialKind | null {
+    return this.#check(prepared.token, prepared.owner === this ? prepared.hashes : null);
+  }
+
+  #check(token: TokenRef, hashes: Uint32Array | null): DenialKind | null {
     // The clock is read only when an entry matches: most tokens match nothing.
     let nowSec = Number.NaN;
     if (this.#keys.size > 0) {
@@ -183,7 +227,12 @@ export class Denylist {
     const h = this.#h;
     const users = this.#users;
     if (users.occupied > 0 && typeof token.sub === 'string') {
-      this.#hash(token.sub, h);
+      if (hashes === null) {
+        this.#hash(token.sub, h);
+      } else {
+        h.hi = hashes[0]!;
+        h.lo = hashes[1]!;
+      }
       const slot = users.find(h.hi, h.lo);
       if (slot >= 0) {
         if (Number.isNaN(nowSec)) nowSec = this.#nowSec();
@@ -192,7 +241,12 @@ export class Denylist {
     }
     const sessions = this.#sessions;
     if (sessions.occupied > 0 && typeof token.sid === 'string') {
-      this.#hash(token.sid, h);
+      if (hashes === null) {
+        this.#hash(token.sid, h);
+      } else {
+        h.hi = hashes[2]!;
+        h.lo = hashes[3]!;
+      }
       const slot = sessions.find(h.hi, h.lo);
       if (slot >= 0) {
         if (Number.isNaN(nowSec)) nowSec = this.#nowSec();
@@ -201,7 +255,12 @@ export class Denylist {
     }
     const tokens = this.#tokens;
     if (tokens.occupied > 0 && typeof token.jti === 'string') {
-      this.#hash(token.jti, h);
+      if (hashes === null) {
+        this.#hash(token.jti, h);
+      } else {
+        h.hi = hashes[4]!;
+        h.lo = hashes[5]!;
+      }
       const slot = tokens.find(h.hi, h.lo);
       if (slot >= 0) {
         if (Number.isNaN(nowSec)) nowSec = this.#nowSec();

@@ -5,6 +5,7 @@ export {
   type DenylistErrorCode,
   type DenylistOptions,
   type DenylistSize,
+  type PreparedTokenRef,
   type TokenRef,
 } from './denylist.ts';
 export { createIdHasher, type IdHash64, type IdHasher } from './hash.ts';

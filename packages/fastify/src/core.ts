@@ -1,12 +1,22 @@
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { Denylist } from '@revocable/denylist';
 import { RevocationConsumer, type EventTransport } from '@revocable/events';
-import { SKIP_CODES, parseBearer, type Logger } from '@revocable/protocol';
+import { DENIAL_KINDS, SKIP_CODES, parseBearer, type BearerFailure, type DenialKind, type Logger } from '@revocable/protocol';
 import { TokenVerificationError, type SigningAlgorithm } from '@revocable/tokens';
-import { decide, type Decision, type AuthFailure, type FreshnessRequirement, type RouteAuthOptions, type RoutePolicy, type TokenState } from './decide.ts';
+import {
+  decide,
+  type AuthFailure,
+  type Decision,
+  type FreshnessRequirement,
+  type FreshnessState,
+  type RequestCount,
+  type RouteAuthOptions,
+  type RoutePolicy,
+  type TokenState,
+} from './decide.ts';
 import { introspectToken, type IntrospectionOptions } from './introspection.ts';
 import { createVerifierMetrics, initSkipCodes, type VerifierMetrics } from './metrics.ts';
-import { RevokedTokenError, TokenVerifier, type AuthContext } from './verifier.ts';
+import { RevokedTokenError, TokenVerifier, type AuthContext, type TokenCheck } from './verifier.ts';
 
 /** Options of {@link createVerifierCore} (and of the `revocable` plugin). */
 export interface VerifierCoreOptions {
@@ -70,11 +80,13 @@ export interface VerifierCore {
    * verification (by `verifier`, default the core's own audience), denylist, scopes,
    * freshness policy (asking the issuer for `introspect`), counted in
    * `revocable_requests_total`. `log` receives the warnings (default the core's logger).
+   * Answers synchronously when nothing has to be waited for (a cached token, a refusal
+   * before verification) and with a promise otherwise: `await` it either way.
    * @example
    * const decision = await core.authorize(request.headers.authorization, { scopes: ['orders:write'] });
    * if (!decision.ok) return sendAuthFailure(reply, decision.failure);
    */
-  authorize(authorization: string | undefined, route?: RouteAuthOptions, verifier?: TokenVerifier, log?: Pick<Logger, 'warn'>): Promise<AuthDecision>;
+  authorize(authorization: string | undefined, route?: RouteAuthOptions, verifier?: TokenVerifier, log?: Pick<Logger, 'warn'>): AuthDecision | Promise<AuthDecision>;
   /**
    * A verifier for another audience on the same keys, denylist and options (one per audience,
    * created once). Its cache counts in the verify-cache metrics.
@@ -95,6 +107,16 @@ export interface VerifierCore {
 const STALE_WARN_INTERVAL_MS = 10_000;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 const NOT_CHECKED: TokenState = Object.freeze({ kind: 'unchecked' });
+const KEYS_UNAVAILABLE: TokenState = Object.freeze({ kind: 'keys_unavailable' });
+const UNUSABLE: Record<BearerFailure, TokenState> = {
+  missing_token: Object.freeze({ kind: 'unusable', reason: 'missing_token' }),
+  malformed: Object.freeze({ kind: 'unusable', reason: 'malformed' }),
+  token_too_large: Object.freeze({ kind: 'unusable', reason: 'token_too_large' }),
+};
+const REVOKED = Object.fromEntries(DENIAL_KINDS.map((by) => [by, Object.freeze({ kind: 'revoked', by })])) as Record<DenialKind, TokenState>;
+const NOT_READY: FreshnessState = Object.freeze({ ready: false, ageSeconds: 0 });
+// The age only matters past a freshness bound; decide() does not read it without one.
+const READY_UNBOUNDED: FreshnessState = Object.freeze({ ready: true, ageSeconds: 0 });
 const NO_SCOPES: readonly string[] = Object.freeze([]);
 
 /**
@@ -189,21 +211,18 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
   let lastStaleWarnMs = Number.NEGATIVE_INFINITY;
   let staleServed = 0;
 
-  async function tokenState(authorization: string | undefined, tokenVerifier: TokenVerifier, log: Pick<Logger, 'warn'>): Promise<{ state: TokenState; token?: string }> {
-    const bearer = parseBearer(authorization);
-    if (!bearer.ok) return { state: { kind: 'unusable', reason: bearer.reason } };
-    const token = bearer.token;
-    try {
-      return { state: { kind: 'valid', context: (await tokenVerifier.verify(token)).context }, token };
-    } catch (error) {
-      if (!(error instanceof TokenVerificationError)) throw error;
-      if (error instanceof RevokedTokenError) return { state: { kind: 'revoked', by: error.kind }, token };
-      if (error.reason === 'keys_unavailable') {
-        log.warn({ code: error.code }, 'signing keys could not be resolved');
-        return { state: { kind: 'keys_unavailable' }, token };
-      }
-      return { state: { kind: 'rejected', reason: error.reason }, token };
+  function stateOf(checked: TokenCheck): TokenState {
+    return checked.denied !== null ? REVOKED[checked.denied] : { kind: 'valid', context: checked.context };
+  }
+
+  function stateOfError(error: unknown, log: Pick<Logger, 'warn'>): TokenState {
+    if (!(error instanceof TokenVerificationError)) throw error;
+    if (error instanceof RevokedTokenError) return REVOKED[error.kind];
+    if (error.reason === 'keys_unavailable') {
+      log.warn({ code: error.code }, 'signing keys could not be resolved');
+      return KEYS_UNAVAILABLE;
     }
+    return { kind: 'rejected', reason: error.reason };
   }
 
   async function introspect(token: string): Promise<'active' | 'inactive' | 'failed'> {
@@ -220,9 +239,21 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     }
   }
 
+  // Label children bound once per distinct sample (decide() interns its samples), so a
+  // request's count is one increment, without label hashing.
+  const counters = new Map<RequestCount, { inc(): void }>();
+  const countOf = (count: RequestCount) => {
+    let counter = counters.get(count);
+    if (counter === undefined) {
+      counter = m.requests.labels(count.outcome, count.reason);
+      counters.set(count, counter);
+    }
+    return counter;
+  };
+
   /** Executes a final decision: the metric sample, the rate-limited fail-open warning. */
   function execute(decision: Exclude<Decision, { verdict: 'introspect' }>, log: Pick<Logger, 'warn'>): AuthDecision {
-    m.requests.inc(decision.count as { outcome: string; reason: string });
+    countOf(decision.count).inc();
     if (decision.verdict === 'deny') return { ok: false, failure: decision.failure };
     if (decision.stale !== undefined) {
       staleServed++;
@@ -235,25 +266,45 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     return { ok: true, context: decision.context };
   }
 
-  async function authorize(
+  /** decide() on a known token state, then (only for `introspect`) again with the issuer's answer. */
+  function settle(state: TokenState, policy: RoutePolicy, token: string | undefined, log: Pick<Logger, 'warn'>): AuthDecision | Promise<AuthDecision> {
+    const freshness = policy.freshness === undefined ? READY_UNBOUNDED : { ready: true, ageSeconds: consumer.freshnessSeconds() };
+    const decision = decide(state, policy, freshness);
+    if (decision.verdict !== 'introspect') return execute(decision, log);
+    const asked = token === undefined ? Promise.resolve('failed' as const) : introspect(token);
+    return asked.then((introspection) => {
+      const final = decide(state, policy, { ...freshness, introspection });
+      // decide() only asks once: with an answer it always settles.
+      if (final.verdict === 'introspect') throw new Error('revocable: decide() asked to introspect twice');
+      return execute(final, log);
+    });
+  }
+
+  function authorize(
     authorization: string | undefined,
     route?: RouteAuthOptions,
     tokenVerifier: TokenVerifier = verifier,
     log: Pick<Logger, 'warn'> = logger,
-  ): Promise<AuthDecision> {
+  ): AuthDecision | Promise<AuthDecision> {
     const policy = policyOf(route);
-    const ready = consumer.isCaughtUp();
     // Not ready: the answer is 503 whatever the token, so no verification work is spent.
-    const { state, token } = ready ? await tokenState(authorization, tokenVerifier, log) : { state: NOT_CHECKED, token: undefined };
-    // The age only matters past a freshness bound; decide() does not read it otherwise.
-    const freshness = { ready, ageSeconds: policy.freshness === undefined ? 0 : consumer.freshnessSeconds() };
-    let decision = decide(state, policy, freshness);
-    if (decision.verdict === 'introspect') {
-      decision = decide(state, policy, { ...freshness, introspection: token === undefined ? 'failed' : await introspect(token) });
-      // decide() only asks once: with an answer it always settles.
-      if (decision.verdict === 'introspect') throw new Error('revocable: decide() asked to introspect twice');
+    if (!consumer.isCaughtUp()) return execute(decide(NOT_CHECKED, policy, NOT_READY) as Exclude<Decision, { verdict: 'introspect' }>, log);
+    const bearer = parseBearer(authorization);
+    if (!bearer.ok) return settle(UNUSABLE[bearer.reason], policy, undefined, log);
+    const token = bearer.token;
+    let checked: TokenCheck | Promise<TokenCheck>;
+    try {
+      checked = tokenVerifier.check(token);
+    } catch (error) {
+      return settle(stateOfError(error, log), policy, token, log);
     }
-    return execute(decision, log);
+    if (checked instanceof Promise) {
+      return checked.then(
+        (result) => settle(stateOf(result), policy, token, log),
+        (error: unknown) => settle(stateOfError(error, log), policy, token, log),
+      );
+    }
+    return settle(stateOf(checked), policy, token, log);
   }
 
   function checkRoute(where: string, route: RouteAuthOptions | undefined): void {

@@ -19,6 +19,6 @@ export {
   type TokenState,
 } from './decide.ts';
 export { authFailureResponse, type AuthFailureResponse } from './response.ts';
-export { TokenVerifier, RevokedTokenError, type AuthContext, type DenylistLookup, type TokenVerifierOptions } from './verifier.ts';
+export { TokenVerifier, RevokedTokenError, type AuthContext, type DenylistLookup, type TokenCheck, type TokenVerifierOptions } from './verifier.ts';
 export { introspectToken, IntrospectionError, type IntrospectionOptions, type IntrospectionResult } from './introspection.ts';
 export { createVerifierMetrics, type MetricSources, type RequestOutcome, type VerifierMetrics } from './metrics.ts';

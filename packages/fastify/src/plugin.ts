@@ -34,6 +34,17 @@ declare module 'fastify' {
   }
 }
 
+// A refusal answers (and does not call `done`: the request goes no further); an allowed
+// request carries its token context on.
+function proceed(decision: AuthDecision, request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+  if (!decision.ok) {
+    sendAuthFailure(reply, decision.failure);
+    return;
+  }
+  request.auth = decision.context;
+  done();
+}
+
 /** Sends {@link authFailureResponse} of `failure` on `reply`. */
 export function sendAuthFailure(reply: FastifyReply, failure: AuthFailure): FastifyReply {
   const answer = authFailureResponse(failure);
@@ -63,14 +74,15 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
   });
 
   // The hook only executes the decision (core.authorize → decide()): public routes and
-  // unmatched URLs (404 handler) are not asked for a token.
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.routeOptions.url === undefined) return;
+  // unmatched URLs (404 handler) are not asked for a token. Callback style, so a decision
+  // that needed no waiting (cached token, early refusal) goes on in the same tick.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    if (request.routeOptions.url === undefined) return done();
     const routeAuth = request.routeOptions.config.auth;
-    if (routeAuth?.public === true) return;
-    const decision = await core.authorize(request.headers.authorization, routeAuth, core.verifier, request.log);
-    if (!decision.ok) return sendAuthFailure(reply, decision.failure);
-    request.auth = decision.context;
+    if (routeAuth?.public === true) return done();
+    const decision = core.authorize(request.headers.authorization, routeAuth, core.verifier, request.log);
+    if (decision instanceof Promise) decision.then((settled) => proceed(settled, request, reply, done), done);
+    else proceed(decision, request, reply, done);
   });
 
   if (options.healthRoutes !== false) {

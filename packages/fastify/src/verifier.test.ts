@@ -147,3 +147,46 @@ describe('TokenVerifier', () => {
     expect((await s.verifier.verify(token)).context.claims.aud).toEqual(['profile', 'orders']);
   });
 });
+
+describe('TokenVerifier.check (the request path)', () => {
+  it('answers a cached token synchronously and a denied one as an answer, not an exception', async () => {
+    const s = await setup();
+    const { token } = await s.sign();
+    const first = s.verifier.check(token);
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toMatchObject({ cached: false, denied: null });
+    const hit = s.verifier.check(token);
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect(hit).toMatchObject({ cached: true, denied: null });
+    s.denylist.revokeSession('session-1', Math.floor(s.now() / 1000) + 900);
+    expect(s.verifier.check(token)).toMatchObject({ cached: true, denied: 'session' });
+    // verify() keeps its contract: a denied token rejects with RevokedTokenError.
+    const error = await rejection(s.verifier.verify(token));
+    expect(error).toBeInstanceOf(RevokedTokenError);
+    expect((error as RevokedTokenError).kind).toBe('session');
+  });
+
+  it('hashes a cached token\'s ids once (prepare) and checks the prepared ids on every hit', async () => {
+    const s = await setup();
+    const real = new Denylist({ now: s.now });
+    let prepared = 0;
+    let checkedPrepared = 0;
+    let checkedPlain = 0;
+    const lookup = {
+      check: (q: Parameters<Denylist['check']>[0]) => (checkedPlain++, real.check(q)),
+      prepare: (q: Parameters<Denylist['prepare']>[0]) => (prepared++, real.prepare(q)),
+      checkPrepared: (p: ReturnType<Denylist['prepare']>) => (checkedPrepared++, real.checkPrepared(p)),
+    };
+    const getKey = createLocalJWKSet({ keys: [s.key.publicJwk] });
+    const verifier = new TokenVerifier({ issuer: ISSUER, audience: 'orders', getKey, denylist: lookup, now: s.now });
+    const { token } = await s.sign();
+    await verifier.check(token);
+    for (let i = 0; i < 5; i++) expect(verifier.check(token)).toMatchObject({ cached: true, denied: null });
+    real.revokeUserBelow('user-1', 4, Math.floor(s.now() / 1000) + 900);
+    expect(verifier.check(token)).toMatchObject({ cached: true, denied: 'user' });
+    expect(prepared).toBe(1);
+    expect(checkedPrepared).toBe(6);
+    // Only the first (uncached) answer checked the plain ids.
+    expect(checkedPlain).toBe(1);
+  });
+});

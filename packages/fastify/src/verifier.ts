@@ -9,9 +9,26 @@ import {
 import type { JWTVerifyGetKey } from 'jose';
 import type { DenialKind } from '@revocable/protocol';
 
-/** The part of `@revocable/denylist`'s `Denylist` the verifier needs. */
-export interface DenylistLookup {
-  check(query: { jti: string; sid: string; sub: string; ver: number; kid: string }): DenialKind | null;
+type TokenIds = { jti: string; sid: string; sub: string; ver: number; kid: string };
+
+/**
+ * The part of `@revocable/denylist`'s `Denylist` the verifier needs. With `prepare` and
+ * `checkPrepared` (the Denylist has both), a cached token's ids are hashed once, when it
+ * enters the cache, instead of on every request.
+ */
+export interface DenylistLookup<P = unknown> {
+  check(query: TokenIds): DenialKind | null;
+  prepare?(query: TokenIds): P;
+  checkPrepared?(prepared: P): DenialKind | null;
+}
+
+/** What {@link TokenVerifier.check} found: a verified token and the denylist's answer for it. */
+export interface TokenCheck {
+  context: AuthContext;
+  /** Signature work was skipped (cache hit). */
+  cached: boolean;
+  /** The denylist entry kind that denies the token, or null. */
+  denied: DenialKind | null;
 }
 
 /** A verified, not-revoked access token, as handlers see it on `request.auth`. */
@@ -50,6 +67,8 @@ interface CacheEntry {
   context: AuthContext;
   /** `exp` in epoch ms: the entry is useless (and never served) after it. */
   expiresAtMs: number;
+  /** The denylist's prepared ids (hashed once), when it supports that. */
+  prepared: unknown;
 }
 
 /**
@@ -76,41 +95,49 @@ export class TokenVerifier {
   /**
    * Verifies `token` and checks it against the denylist.
    * @returns the auth context and whether signature work was skipped (cache hit).
+   * @throws {@link TokenVerificationError}; {@link RevokedTokenError} for a denied token.
    */
   async verify(token: string): Promise<{ context: AuthContext; cached: boolean }> {
-    const nowMs = this.#now();
-    let context: AuthContext | undefined;
-    let cached = false;
+    const checked = await this.check(token);
+    if (checked.denied !== null) throw new RevokedTokenError(checked.denied);
+    return { context: checked.context, cached: checked.cached };
+  }
+
+  /**
+   * Like {@link verify}, but a denied token is an answer (`denied`), not an exception, and a
+   * cache hit answers synchronously (no promise): the request path of a known token
+   * allocates no error and waits for nothing. Verification failures still reject (or throw)
+   * with {@link TokenVerificationError}.
+   */
+  check(token: string): TokenCheck | Promise<TokenCheck> {
     const entry = this.#cache?.get(token);
     if (entry !== undefined) {
-      if (entry.expiresAtMs > nowMs) {
-        context = entry.context;
-        cached = true;
-      } else {
-        this.#cache?.delete(token);
+      if (entry.expiresAtMs > this.#now()) {
+        this.#hits++;
+        return { context: entry.context, cached: true, denied: this.#denied(entry.context, entry.prepared) };
       }
+      this.#cache?.delete(token);
     }
-    if (context === undefined) {
-      this.#misses++;
-      let pending = this.#inFlight.get(token);
-      if (pending === undefined) {
-        pending = this.#verifyFully(token, nowMs).then((verified) => {
-          this.#cache?.set(token, { context: verified, expiresAtMs: verified.claims.exp * 1000 });
-          return verified;
-        });
-        const settled = pending.finally(() => this.#inFlight.delete(token));
-        // The rejection is handled by every awaiting caller; this copy only cleans up.
-        settled.catch(() => undefined);
-        this.#inFlight.set(token, pending);
-      }
-      context = await pending;
-    } else {
-      this.#hits++;
+    this.#misses++;
+    let pending = this.#inFlight.get(token);
+    if (pending === undefined) {
+      pending = this.#verifyFully(token, this.#now()).then((verified) => {
+        const prepared = this.#options.denylist.prepare?.(idsOf(verified));
+        this.#cache?.set(token, { context: verified, expiresAtMs: verified.claims.exp * 1000, prepared });
+        return verified;
+      });
+      const settled = pending.finally(() => this.#inFlight.delete(token));
+      // The rejection is handled by every awaiting caller; this copy only cleans up.
+      settled.catch(() => undefined);
+      this.#inFlight.set(token, pending);
     }
-    const { claims, kid } = context;
-    const kind = this.#options.denylist.check({ jti: claims.jti, sid: claims.sid, sub: claims.sub, ver: claims.ver, kid });
-    if (kind !== null) throw new RevokedTokenError(kind);
-    return { context, cached };
+    return pending.then((context) => ({ context, cached: false, denied: this.#denied(context, undefined) }));
+  }
+
+  #denied(context: AuthContext, prepared: unknown): DenialKind | null {
+    const denylist = this.#options.denylist;
+    if (prepared !== undefined && denylist.checkPrepared !== undefined) return denylist.checkPrepared(prepared);
+    return denylist.check(idsOf(context));
   }
 
   /** Cache hits and misses since start (misses include failed verifications). */
@@ -132,6 +159,11 @@ export class TokenVerifier {
     const scopes = new Set(scope === undefined ? [] : scope.split(' ').filter((s) => s.length > 0));
     return { claims: verified.claims, kid: verified.kid, alg: verified.alg, scopes };
   }
+}
+
+function idsOf(context: AuthContext): TokenIds {
+  const { claims, kid } = context;
+  return { jti: claims.jti, sid: claims.sid, sub: claims.sub, ver: claims.ver, kid };
 }
 
 /** A validly issued token that the denylist denies; `kind` says which entry matched. */
