@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  corsOriginsFromEnv,
   httpUrlFromEnv as httpUrl,
   intFromEnv,
   kafkaBrokersFromEnv,
@@ -50,12 +51,14 @@ export interface ServerConfig {
   host: string;
   /** LOG_LEVEL, default info. */
   logLevel: string;
+  /** CORS_ORIGINS, comma-separated exact origins of browser apps calling with a Bearer header; default none. */
+  corsOrigins: string[];
 }
 
-/** Parses PORT, HOST and LOG_LEVEL. */
+/** Parses PORT, HOST, LOG_LEVEL and CORS_ORIGINS. */
 export function loadServerConfig(env: Env, defaults: { port: number }): ServerConfig {
   const logLevel = logLevelFromEnv(env);
-  return { port: intFromEnv(env, 'PORT', defaults.port, 0, 65_535), host: str(env, 'HOST', '127.0.0.1'), logLevel };
+  return { port: intFromEnv(env, 'PORT', defaults.port, 0, 65_535), host: str(env, 'HOST', '127.0.0.1'), logLevel, corsOrigins: corsOriginsFromEnv(env) };
 }
 
 /** Parses the verifier settings shared by every resource service. Throws {@link ConfigError}. */

@@ -11,3 +11,4 @@ export { introspectToken, IntrospectionError, type IntrospectionOptions, type In
 export { createVerifierMetrics, type MetricSources, type RequestOutcome, type VerifierMetrics } from './metrics.ts';
 export { ConfigError, intFromEnv, loadServerConfig, loadVerifierConfig, verifierOptionsFromConfig, type ServerConfig, type VerifierConfig } from './config.ts';
 export { createResourceApp, runService, type ErrorMapper, type ResourceAppOptions, type RunServiceOptions } from './service.ts';
+export { resourceCors, type ResourceCorsOptions } from './cors.ts';

@@ -13,6 +13,7 @@ import { createMetrics } from './metrics.ts';
 import { expectedMigrations, runMigrations } from './migrate.ts';
 import { createPasswordHasher } from './password.ts';
 import { contextPlugin, CSRF_HEADER } from './plugins/context.ts';
+import { corsPlugin } from './plugins/cors.ts';
 import { errorHandlerPlugin } from './plugins/errors.ts';
 import { OutboxRelay } from './relay.ts';
 import { accountRoutes } from './routes/account.ts';
@@ -160,6 +161,8 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   });
 
   await app.register(errorHandlerPlugin);
+  // Before the rate limiter and routes: a preflight is answered in onRequest.
+  await app.register(corsPlugin, { origins: config.corsOrigins });
   // Only JSON and form bodies: text/plain would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
   await app.register(fastifyCookie);
