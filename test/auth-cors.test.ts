@@ -111,7 +111,7 @@ describe('auth CORS with CORS_ORIGINS', () => {
     expect(res.headers['access-control-allow-credentials']).toBeUndefined();
   });
 
-  it('answers a cross-site login with the exact origin, credentials and a SameSite=None; Secure cookie', async () => {
+  it('answers a cross-site login with the exact origin, credentials and a SameSite=None; Secure; Partitioned cookie', async () => {
     await register(crossSite, 'cors-login@example.com');
     const res = await crossSite.inject({
       method: 'POST',
@@ -129,6 +129,7 @@ describe('auth CORS with CORS_ORIGINS', () => {
       expect(cookie).toMatch(/HttpOnly/);
       expect(cookie).toMatch(/Secure/);
       expect(cookie).toMatch(/SameSite=None/);
+      expect(cookie).toMatch(/Partitioned/);
     }
   });
 

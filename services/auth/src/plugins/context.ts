@@ -97,7 +97,7 @@ export function sendTokens(app: FastifyInstance, reply: FastifyReply, issued: Is
   const c = app.revocableAuth.config;
   const maxAge = Math.max(0, Math.floor((issued.refreshExpiresAt - app.revocableAuth.now()) / 1000));
   for (const path of REFRESH_COOKIE_PATHS) {
-    reply.setCookie(c.refreshCookieName, issued.body.refresh_token, { httpOnly: true, secure: c.cookieSecure, sameSite: c.cookieSameSite, path, maxAge });
+    reply.setCookie(c.refreshCookieName, issued.body.refresh_token, { httpOnly: true, secure: c.cookieSecure, sameSite: c.cookieSameSite, partitioned: c.cookieSameSite === 'none', path, maxAge });
   }
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(issued.body);
 }
@@ -105,6 +105,6 @@ export function sendTokens(app: FastifyInstance, reply: FastifyReply, issued: Is
 export function clearRefreshCookie(app: FastifyInstance, reply: FastifyReply): void {
   const c = app.revocableAuth.config;
   for (const path of REFRESH_COOKIE_PATHS) {
-    reply.clearCookie(c.refreshCookieName, { httpOnly: true, secure: c.cookieSecure, sameSite: c.cookieSameSite, path });
+    reply.clearCookie(c.refreshCookieName, { httpOnly: true, secure: c.cookieSecure, sameSite: c.cookieSameSite, partitioned: c.cookieSameSite === 'none', path });
   }
 }
