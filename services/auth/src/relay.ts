@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { encodeEvent, validateEvent, type EventProducer, type EventTransport, type OutgoingRecord, type TopicSpec } from '@revocable/events';
-import type { Pool, PoolClient } from './db.ts';
+import { connectionError, type Pool, type PoolClient } from './db.ts';
 import type { AuthMetrics } from './metrics.ts';
 
 /** pino-compatible logger subset. */
@@ -226,7 +226,9 @@ export class OutboxRelay {
       });
       throw error;
     } finally {
-      client.release(broken);
+      // The pool keeps an error listener on the client while we hold it (db.ts): a connection
+      // terminated mid-drain fails this cycle instead of the process.
+      client.release(broken ?? connectionError(client));
     }
   }
 
