@@ -6,7 +6,7 @@ import { createLocalJWKSet, decodeProtectedHeader, type JWK } from 'jose';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig, type AuthConfig } from '@revocable/auth';
-import { createKafkaTransport, parseEvent, type RevocableEvent, type RevocationEvent } from '@revocable/events';
+import { createTransport, parseEvent, type RevocableEvent, type RevocationEvent } from '@revocable/events';
 import { verifyAccessToken } from '@revocable/tokens';
 import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 
@@ -579,7 +579,7 @@ describe('auth service: discovery and operations', () => {
   });
 
   it('created the topic with the configured partitions and retention >= the max access TTL', async () => {
-    const admin = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'auth-flow-admin' }).admin();
+    const admin = await createTransport({ brokers: kafkaBrokers(), clientId: 'auth-flow-admin' }).admin();
     try {
       expect(await admin.partitionCount(topic)).toBe(3);
       const configs = await admin.describeTopicConfigs(topic);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createKafkaTransport, revocationTopicSpec, type TopicAdmin } from '@revocable/events';
+import { createTransport, revocationTopicSpec, type TopicAdmin } from '@revocable/events';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
@@ -9,7 +9,7 @@ import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 describe('the Kafka broker the tests use', () => {
   let admin: TopicAdmin;
   beforeAll(async () => {
-    admin = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'kafka-test' }).admin();
+    admin = await createTransport({ brokers: kafkaBrokers(), clientId: 'kafka-test' }).admin();
   });
   afterAll(async () => {
     await admin.close();

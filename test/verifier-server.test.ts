@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '@revocable/infra';
-import { createKafkaTransport, revocationTopicSpec } from '@revocable/events';
+import { createTransport, revocationTopicSpec } from '@revocable/events';
 import { kafkaBrokers, uniqueTopic } from './support/env.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -24,7 +24,7 @@ async function waitFor(fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<
 describe.each(['orders', 'profile'] as const)('%s as a process', (name) => {
   it('starts, becomes ready, answers 401 without a token and exits 0 on SIGTERM', async () => {
     const topic = uniqueTopic(`test.server.${name}`);
-    const admin = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'server-test' }).admin();
+    const admin = await createTransport({ brokers: kafkaBrokers(), clientId: 'server-test' }).admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
     const port = await freePort();

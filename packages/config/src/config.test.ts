@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, boolFromEnv, corsOriginsFromEnv, httpUrlFromEnv, intFromEnv, kafkaBrokersFromEnv, listFromEnv, logLevelFromEnv, topicFromEnv } from './index.ts';
+import { ConfigError, boolFromEnv, corsOriginsFromEnv, httpUrlFromEnv, intFromEnv, kafkaBrokersFromEnv, kafkaClientFromEnv, listFromEnv, logLevelFromEnv, topicFromEnv } from './index.ts';
 
 function failure(read: () => unknown): ConfigError {
   try {
@@ -19,6 +19,8 @@ describe('environment readers', () => {
     expect(logLevelFromEnv({})).toBe('info');
     expect(kafkaBrokersFromEnv({})).toEqual(['127.0.0.1:9092']);
     expect(topicFromEnv({})).toBe('revocable.revocations');
+    expect(kafkaClientFromEnv({})).toBe('platformatic');
+    expect(kafkaClientFromEnv({ KAFKA_CLIENT: 'kafkajs' })).toBe('kafkajs');
     expect(httpUrlFromEnv({ U: 'https://auth.example.com///' }, 'U', '')).toBe('https://auth.example.com');
     expect(corsOriginsFromEnv({})).toEqual([]);
   });
@@ -37,6 +39,7 @@ describe('environment readers', () => {
     ['LOG_LEVEL', () => logLevelFromEnv({ LOG_LEVEL: 'verbose' })],
     ['KAFKA_BROKERS', () => kafkaBrokersFromEnv({ KAFKA_BROKERS: 'localhost' })],
     ['REVOCATION_TOPIC', () => topicFromEnv({ REVOCATION_TOPIC: 'bad topic!' })],
+    ['KAFKA_CLIENT', () => kafkaClientFromEnv({ KAFKA_CLIENT: 'rdkafka' })],
     ['U', () => httpUrlFromEnv({ U: 'ftp://x' }, 'U', '')],
     ['U', () => httpUrlFromEnv({ U: 'http://x/?a=1' }, 'U', '')],
     ['CORS_ORIGINS', () => corsOriginsFromEnv({ CORS_ORIGINS: '*' })],

@@ -85,6 +85,13 @@ export function kafkaBrokersFromEnv(env: Env): string[] {
   return brokers;
 }
 
+/** KAFKA_CLIENT: the Kafka client library behind the transport seam, `platformatic` (default) or `kafkajs`. */
+export function kafkaClientFromEnv(env: Env): 'platformatic' | 'kafkajs' {
+  const client = stringFromEnv(env, 'KAFKA_CLIENT', 'platformatic');
+  if (client !== 'platformatic' && client !== 'kafkajs') throw new ConfigError('KAFKA_CLIENT', `must be platformatic or kafkajs, got "${client}"`);
+  return client;
+}
+
 /** REVOCATION_TOPIC: a legal Kafka topic name, default `revocable.revocations`. */
 export function topicFromEnv(env: Env): string {
   const topic = stringFromEnv(env, 'REVOCATION_TOPIC', 'revocable.revocations');

@@ -4,12 +4,13 @@ import {
   httpUrlFromEnv as httpUrl,
   intFromEnv,
   kafkaBrokersFromEnv,
+  kafkaClientFromEnv,
   logLevelFromEnv,
   stringFromEnv as str,
   topicFromEnv,
   type Env,
 } from '@revocable/config';
-import { createKafkaTransport } from '@revocable/events';
+import { createTransport } from '@revocable/events';
 
 export { ConfigError, intFromEnv };
 import type { IntrospectionOptions } from './introspection.ts';
@@ -19,6 +20,8 @@ import type { RevocableOptions } from './plugin.ts';
 export interface VerifierConfig {
   /** KAFKA_BROKERS, comma-separated host:port, default 127.0.0.1:9092. */
   kafkaBrokers: string[];
+  /** KAFKA_CLIENT, default platformatic (@platformatic/kafka); or kafkajs. */
+  kafkaClient: 'platformatic' | 'kafkajs';
   /** KAFKA_CLIENT_ID, default revocable-<audience>. */
   kafkaClientId: string;
   /** REVOCATION_TOPIC, default revocable.revocations. */
@@ -77,6 +80,7 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
   const topic = topicFromEnv(env);
   return {
     kafkaBrokers: brokers,
+    kafkaClient: kafkaClientFromEnv(env),
     kafkaClientId: str(env, 'KAFKA_CLIENT_ID', `revocable-${audience}`),
     revocationTopic: topic,
     authUrl,
@@ -92,7 +96,7 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
 }
 
 /**
- * Plugin options for a resource service from its {@link VerifierConfig}: a kafkajs transport
+ * Plugin options for a resource service from its {@link VerifierConfig}: a KAFKA_CLIENT transport
  * on KAFKA_BROKERS, the JWKS of AUTH_URL, the default freshness bound (fail-closed) and the
  * introspection client when configured. `overrides` win (tests inject `now` or a transport).
  */
@@ -102,7 +106,7 @@ export function verifierOptionsFromConfig(config: VerifierConfig, overrides: Par
     audience: config.audience,
     jwksUrl: config.jwksUrl,
     jwksCooldownMs: config.jwksCooldownMs,
-    transport: overrides.transport ?? createKafkaTransport({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId }),
+    transport: overrides.transport ?? createTransport({ client: config.kafkaClient, brokers: config.kafkaBrokers, clientId: config.kafkaClientId }),
     topic: config.revocationTopic,
     clockToleranceSeconds: config.clockToleranceSeconds,
     cacheMax: config.verifyCacheMax,

@@ -4,7 +4,7 @@ import { createLocalJWKSet } from 'jose';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createKafkaTransport,
+  createTransport,
   encodeEvent,
   revocationTopicSpec,
   type EventProducer,
@@ -90,7 +90,7 @@ describe('revocable plugin (real Kafka)', () => {
     await introspection.listen({ port: 0, host: '127.0.0.1' });
     const address = introspection.server.address() as AddressInfo;
 
-    transport = createKafkaTransport({ brokers, clientId: 'plugin-test' });
+    transport = createTransport({ brokers, clientId: 'plugin-test' });
     producer = await transport.producer();
     app = Fastify();
     await app.register(revocable, {

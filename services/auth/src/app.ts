@@ -4,7 +4,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createKafkaTransport, revocationTopicSpec, type EventTransport } from '@revocable/events';
+import { createTransport, revocationTopicSpec, type EventTransport } from '@revocable/events';
 import type { AuthConfig } from './config.ts';
 import { createPool, type Pool } from './db.ts';
 import { AuthError } from './errors.ts';
@@ -27,7 +27,7 @@ import { AuthService } from './service.ts';
 export interface AuthDeps {
   /** Clock, epoch ms. Default `Date.now`. */
   now?: () => number;
-  /** Kafka seam. Default: kafkajs transport on `config.kafkaBrokers`. */
+  /** Kafka seam. Default: the `config.kafkaClient` transport on `config.kafkaBrokers`. */
   transport?: EventTransport;
   /** `false` silences logs (tests); default: pino at `config.logLevel`. */
   logger?: boolean | FastifyBaseLogger;
@@ -106,7 +106,12 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   if (deps.relay ?? config.relayEnabled) {
     const transport =
       deps.transport ??
-      createKafkaTransport({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logger: app.log.child({ component: 'kafka' }) });
+      createTransport({
+        client: config.kafkaClient,
+        brokers: config.kafkaBrokers,
+        clientId: config.kafkaClientId,
+        logger: app.log.child({ component: 'kafka' }),
+      });
     relay = new OutboxRelay({
       pool,
       databaseUrl: config.databaseUrl,

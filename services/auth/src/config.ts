@@ -5,6 +5,7 @@ import {
   httpUrlFromEnv,
   intFromEnv as int,
   kafkaBrokersFromEnv,
+  kafkaClientFromEnv,
   listFromEnv as list,
   logLevelFromEnv,
   stringFromEnv as str,
@@ -46,6 +47,8 @@ export interface AuthConfig {
   migrateOnStart: boolean;
   /** KAFKA_BROKERS, comma-separated, default 127.0.0.1:9092. */
   kafkaBrokers: string[];
+  /** KAFKA_CLIENT, default platformatic (@platformatic/kafka); or kafkajs. */
+  kafkaClient: 'platformatic' | 'kafkajs';
   /** KAFKA_CLIENT_ID, default revocable-auth. */
   kafkaClientId: string;
   /** REVOCATION_TOPIC, default revocable.revocations. */
@@ -212,6 +215,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     startupTimeoutSeconds: int(env, 'STARTUP_TIMEOUT_SECONDS', 60, 0, 3600),
     migrateOnStart: bool(env, 'MIGRATE_ON_START', true),
     kafkaBrokers: brokers,
+    kafkaClient: kafkaClientFromEnv(env),
     kafkaClientId: str(env, 'KAFKA_CLIENT_ID', 'revocable-auth'),
     revocationTopic: topicFromEnv(env),
     revocationTopicPartitions: int(env, 'REVOCATION_TOPIC_PARTITIONS', 3, 1, 1000),

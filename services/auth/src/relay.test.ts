@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   parseEvent,
+  TransportError,
   type BroadcastSubscription,
   type EventProducer,
   type EventTransport,
@@ -23,10 +24,10 @@ class MemoryTransport implements EventTransport {
   failing = false;
   topics = new Map<string, TopicSpec>();
   async producer(): Promise<EventProducer> {
-    if (this.failing) throw Object.assign(new Error('broker unreachable'), { name: 'KafkaTransportError', code: 'ERR_KAFKA_UNAVAILABLE' });
+    if (this.failing) throw new TransportError('ERR_KAFKA_UNAVAILABLE', 'broker unreachable', { cause: Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkError' }) });
     return {
       send: async (topic, records) => {
-        if (this.failing) throw Object.assign(new Error('broker unreachable'), { name: 'KafkaTransportError', code: 'ERR_KAFKA_UNAVAILABLE' });
+        if (this.failing) throw new TransportError('ERR_KAFKA_UNAVAILABLE', 'broker unreachable', { cause: Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkError' }) });
         for (const record of records) this.sent.push({ topic, record });
       },
       close: async () => {},
@@ -39,6 +40,9 @@ class MemoryTransport implements EventTransport {
       highWatermarks: async () => new Map(),
       lowWatermarks: async () => new Map(),
       describeTopicConfigs: async () => ({}),
+      createPartitions: async () => {},
+      listTopics: async () => [...this.topics.keys()],
+      listGroups: async () => [],
       close: async () => {},
     };
   }

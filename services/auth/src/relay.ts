@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { encodeEvent, validateEvent, type EventProducer, type EventTransport, type OutgoingRecord, type TopicSpec } from '@revocable/events';
+import { encodeEvent, isTransportError, validateEvent, type EventProducer, type EventTransport, type OutgoingRecord, type TopicSpec } from '@revocable/events';
 import { connectionError, type Pool, type PoolClient } from './db.ts';
 import type { AuthMetrics } from './metrics.ts';
 
@@ -350,12 +350,9 @@ function delay(ms: number): Promise<void> {
 }
 
 function isDatabaseError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  // KafkaTransportError codes start with ERR_KAFKA; SQLSTATEs are 5 characters; pg/network errors otherwise.
-  if (typeof code === 'string' && code.startsWith('ERR_KAFKA')) return false;
-  if (error.name === 'KafkaTransportError' || error.name.startsWith('Kafka')) return false;
-  return true;
+  // The transport seam wraps every Kafka failure into a TransportError, whatever the client
+  // library; anything else in a relay cycle comes from PostgreSQL.
+  return !isTransportError(error);
 }
 
 function describe(error: unknown): string {
