@@ -1,33 +1,43 @@
-import { parseEvent, type EventTransport, type IncomingRecord, type RevocableEvent } from '@revocable/events';
+import { createTransport, parseEvent, type IncomingRecord, type RevocableEvent } from '@revocable/events';
 import { waitFor } from './env.ts';
 
-/** Everything a broadcast read of one topic received, through the transport seam (no consumer group). */
+/** A running broadcast read of one topic (see {@link readTopic}). */
 export interface TopicReader {
-  readonly records: IncomingRecord[];
-  /** The parsed events received so far (bad records left out). */
-  events(): RevocableEvent[];
+  /** Records that did not parse as events (a healthy topic has none). */
+  readonly invalid: IncomingRecord[];
   stop(): Promise<void>;
 }
 
 /**
- * Reads every partition of `topic` from the earliest offset, as a resource service does.
- * Waits (with a deadline) for the topic to exist first: the relay may still be creating it.
+ * Reads every partition of `topic` from the earliest offset through the transport seam, as a
+ * resource service does (no consumer group), calling `onEvent` for each event in offset order
+ * per partition. Waits (with a deadline) for the topic to exist first: the relay may still be
+ * creating it. The client is the suite's default (`KAFKA_CLIENT`, else @platformatic/kafka).
  */
-export async function readTopic(transport: EventTransport, topic: string, { timeoutMs = 30_000 } = {}): Promise<TopicReader> {
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  onEvent: (event: RevocableEvent, record: IncomingRecord) => void,
+  { clientId = 'test-reader', timeoutMs = 30_000 }: { clientId?: string; timeoutMs?: number } = {},
+): Promise<TopicReader> {
+  const client = process.env['KAFKA_CLIENT'] === 'kafkajs' ? 'kafkajs' : 'platformatic';
+  const transport = createTransport({ client, brokers, clientId });
   const admin = await transport.admin();
   try {
     await waitFor(async () => (await admin.listTopics()).includes(topic), { timeoutMs, what: `topic ${topic} to exist` });
   } finally {
     await admin.close();
   }
-  const records: IncomingRecord[] = [];
-  const subscription = await transport.subscribeAll({ topic, onRecords: (batch) => void records.push(...batch) });
-  return {
-    records,
-    events: () => records.flatMap((r) => {
-      const parsed = parseEvent(r.value);
-      return parsed.ok ? [parsed.event] : [];
-    }),
-    stop: () => subscription.stop(),
-  };
+  const invalid: IncomingRecord[] = [];
+  const subscription = await transport.subscribeAll({
+    topic,
+    onRecords: (records) => {
+      for (const record of records) {
+        const parsed = parseEvent(record.value);
+        if (parsed.ok) onEvent(parsed.event, record);
+        else invalid.push(record);
+      }
+    },
+  });
+  return { invalid, stop: () => subscription.stop() };
 }

@@ -158,6 +158,7 @@ export class RevocationConsumer {
   async #subscribe(): Promise<void> {
     const generation = ++this.#generation;
     const current = () => generation === this.#generation && !this.#stopped;
+    let failed = false;
     this.#subscribedAt = performance.now();
     try {
       const subscription = await this.#options.transport.subscribeAll({
@@ -172,13 +173,15 @@ export class RevocationConsumer {
           if (this.#state === 'running') this.#reason = null;
         },
         onError: (error) => {
-          if (!current()) return;
+          if (!current() || failed) return;
           this.#reconnecting = true;
           this.#reason = describe(error);
           this.#options.logger?.warn({ err: error, code: error.code }, 'revocation reader lost the broker; reconnecting');
         },
         onFailed: (error) => {
-          if (current()) this.#fail(error);
+          if (!current()) return;
+          failed = true;
+          this.#fail(error);
         },
       });
       if (!current()) {
@@ -186,7 +189,7 @@ export class RevocationConsumer {
         return;
       }
       this.#subscription = subscription;
-      if (this.#state !== 'failed') {
+      if (!failed) {
         this.#state = 'running';
         this.#reason = null;
       }

@@ -250,7 +250,7 @@ class MemoryReader implements BroadcastSubscription {
   }
 
   async #drain(): Promise<void> {
-    if (this.frozen) return;
+    if (this.frozen || this.#stopped) return;
     try {
       this.#broker.check();
     } catch (error) {
