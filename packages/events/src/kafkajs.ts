@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import kafkajs, { type Admin, type Consumer, type KafkaConfig, type LogEntry, type Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, KafkaConfig, LogEntry, Producer } from 'kafkajs';
 import type { KafkaConnectionOptions } from './options.ts';
 import {
   TransportError,
@@ -15,9 +15,19 @@ import {
   type TransportErrorCode,
 } from './transport.ts';
 
-// kafkajs is CommonJS: Node's ESM loader does not see `ConfigResourceTypes` as a named
-// export (vitest's transform does), so take everything from the default export.
-const { ConfigResourceTypes, Kafka, Partitioners, logLevel: KafkaLogLevel } = kafkajs;
+// kafkajs is CommonJS: Node's ESM loader does not see its named exports (vitest's transform
+// does), so everything comes from the default export. Loaded on first use: a service on the
+// default client never loads it.
+type Library = typeof import('kafkajs');
+let library: Promise<Library> | undefined;
+function loadLibrary(): Promise<Library> {
+  library ??= import('kafkajs').then((m) => (m as Library & { default?: Library }).default ?? m);
+  return library;
+}
+// TOPIC_RESOURCE and logLevel values, fixed by kafkajs' API.
+const TOPIC_RESOURCE = 2;
+const LOG_ERROR = 1;
+const LOG_WARN = 2;
 
 // Retries are bounded on purpose: a send that gives up leaves its rows in the outbox and the
 // relay sends them again (at-least-once; consumers apply events idempotently), so kafkajs'
@@ -41,7 +51,7 @@ export function createKafkajsTransport(options: KafkaConnectionOptions): EventTr
         ? { mechanism: 'scram-sha-512', username: options.sasl.username, password: options.sasl.password }
         : { mechanism: 'scram-sha-256', username: options.sasl.username, password: options.sasl.password }
     : undefined;
-  const kafka = new Kafka({
+  const kafka: Promise<Kafka> = loadLibrary().then((lib) => new lib.Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
     ...(sasl ? { sasl } : {}),
@@ -49,37 +59,39 @@ export function createKafkajsTransport(options: KafkaConnectionOptions): EventTr
     connectionTimeout: options.connectionTimeoutMs ?? 3000,
     requestTimeout: options.requestTimeoutMs ?? 10_000,
     retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 8 },
-    logLevel: KafkaLogLevel.WARN,
+    logLevel: LOG_WARN,
     logCreator: () => (entry: LogEntry) => {
       if (!logger) return;
       const { message, ...rest } = entry.log;
       if (EXPECTED_WARNINGS.has(message)) return;
       const fields = { kafka: { namespace: entry.namespace, ...rest } };
-      if (entry.level <= KafkaLogLevel.ERROR) logger.error(fields, message);
+      if (entry.level <= LOG_ERROR) logger.error(fields, message);
       else logger.warn(fields, message);
     },
-  });
+  }));
+  kafka.catch(() => undefined);
 
   return {
     async producer() {
-      const producer = kafka.producer({
+      const lib = await loadLibrary();
+      const producer = (await kafka).producer({
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         // murmur2 over the key, as the Java client does: `sub` lands on the same partition whatever client produced it.
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: lib.Partitioners.DefaultPartitioner,
       });
       await attempt('connecting the producer', () => producer.connect());
       return new KafkaEventProducer(producer);
     },
     async admin() {
-      const admin = kafka.admin();
+      const admin = (await kafka).admin();
       await attempt('connecting the admin client', () => admin.connect());
       return new KafkaTopicAdmin(admin);
     },
     async subscribeAll(subscription) {
       const groupId = `revocable-broadcast-${options.clientId}-${randomUUID()}`;
-      const consumer = kafka.consumer({
+      const consumer = (await kafka).consumer({
         groupId,
         allowAutoTopicCreation: false,
         // Revocations are small; a short wait keeps propagation in milliseconds.
@@ -94,7 +106,7 @@ export function createKafkajsTransport(options: KafkaConnectionOptions): EventTr
       return startBroadcast(consumer, subscription, async () => {
         // An empty group without offsets would linger (Empty) until the coordinator's next
         // cleanup, up to offsets.retention.check.interval.ms (10 min): delete it now.
-        const admin = kafka.admin();
+        const admin = (await kafka).admin();
         try {
           await admin.connect();
           await admin.deleteGroups([groupId]);
@@ -206,7 +218,7 @@ class KafkaTopicAdmin implements TopicAdmin {
           validateOnly: false,
           resources: [
             {
-              type: ConfigResourceTypes.TOPIC,
+              type: TOPIC_RESOURCE,
               name: spec.topic,
               configEntries: Object.entries(entries).map(([name, value]) => ({ name, value })),
             },
@@ -218,7 +230,7 @@ class KafkaTopicAdmin implements TopicAdmin {
 
   async #topicOverrides(topic: string): Promise<Record<string, string>> {
     const result = await attempt(`describing the configs of ${topic}`, () =>
-      this.#admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] }),
+      this.#admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic }] }),
     );
     const out: Record<string, string> = {};
     for (const entry of result.resources[0]?.configEntries ?? []) {
@@ -256,7 +268,7 @@ class KafkaTopicAdmin implements TopicAdmin {
 
   async describeTopicConfigs(topic: string): Promise<Record<string, string>> {
     const result = await attempt(`describing the configs of ${topic}`, () =>
-      this.#admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] }),
+      this.#admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic }] }),
     );
     const out: Record<string, string> = {};
     for (const entry of result.resources[0]?.configEntries ?? []) out[entry.configName] = entry.configValue;

@@ -1,15 +1,4 @@
-import {
-  Admin,
-  ConfigResourceTypes,
-  Consumer,
-  findErrorBy,
-  ListOffsetTimestamps,
-  ProduceAcks,
-  Producer,
-  type BaseOptions,
-  type ClusterMetadata,
-  type MessageToProduce,
-} from '@platformatic/kafka';
+import type { Admin, BaseOptions, ClusterMetadata, Consumer, MessageToProduce, Producer } from '@platformatic/kafka';
 import { murmur2 } from './murmur2.ts';
 import {
   TransportError,
@@ -27,7 +16,25 @@ import {
 import type { KafkaConnectionOptions } from './options.ts';
 
 const IS_CONTROL_BATCH = 0b10_0000;
+// Kafka protocol constants (the library's ConfigResourceTypes, ListOffsetTimestamps, ProduceAcks).
 const SET = 0; // IncrementalAlterConfigs operation
+const TOPIC_RESOURCE = 2;
+const LATEST = -1n;
+const EARLIEST = -2n;
+const ACKS_ALL = -1;
+
+type Library = typeof import('@platformatic/kafka');
+let library: Promise<Library> | undefined;
+
+/**
+ * The library is large (329 modules, option schemas compiled at import): it is loaded on
+ * first use, started as soon as a transport is created so it overlaps the service's own
+ * start, and never when another client is configured.
+ */
+function loadLibrary(): Promise<Library> {
+  library ??= import('@platformatic/kafka');
+  return library;
+}
 
 /**
  * The @platformatic/kafka implementation of the {@link EventTransport} seam (the default).
@@ -38,6 +45,7 @@ const SET = 0; // IncrementalAlterConfigs operation
  */
 export function createPlatformaticTransport(options: KafkaConnectionOptions): EventTransport {
   if (options.brokers.length === 0) throw new RangeError('at least one Kafka broker is required');
+  loadLibrary().catch(() => undefined);
   const base = (role: string): BaseOptions => ({
     clientId: `${options.clientId}${role}`,
     bootstrapBrokers: [...options.brokers],
@@ -52,10 +60,11 @@ export function createPlatformaticTransport(options: KafkaConnectionOptions): Ev
   });
   return {
     async producer() {
-      const producer = new Producer({
+      const lib = await loadLibrary();
+      const producer = new lib.Producer({
         ...base(''),
         idempotent: true,
-        acks: ProduceAcks.ALL,
+        acks: ACKS_ALL,
         // Bounded: a send that gives up leaves its rows in the outbox; the relay sends them again.
         retries: 5,
         partitioner: javaPartitioner(),
@@ -69,7 +78,7 @@ export function createPlatformaticTransport(options: KafkaConnectionOptions): Ev
       return new PlatformaticProducer(producer);
     },
     async admin() {
-      const admin = new Admin(base(''));
+      const admin = new (await loadLibrary()).Admin(base(''));
       try {
         await admin.metadata({ topics: [] });
       } catch (error) {
@@ -79,9 +88,10 @@ export function createPlatformaticTransport(options: KafkaConnectionOptions): Ev
       return new PlatformaticAdmin(admin);
     },
     async subscribeAll(subscription) {
+      const lib = await loadLibrary();
       const reader = new BroadcastReader(
         // groupId is required by the constructor and never used: the reader joins no group.
-        new Consumer({ ...base(''), groupId: `revocable-unused-${options.clientId}`, retries: 0, maxWaitTime: 100, minBytes: 1 }),
+        new lib.Consumer({ ...base(''), groupId: `revocable-unused-${options.clientId}`, retries: 0, maxWaitTime: 100, minBytes: 1 }),
         subscription,
         options.metadataRefreshMs ?? 2000,
       );
@@ -141,7 +151,7 @@ class PlatformaticAdmin implements TopicAdmin {
         configs: Object.entries(spec.configs).map(([name, value]) => ({ name, value })),
       });
     } catch (error) {
-      if (!findErrorBy(error as Error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw wrap(error, `creating topic ${spec.topic}`);
+      if (!findError(error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw wrap(error, `creating topic ${spec.topic}`);
       created = false;
     }
     if (created) {
@@ -156,7 +166,7 @@ class PlatformaticAdmin implements TopicAdmin {
       try {
         await this.#admin.incrementalAlterConfigs({
           resources: [
-            { resourceType: ConfigResourceTypes.TOPIC, resourceName: spec.topic, configs: [{ name: 'retention.ms', configOperation: SET, value: String(wanted) }] },
+            { resourceType: TOPIC_RESOURCE, resourceName: spec.topic, configs: [{ name: 'retention.ms', configOperation: SET, value: String(wanted) }] },
           ],
         });
       } catch (error) {
@@ -170,16 +180,16 @@ class PlatformaticAdmin implements TopicAdmin {
   }
 
   async highWatermarks(topic: string): Promise<Map<number, bigint>> {
-    return this.#offsets(topic, ListOffsetTimestamps.LATEST);
+    return this.#offsets(topic, LATEST);
   }
 
   async lowWatermarks(topic: string): Promise<Map<number, bigint>> {
-    return this.#offsets(topic, ListOffsetTimestamps.EARLIEST);
+    return this.#offsets(topic, EARLIEST);
   }
 
   async describeTopicConfigs(topic: string): Promise<Record<string, string>> {
     try {
-      const result = await this.#admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic }] });
+      const result = await this.#admin.describeConfigs({ resources: [{ resourceType: TOPIC_RESOURCE, resourceName: topic }] });
       const out: Record<string, string> = {};
       for (const entry of result[0]?.configs ?? []) if (typeof entry.value === 'string') out[entry.name] = entry.value;
       return out;
@@ -317,7 +327,7 @@ class BroadcastReader implements BroadcastSubscription {
       } catch (error) {
         if (this.#stopped) break;
         const wrapped = wrap(error, `reading ${this.#options.topic}`);
-        if (findErrorBy(error as Error, 'apiId', 'OFFSET_OUT_OF_RANGE')) {
+        if (findError(error, 'apiId', 'OFFSET_OUT_OF_RANGE')) {
           // Retention removed records this reader had not read yet: continue from the earliest kept.
           await this.#resetOutOfRange().catch(() => undefined);
           continue;
@@ -361,7 +371,7 @@ class BroadcastReader implements BroadcastSubscription {
     const offsets = await this.#consumer.listOffsets({
       topics: [this.#options.topic],
       partitions: { [this.#options.topic]: partitions },
-      timestamp: ListOffsetTimestamps.EARLIEST,
+      timestamp: EARLIEST,
     });
     const list = offsets.get(this.#options.topic) ?? [];
     return new Map(partitions.map((p) => [p, list[p] ?? 0n]));
@@ -466,7 +476,7 @@ export function wrap(error: unknown, what: string): TransportError {
 }
 
 function classify(error: Error): TransportErrorCode {
-  const by = (property: string, value: unknown) => findErrorBy(error, property, value) !== null;
+  const by = (property: string, value: unknown) => findError(error, property, value) !== null;
   if (by('closed', true)) return 'ERR_KAFKA_CLOSED';
   if (by('apiId', 'UNKNOWN_TOPIC_OR_PARTITION') || by('apiId', 'UNKNOWN_TOPIC_ID')) return 'ERR_KAFKA_TOPIC_MISSING';
   if (
@@ -484,13 +494,25 @@ function classify(error: Error): TransportErrorCode {
   if (by('code', 'PLT_KFK_USER') && /^Unknown topic /.test(error.message)) return 'ERR_KAFKA_TOPIC_MISSING';
   if (by('code', 'PLT_KFK_TIMEOUT') || by('apiId', 'REQUEST_TIMED_OUT')) return 'ERR_KAFKA_TIMEOUT';
   if (by('code', 'PLT_KFK_NETWORK')) return 'ERR_KAFKA_UNAVAILABLE';
-  const protocol = findErrorBy(error, 'code', 'PLT_KFK_PROTOCOL');
+  const protocol = findError(error, 'code', 'PLT_KFK_PROTOCOL');
   if (protocol !== null) return protocol['canRetry'] === true ? 'ERR_KAFKA_UNAVAILABLE' : 'ERR_KAFKA_REJECTED';
   if (by('code', 'PLT_KFK_USER') || by('code', 'PLT_KFK_UNSUPPORTED_API') || by('code', 'PLT_KFK_UNSUPPORTED')) return 'ERR_KAFKA_REJECTED';
   // Socket-level errors that reached us unwrapped.
   const sys = (error as { code?: unknown }).code;
   if (typeof sys === 'string' && /^E[A-Z]+$/.test(sys)) return 'ERR_KAFKA_UNAVAILABLE';
   return 'ERR_KAFKA_UNAVAILABLE';
+}
+
+/** The library's error (or one it aggregates or wraps) whose `property` is `value`, like its own findErrorBy. */
+function findError(error: unknown, property: string, value: unknown, depth = 0): Record<string, unknown> | null {
+  if (typeof error !== 'object' || error === null || depth > 8) return null;
+  const e = error as Record<string, unknown>;
+  if (e[property] === value) return e;
+  for (const inner of Array.isArray(e['errors']) ? (e['errors'] as unknown[]) : []) {
+    const found = findError(inner, property, value, depth + 1);
+    if (found) return found;
+  }
+  return findError(e['cause'], property, value, depth + 1);
 }
 
 function delay(ms: number): Promise<void> {
