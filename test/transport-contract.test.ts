@@ -16,6 +16,7 @@ for (const [client, name] of [
   transportContract({
     name,
     groupless: client === 'platformatic',
+    tracksAddedPartitions: client === 'platformatic',
     transport: (clientId) => createTransport({ client, brokers: kafkaBrokers(), clientId }),
     unreachable: (clientId) => createTransport({ client, brokers: [`127.0.0.1:${deadPort}`], clientId, connectionTimeoutMs: 500 }),
     restartable: async () => {
@@ -36,6 +37,7 @@ const memory = new MemoryTransport();
 transportContract({
   name: 'in-memory',
   groupless: true,
+  tracksAddedPartitions: true,
   transport: () => memory,
   unreachable: () => {
     const down = new MemoryTransport();

@@ -25,6 +25,12 @@ export interface ContractTarget {
   restartable(): Promise<{ transport(clientId: string): EventTransport; restart(): Promise<void>; destroy(): Promise<void> }>;
   /** True when the adapter reads without any consumer group (none may ever appear); false when its private group must be gone after stop. */
   groupless: boolean;
+  /**
+   * True when a running reader picks up partitions added to the topic by itself. kafkajs
+   * rejoins its group but never fetches the new partition (2.2.4); there the
+   * RevocationConsumer's watchdog recreates the reader (packages/events consumer.test.ts).
+   */
+  tracksAddedPartitions: boolean;
 }
 
 /** Keys whose partitions the Java client computes for the reference table. */
@@ -144,17 +150,19 @@ export function transportContract(target: ContractTarget): void {
           }
           await admin.createPartitions(spec.topic, 4);
           expect(await admin.partitionCount(spec.topic)).toBe(4);
-          // The new partition may take a metadata refresh to be seen: keep writing until it is read.
-          await waitFor(
-            async () => {
-              await producer.send(spec.topic, [{ key: null, partition: 3, value: Buffer.from('added') }]);
-              return [a, b].every((reader) => reader.records.some((r) => r.partition === 3 && r.value?.toString() === 'added'));
-            },
-            { timeoutMs: 60_000, intervalMs: 500, what: 'records of a partition added while reading' },
-          );
-          for (const reader of [a, b]) {
-            expect(new Set(reader.records.map((r) => r.partition))).toEqual(new Set([0, 1, 2, 3]));
-            expect(reader.records.filter((r) => r.value?.toString().startsWith('before-')).map((r) => r.value?.toString()).sort()).toEqual(['before-0', 'before-1', 'before-2']);
+          if (target.tracksAddedPartitions) {
+            // The new partition may take a metadata refresh to be seen: keep writing until it is read.
+            await waitFor(
+              async () => {
+                await producer.send(spec.topic, [{ key: null, partition: 3, value: Buffer.from('added') }]);
+                return [a, b].every((reader) => reader.records.some((r) => r.partition === 3 && r.value?.toString() === 'added'));
+              },
+              { timeoutMs: 60_000, intervalMs: 500, what: 'records of a partition added while reading' },
+            );
+            for (const reader of [a, b]) {
+              expect(new Set(reader.records.map((r) => r.partition))).toEqual(new Set([0, 1, 2, 3]));
+              expect(reader.records.filter((r) => r.value?.toString().startsWith('before-')).map((r) => r.value?.toString()).sort()).toEqual(['before-0', 'before-1', 'before-2']);
+            }
           }
         } finally {
           await a.subscription.stop();

@@ -104,6 +104,8 @@ export class RevocationConsumer {
   #subscribedAt = 0;
   #failedAt = 0;
   #lastRecordTick = 0;
+  /** performance.now() when each partition's position last advanced. */
+  #progressTick = new Map<number, number>();
   #watchdog: NodeJS.Timeout | undefined;
   #checking = false;
   /** Bumped per subscription, so a replaced one's late callbacks are ignored. */
@@ -217,9 +219,12 @@ export class RevocationConsumer {
         return;
       }
       if (this.#state !== 'running' && this.#state !== 'stalled') return;
-      const quietSince = Math.max(this.#lastRecordTick, this.#subscribedAt);
-      if (now - quietSince < (this.#options.stallAfterMs ?? 5000)) return;
-      // Quiet for long: is it the reader? Only if the broker answers and holds records past our position.
+      const stallAfterMs = this.#options.stallAfterMs ?? 5000;
+      // A partition is quiet when its position has not moved for stallAfterMs (records on other
+      // partitions do not count: a reader can be stuck on one partition, e.g. one added later).
+      const quietSince = (partition: number) => Math.max(this.#progressTick.get(partition) ?? 0, this.#subscribedAt);
+      if (now - this.#subscribedAt < stallAfterMs) return;
+      // Is it the reader? Only if the broker answers and holds records past a quiet partition's position.
       let high: Map<number, bigint>;
       try {
         this.#admin ??= await this.#options.transport.admin();
@@ -230,10 +235,11 @@ export class RevocationConsumer {
         this.#admin = null;
         return;
       }
-      const behind = [...high].some(([partition, watermark]) => watermark > (this.#positions.get(partition) ?? 0n));
-      if (!behind) return;
+      const stuck = [...high].filter(([partition, watermark]) => watermark > (this.#positions.get(partition) ?? 0n) && now - quietSince(partition) >= stallAfterMs);
+      if (stuck.length === 0) return;
+      const [partition] = stuck[0]!;
       this.#state = 'stalled';
-      this.#reason = `no records for ${Math.round((now - quietSince) / 1000)} s while the broker holds unread ones`;
+      this.#reason = `partition ${partition}: no records for ${Math.round((now - quietSince(partition)) / 1000)} s while the broker holds unread ones`;
       this.#options.logger?.warn({ reason: this.#reason }, 'revocation reader stalled; recreating it');
       await this.#restart('stalled');
     } finally {
@@ -331,7 +337,10 @@ export class RevocationConsumer {
       const position = this.#positions.get(record.partition) ?? 0n;
       // A recreated reader may hand back records already applied.
       if (next <= position && this.#targets.has(record.partition)) continue;
-      if (next > position) this.#positions.set(record.partition, next);
+      if (next > position) {
+        this.#positions.set(record.partition, next);
+        this.#progressTick.set(record.partition, this.#lastRecordTick);
+      }
       const parsed = parseEvent(record.value);
       if (!parsed.ok) {
         this.#stats.skipped[parsed.code] += 1;
