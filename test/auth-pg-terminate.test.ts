@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaTransport, parseEvent, type BroadcastSubscription, type RevocableEvent } from '@revocable/events';
+import { createTransport, parseEvent, type BroadcastSubscription, type RevocableEvent } from '@revocable/events';
 import { freePort } from '@revocable/infra';
 import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 
@@ -84,7 +84,7 @@ describe('auth service under pg_terminate_backend', () => {
     await waitFor(async () => (await readyz()).relay.state === 'running', { timeoutMs: 60_000, what: 'auth ready with the relay running' });
 
     const received = new Map<string, RevocableEvent>();
-    subscription = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'pgkill-test' }).subscribeAll({
+    subscription = await createTransport({ brokers: kafkaBrokers(), clientId: 'pgkill-test' }).subscribeAll({
       topic,
       onRecords: (records) => {
         for (const r of records) {

@@ -25,3 +25,6 @@ export function createTransport(options: TransportOptions): EventTransport {
       throw new RangeError(`unknown Kafka client "${String(client)}": use one of ${KAFKA_CLIENTS.join(', ')}`);
   }
 }
+
+/** @deprecated Use {@link createTransport} (same options; `client` defaults to `platformatic`). */
+export const createKafkaTransport = createTransport;

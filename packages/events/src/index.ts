@@ -2,7 +2,7 @@ export * from './schema.ts';
 export type * from './transport.ts';
 export { TransportError, isTransportError } from './transport.ts';
 export { DEFAULT_REVOCATION_TOPIC, revocationTopicSpec, type RevocationTopicOptions } from './topic.ts';
-export { createTransport, DEFAULT_KAFKA_CLIENT } from './factory.ts';
+export { createKafkaTransport, createTransport, DEFAULT_KAFKA_CLIENT } from './factory.ts';
 export { KAFKA_CLIENTS, type KafkaClientName, type KafkaConnectionOptions, type KafkaSaslOptions, type KafkaSslOptions, type TransportOptions } from './options.ts';
 export { createKafkajsTransport } from './kafkajs.ts';
 export { createPlatformaticTransport } from './platformatic.ts';
