@@ -51,7 +51,8 @@ export function createKafkajsTransport(options: KafkaConnectionOptions): EventTr
         ? { mechanism: 'scram-sha-512', username: options.sasl.username, password: options.sasl.password }
         : { mechanism: 'scram-sha-256', username: options.sasl.username, password: options.sasl.password }
     : undefined;
-  const kafka: Promise<Kafka> = loadLibrary().then((lib) => new lib.Kafka({
+  let created: Promise<Kafka> | undefined;
+  const client = (): Promise<Kafka> => (created ??= loadLibrary().then((lib) => new lib.Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
     ...(sasl ? { sasl } : {}),
@@ -68,13 +69,12 @@ export function createKafkajsTransport(options: KafkaConnectionOptions): EventTr
       if (entry.level <= LOG_ERROR) logger.error(fields, message);
       else logger.warn(fields, message);
     },
-  }));
-  kafka.catch(() => undefined);
+  })));
 
   return {
     async producer() {
       const lib = await loadLibrary();
-      const producer = (await kafka).producer({
+      const producer = (await client()).producer({
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
@@ -85,13 +85,13 @@ export function createKafkajsTransport(options: KafkaConnectionOptions): EventTr
       return new KafkaEventProducer(producer);
     },
     async admin() {
-      const admin = (await kafka).admin();
+      const admin = (await client()).admin();
       await attempt('connecting the admin client', () => admin.connect());
       return new KafkaTopicAdmin(admin);
     },
     async subscribeAll(subscription) {
       const groupId = `revocable-broadcast-${options.clientId}-${randomUUID()}`;
-      const consumer = (await kafka).consumer({
+      const consumer = (await client()).consumer({
         groupId,
         allowAutoTopicCreation: false,
         // Revocations are small; a short wait keeps propagation in milliseconds.
@@ -106,7 +106,7 @@ export function createKafkajsTransport(options: KafkaConnectionOptions): EventTr
       return startBroadcast(consumer, subscription, async () => {
         // An empty group without offsets would linger (Empty) until the coordinator's next
         // cleanup, up to offsets.retention.check.interval.ms (10 min): delete it now.
-        const admin = (await kafka).admin();
+        const admin = (await client()).admin();
         try {
           await admin.connect();
           await admin.deleteGroups([groupId]);

@@ -28,8 +28,8 @@ let library: Promise<Library> | undefined;
 
 /**
  * The library is large (329 modules, option schemas compiled at import): it is loaded on
- * first use, started as soon as a transport is created so it overlaps the service's own
- * start, and never when another client is configured.
+ * first use (the first producer/admin/subscription, after the service is up), and never
+ * when another client is configured.
  */
 function loadLibrary(): Promise<Library> {
   library ??= import('@platformatic/kafka');
@@ -45,7 +45,6 @@ function loadLibrary(): Promise<Library> {
  */
 export function createPlatformaticTransport(options: KafkaConnectionOptions): EventTransport {
   if (options.brokers.length === 0) throw new RangeError('at least one Kafka broker is required');
-  loadLibrary().catch(() => undefined);
   const base = (role: string): BaseOptions => ({
     clientId: `${options.clientId}${role}`,
     bootstrapBrokers: [...options.brokers],
