@@ -269,7 +269,7 @@ describe('process lifecycle', () => {
     const topic = uniqueTopic('auth-kill');
     const env = baseEnv({ PORT: String(port), REVOCATION_TOPIC: topic, LOG_LEVEL: 'fatal', HEARTBEAT_INTERVAL_MS: '300' });
     const base = `http://127.0.0.1:${port}`;
-    const waitReady = () => waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, { timeoutMs: 30_000, what: 'auth server ready' });
+    const waitReady = () => waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, { timeoutMs: 90_000, what: 'auth server ready' });
 
     // First life: Kafka unreachable, so the event cannot leave before the kill.
     const first = startServer({ ...env, KAFKA_BROKERS: `127.0.0.1:${deadKafka}` });
@@ -313,7 +313,7 @@ describe('process lifecycle', () => {
     // Graceful stop on SIGTERM.
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   it('a KEY_ENCRYPTION_KEY that does not open the stored keys stops the start with a clear error', async () => {
     await expect(buildApp(loadConfig(baseEnv({ KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'), RELAY_ENABLED: 'false' })), { logger: false })).rejects.toMatchObject({
