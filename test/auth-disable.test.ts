@@ -4,11 +4,11 @@
 // the user log in again while every token issued before stays dead.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
 import { parseEvent, type RevocableEvent, type RevocationEvent, type UserRevokedEvent } from '@revocable/events';
 import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { readTopic, type TopicReader } from './support/topic-reader.ts';
 
 const ADMIN = 'admin-token-for-disable-tests-0123';
 const admin = { authorization: `Bearer ${ADMIN}` };
@@ -21,7 +21,7 @@ let db: { url: string; drop: () => Promise<void> };
 let topic: string;
 let env: Record<string, string>;
 let app: FastifyInstance;
-let consumer: Consumer;
+let consumer: TopicReader | undefined;
 const events: RevocableEvent[] = [];
 
 beforeAll(async () => {
@@ -47,26 +47,13 @@ beforeAll(async () => {
   };
   app = await buildApp(loadConfig(env), { logger: false });
   await app.ready();
-  // The relay creates the topic; a plain consumer reads it back.
-  const kafka = new Kafka({ clientId: 'auth-disable-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
-  const kafkaAdmin = kafka.admin();
-  await kafkaAdmin.connect();
-  await waitFor(async () => (await kafkaAdmin.listTopics()).includes(topic), { timeoutMs: 30_000, what: 'topic created by the relay' });
-  await kafkaAdmin.disconnect();
-  consumer = kafka.consumer({ groupId: `auth-disable-${randomUUID()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const parsed = parseEvent(message.value);
-      if (!parsed.ok) throw new Error(`invalid event on the topic: ${parsed.detail}`);
-      events.push(parsed.event);
-    },
-  });
+  // The relay creates the topic; a broadcast reader (no consumer group) reads it back.
+  consumer = await readTopic(kafkaBrokers(), topic, (event) => void events.push(event));
 }, 120_000);
 
 afterAll(async () => {
-  await consumer?.disconnect();
+  expect(consumer?.invalid ?? [], 'invalid events on the topic').toEqual([]);
+  await consumer?.stop();
   await app?.close();
   await db?.drop();
 });

@@ -3,12 +3,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, decodeProtectedHeader, type JWK } from 'jose';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig, type AuthConfig } from '@revocable/auth';
-import { createKafkaTransport, parseEvent, type RevocableEvent, type RevocationEvent } from '@revocable/events';
+import { createTransport, parseEvent, type RevocableEvent, type RevocationEvent } from '@revocable/events';
 import { verifyAccessToken } from '@revocable/tokens';
 import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { readTopic, type TopicReader } from './support/topic-reader.ts';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 const ISSUER = 'http://auth.test';
@@ -19,7 +19,7 @@ let config: AuthConfig;
 let app: FastifyInstance;
 let offsetMs = 0;
 const now = () => Date.now() + offsetMs;
-let consumer: Consumer;
+let consumer: TopicReader | undefined;
 const events: RevocableEvent[] = [];
 const heartbeatPartitions = new Set<number>();
 
@@ -47,26 +47,15 @@ beforeAll(async () => {
   app = await buildApp(config, { now, logger: false });
   await app.ready();
   // The relay creates the topic; a plain consumer reads it back.
-  const kafka = new Kafka({ clientId: 'auth-flow-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await waitFor(async () => (await admin.listTopics()).includes(topic), { timeoutMs: 30_000, what: 'topic created by the relay' });
-  await admin.disconnect();
-  consumer = kafka.consumer({ groupId: `auth-flow-${randomUUID()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message, partition }) => {
-      const parsed = parseEvent(message.value);
-      if (!parsed.ok) throw new Error(`invalid event on the topic: ${parsed.detail}`);
-      events.push(parsed.event);
-      if (parsed.event.type === 'heartbeat') heartbeatPartitions.add(partition);
-    },
+  consumer = await readTopic(kafkaBrokers(), topic, (event, record) => {
+    events.push(event);
+    if (event.type === 'heartbeat') heartbeatPartitions.add(record.partition);
   });
 }, 120_000);
 
 afterAll(async () => {
-  await consumer?.disconnect();
+  expect(consumer?.invalid ?? [], 'invalid events on the topic').toEqual([]);
+  await consumer?.stop();
   await app?.close();
   await db?.drop();
 });
@@ -579,7 +568,7 @@ describe('auth service: discovery and operations', () => {
   });
 
   it('created the topic with the configured partitions and retention >= the max access TTL', async () => {
-    const admin = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'auth-flow-admin' }).admin();
+    const admin = await createTransport({ brokers: kafkaBrokers(), clientId: 'auth-flow-admin' }).admin();
     try {
       expect(await admin.partitionCount(topic)).toBe(3);
       const configs = await admin.describeTopicConfigs(topic);

@@ -3,18 +3,18 @@
 // user, once the broker is back.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
 import { parseEvent, type RevocationEvent } from '@revocable/events';
 import { startKafkaBroker, type KafkaBroker } from './support/kafka-broker.ts';
 import { createTestDatabase, uniqueTopic, waitFor } from './support/env.ts';
+import { readTopic, type TopicReader } from './support/topic-reader.ts';
 
 let broker: KafkaBroker;
 let db: { url: string; drop: () => Promise<void> };
 let app: FastifyInstance;
-let consumer: Consumer | undefined;
+let consumer: TopicReader | undefined;
 const topic = uniqueTopic('auth-outage');
 
 beforeAll(async () => {
@@ -35,7 +35,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await consumer?.disconnect();
+  await consumer?.stop();
   await app?.close();
   await broker?.destroy();
   await db?.drop();
@@ -114,16 +114,9 @@ describe('auth service during a Kafka outage', () => {
     await broker.start();
     await waitFor(async () => (await outboxRows()) === 0, { timeoutMs: 90_000, what: 'outbox drained after the broker came back' });
 
-    const kafka = new Kafka({ clientId: 'auth-outage-test', brokers: broker.brokers, logLevel: logLevel.NOTHING });
-    consumer = kafka.consumer({ groupId: `auth-outage-${randomUUID()}` });
     const received: RevocationEvent[] = [];
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const parsed = parseEvent(message.value);
-        if (parsed.ok && parsed.event.type !== 'heartbeat') received.push(parsed.event);
-      },
+    consumer = await readTopic(broker.brokers, topic, (event) => {
+      if (event.type !== 'heartbeat') received.push(event);
     });
     await waitFor(() => received.length >= 9, { timeoutMs: 30_000, what: 'all 9 revocation events' });
     expect(new Set(received.map((e) => e.id)).size).toBe(9);

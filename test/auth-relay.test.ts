@@ -2,16 +2,16 @@
 // LOCKED): every revocation event is delivered exactly once, each user's in order.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
 import { parseEvent, type HeartbeatEvent, type RevocationEvent } from '@revocable/events';
 import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { readTopic, type TopicReader } from './support/topic-reader.ts';
 
 let db: { url: string; drop: () => Promise<void> };
 let apps: FastifyInstance[] = [];
-let consumer: Consumer;
+let consumer: TopicReader | undefined;
 const topic = uniqueTopic('auth-relay');
 const received: RevocationEvent[] = [];
 const heartbeatSources = new Set<string>();
@@ -36,26 +36,15 @@ beforeAll(async () => {
     ['auth-a', 'auth-b'].map((id) => buildApp(loadConfig({ ...env, INSTANCE_ID: id }), { logger: false })),
   );
   await Promise.all(apps.map((a) => a.ready()));
-  const kafka = new Kafka({ clientId: 'auth-relay-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await waitFor(async () => (await admin.listTopics()).includes(topic), { timeoutMs: 30_000, what: 'topic' });
-  await admin.disconnect();
-  consumer = kafka.consumer({ groupId: `auth-relay-${randomUUID()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const parsed = parseEvent(message.value);
-      if (!parsed.ok) throw new Error(parsed.detail);
-      if (parsed.event.type === 'heartbeat') heartbeatSources.add((parsed.event as HeartbeatEvent).source);
-      else received.push(parsed.event);
-    },
+  consumer = await readTopic(kafkaBrokers(), topic, (event) => {
+    if (event.type === 'heartbeat') heartbeatSources.add((event as HeartbeatEvent).source);
+    else received.push(event);
   });
 }, 120_000);
 
 afterAll(async () => {
-  await consumer?.disconnect();
+  expect(consumer?.invalid ?? []).toEqual([]);
+  await consumer?.stop();
   await Promise.all(apps.map((a) => a.close()));
   await db?.drop();
 });

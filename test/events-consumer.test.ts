@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   RevocationConsumer,
-  createKafkaTransport,
+  createTransport,
   encodeEvent,
   eventKey,
   revocationTopicSpec,
@@ -25,7 +25,7 @@ describe('RevocationConsumer against the real broker', () => {
   const consumers: RevocationConsumer[] = [];
 
   beforeAll(async () => {
-    transport = createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'consumer-test' });
+    transport = createTransport({ brokers: kafkaBrokers(), clientId: 'consumer-test' });
     producer = await transport.producer();
   });
   afterEach(async () => {
@@ -46,7 +46,7 @@ describe('RevocationConsumer against the real broker', () => {
 
   function consumer(topic: string, applied: RevocationEvent[], clientId = 'consumer-test'): RevocationConsumer {
     const c = new RevocationConsumer({
-      transport: createKafkaTransport({ brokers: kafkaBrokers(), clientId }),
+      transport: createTransport({ brokers: kafkaBrokers(), clientId }),
       topic,
       onEvent: (event) => void applied.push(event),
       startRetryMs: 100,

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@revocable/infra';
-import { createKafkaTransport, MAX_EVENT_BYTES } from '@revocable/events';
+import { createTransport, MAX_EVENT_BYTES } from '@revocable/events';
 import { buildApp as buildAuth, loadConfig as loadAuthConfig } from '@revocable/auth';
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
@@ -198,7 +198,7 @@ describe('verifier end to end with the auth service and Kafka', () => {
   it('poison records written straight to the topic are skipped; the next logout still applies at both services', async () => {
     const email = await newUser();
     const token = await login(email);
-    const producer = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'poison-writer' }).producer();
+    const producer = await createTransport({ brokers: kafkaBrokers(), clientId: 'poison-writer' }).producer();
     const poison = [
       Buffer.from([0x00, 0xff, 0xfe, 0x80]),
       Buffer.from('{"v":1,"type":"session.revoked"'),

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { waitFor } from './support/env.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaTransport, encodeEvent, revocationTopicSpec, type EventProducer, type EventTransport } from '@revocable/events';
+import { createTransport, encodeEvent, revocationTopicSpec, type EventProducer, type EventTransport } from '@revocable/events';
 import { buildApp, loadConfig } from '@revocable/orders';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { startKafkaBroker, type KafkaBroker } from './support/kafka-broker.ts';
@@ -61,7 +61,7 @@ describe('orders service during a Kafka outage', () => {
     jwks.get('/.well-known/jwks.json', async () => ({ keys: [key.publicJwk] }));
     await jwks.listen({ port: 0, host: '127.0.0.1' });
 
-    transport = createKafkaTransport({ brokers: broker.brokers, clientId: 'outage-test' });
+    transport = createTransport({ brokers: broker.brokers, clientId: 'outage-test' });
     const admin = await transport.admin();
     await admin.ensureTopic({ ...revocationTopicSpec({ topic: TOPIC, maxAccessTtlSeconds: 900 }), partitions: PARTITIONS });
     await admin.close();

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet } from 'jose';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaTransport, encodeEvent, revocationTopicSpec } from '@revocable/events';
+import { createTransport, encodeEvent, revocationTopicSpec } from '@revocable/events';
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
@@ -37,12 +37,12 @@ describe('orders API (real Kafka, local keys)', () => {
     });
     app = await buildOrders(config, { getKey: createLocalJWKSet({ keys: [key.publicJwk] }) });
     await app.ready();
-    const admin = await createKafkaTransport({ brokers: config.verifier.kafkaBrokers, clientId: 'orders-test' }).admin();
+    const admin = await createTransport({ brokers: config.verifier.kafkaBrokers, clientId: 'orders-test' }).admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
     await app.revocable.whenReady();
     // Writes are fail-closed: give the instance fresh revocation state (heartbeats on every partition).
-    const producer = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'orders-test' }).producer();
+    const producer = await createTransport({ brokers: kafkaBrokers(), clientId: 'orders-test' }).producer();
     const partitions = revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }).partitions;
     await producer.send(
       topic,
@@ -129,7 +129,7 @@ describe('profile API (real Kafka, local keys)', () => {
     const config = loadProfileConfig({ KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, AUTH_ISSUER: PROFILE_ISSUER, LOG_LEVEL: 'silent' });
     expect(config.port).toBe(3002);
     expect(config.verifier.audience).toBe('profile');
-    const admin = await createKafkaTransport({ brokers: config.verifier.kafkaBrokers, clientId: 'profile-test' }).admin();
+    const admin = await createTransport({ brokers: config.verifier.kafkaBrokers, clientId: 'profile-test' }).admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
     app = await buildProfile(config, { getKey: createLocalJWKSet({ keys: [key.publicJwk] }), now: () => nowMs });
@@ -150,7 +150,7 @@ describe('profile API (real Kafka, local keys)', () => {
   });
 
   it('stores per user once revocation state is fresh', async () => {
-    const producer = await createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'profile-test' }).producer();
+    const producer = await createTransport({ brokers: kafkaBrokers(), clientId: 'profile-test' }).producer();
     const partitions = revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }).partitions;
     await producer.send(
       topic,

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { Denylist } from '@revocable/denylist';
-import { createKafkaTransport, revocationTopicSpec } from '@revocable/events';
+import { createTransport, revocationTopicSpec } from '@revocable/events';
 import { revocable, TokenVerifier } from '@revocable/fastify';
 import { generateSigningKey, importPrivateKey, signAccessToken } from '@revocable/tokens';
 import { betterRatio, median, type BenchModule, type BenchResult } from './types.ts';
@@ -110,7 +110,7 @@ const bench: BenchModule = {
     const brokers = given ? given.split(',') : (broker?.brokers ?? []);
     try {
       const topic = `bench.verify.${randomUUID()}`;
-      const transport = createKafkaTransport({ brokers, clientId: 'verify-bench' });
+      const transport = createTransport({ brokers, clientId: 'verify-bench' });
       const admin = await transport.admin();
       await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
       await admin.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, boolFromEnv, httpUrlFromEnv, intFromEnv, kafkaBrokersFromEnv, listFromEnv, logLevelFromEnv, topicFromEnv } from './index.ts';
+import { ConfigError, boolFromEnv, corsOriginsFromEnv, httpUrlFromEnv, intFromEnv, kafkaBrokersFromEnv, kafkaClientFromEnv, listFromEnv, logLevelFromEnv, topicFromEnv } from './index.ts';
 
 function failure(read: () => unknown): ConfigError {
   try {
@@ -19,7 +19,17 @@ describe('environment readers', () => {
     expect(logLevelFromEnv({})).toBe('info');
     expect(kafkaBrokersFromEnv({})).toEqual(['127.0.0.1:9092']);
     expect(topicFromEnv({})).toBe('revocable.revocations');
+    expect(kafkaClientFromEnv({})).toBe('platformatic');
+    expect(kafkaClientFromEnv({ KAFKA_CLIENT: 'kafkajs' })).toBe('kafkajs');
     expect(httpUrlFromEnv({ U: 'https://auth.example.com///' }, 'U', '')).toBe('https://auth.example.com');
+    expect(corsOriginsFromEnv({})).toEqual([]);
+  });
+
+  it('reads CORS_ORIGINS as canonical exact origins', () => {
+    expect(corsOriginsFromEnv({ CORS_ORIGINS: 'https://App.Example.com:443, http://localhost:5173,https://app.example.com' })).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
   });
 
   it.each([
@@ -29,8 +39,16 @@ describe('environment readers', () => {
     ['LOG_LEVEL', () => logLevelFromEnv({ LOG_LEVEL: 'verbose' })],
     ['KAFKA_BROKERS', () => kafkaBrokersFromEnv({ KAFKA_BROKERS: 'localhost' })],
     ['REVOCATION_TOPIC', () => topicFromEnv({ REVOCATION_TOPIC: 'bad topic!' })],
+    ['KAFKA_CLIENT', () => kafkaClientFromEnv({ KAFKA_CLIENT: 'rdkafka' })],
     ['U', () => httpUrlFromEnv({ U: 'ftp://x' }, 'U', '')],
     ['U', () => httpUrlFromEnv({ U: 'http://x/?a=1' }, 'U', '')],
+    ['CORS_ORIGINS', () => corsOriginsFromEnv({ CORS_ORIGINS: '*' })],
+    ['CORS_ORIGINS', () => corsOriginsFromEnv({ CORS_ORIGINS: 'https://*.example.com' })],
+    ['CORS_ORIGINS', () => corsOriginsFromEnv({ CORS_ORIGINS: 'https://app.example.com/' })],
+    ['CORS_ORIGINS', () => corsOriginsFromEnv({ CORS_ORIGINS: 'https://app.example.com/login' })],
+    ['CORS_ORIGINS', () => corsOriginsFromEnv({ CORS_ORIGINS: 'app.example.com' })],
+    ['CORS_ORIGINS', () => corsOriginsFromEnv({ CORS_ORIGINS: 'file:///tmp/x' })],
+    ['CORS_ORIGINS', () => corsOriginsFromEnv({ CORS_ORIGINS: 'null' })],
   ])('refuses a bad %s with one line naming it', (variable, read) => {
     const error = failure(read);
     expect(error.code).toBe('ERR_CONFIG');

@@ -85,9 +85,45 @@ export function kafkaBrokersFromEnv(env: Env): string[] {
   return brokers;
 }
 
+/** KAFKA_CLIENT: the Kafka client library behind the transport seam, `platformatic` (default) or `kafkajs`. */
+export function kafkaClientFromEnv(env: Env): 'platformatic' | 'kafkajs' {
+  const client = stringFromEnv(env, 'KAFKA_CLIENT', 'platformatic');
+  if (client !== 'platformatic' && client !== 'kafkajs') throw new ConfigError('KAFKA_CLIENT', `must be platformatic or kafkajs, got "${client}"`);
+  return client;
+}
+
 /** REVOCATION_TOPIC: a legal Kafka topic name, default `revocable.revocations`. */
 export function topicFromEnv(env: Env): string {
   const topic = stringFromEnv(env, 'REVOCATION_TOPIC', 'revocable.revocations');
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new ConfigError('REVOCATION_TOPIC', 'must be a valid Kafka topic name ([A-Za-z0-9._-], at most 249)');
   return topic;
+}
+
+/**
+ * CORS_ORIGINS: the exact browser origins (`scheme://host[:port]`, comma-separated) allowed to
+ * call a service from another origin, e.g. `https://app.example.com,http://localhost:5173`.
+ * Default: none (no CORS headers; same-origin only). A wildcard is refused: the allowed
+ * requests carry credentials (cookies, bearer tokens), and `*` would hand them to any site.
+ * Origins are returned in their canonical form (lower-case, default port dropped).
+ */
+export function corsOriginsFromEnv(env: Env, name = 'CORS_ORIGINS'): string[] {
+  const example = 'e.g. https://app.example.com,http://localhost:5173';
+  const origins: string[] = [];
+  for (const item of listFromEnv(env, name, '')) {
+    if (item.includes('*')) {
+      throw new ConfigError(name, `must list exact origins, not "${item}": a wildcard cannot be combined with credentials; ${example}`);
+    }
+    let url: URL;
+    try {
+      url = new URL(item);
+    } catch {
+      throw new ConfigError(name, `"${item}" is not an origin (scheme://host[:port]); ${example}`);
+    }
+    const bare = url.pathname === '/' && !item.endsWith('/') && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !bare || url.origin === 'null') {
+      throw new ConfigError(name, `"${item}" is not an origin (scheme://host[:port], no path or trailing slash); ${example}`);
+    }
+    if (!origins.includes(url.origin)) origins.push(url.origin);
+  }
+  return origins;
 }

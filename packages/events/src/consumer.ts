@@ -1,7 +1,30 @@
-import type { TransportLogger } from './kafka.ts';
 import type { SkipCode } from '@revocable/protocol';
 import { parseEvent, type RevocationEvent } from './schema.ts';
-import type { BroadcastSubscription, EventTransport, IncomingRecord, TopicAdmin } from './transport.ts';
+import type { BroadcastSubscription, EventTransport, IncomingRecord, TopicAdmin, TransportError, TransportLogger } from './transport.ts';
+
+/**
+ * Where the broadcast reader is:
+ * - `starting`: reading the start watermarks (broker down or topic missing: retrying);
+ * - `running`: subscribed and reading (or reconnecting by itself after a transient failure);
+ * - `stalled`: the broker answers and holds records this reader has not received for
+ *   `stallAfterMs`: the watchdog is recreating it;
+ * - `failed`: the reader gave up (a non-retriable failure); the watchdog recreates it;
+ * - `stopped`: {@link RevocationConsumer.stop} was called.
+ */
+export type RevocationReaderState = 'starting' | 'running' | 'stalled' | 'failed' | 'stopped';
+
+/** The reader's health, for `/readyz` and metrics. */
+export interface RevocationReaderStatus {
+  state: RevocationReaderState;
+  /** Why the reader is not `running` (or what it last reported), e.g. `ERR_KAFKA_AUTH: ...`. Null when healthy. */
+  reason: string | null;
+  /** True while the transport reports the broker lost (the reader reconnects by itself). */
+  reconnecting: boolean;
+  /** Times the watchdog replaced the subscription. */
+  restarts: number;
+  /** Epoch ms (wall clock) of the last record (event or heartbeat) received, or null. */
+  lastRecordAt: number | null;
+}
 
 export interface RevocationConsumerOptions {
   transport: EventTransport;
@@ -17,6 +40,15 @@ export interface RevocationConsumerOptions {
   logger?: TransportLogger;
   /** Delay between attempts to read the topic's watermarks at start, in milliseconds. Default 1000. */
   startRetryMs?: number;
+  /** How often the watchdog checks the reader, in milliseconds (real time). Default 1000; 0 disables it. */
+  watchdogIntervalMs?: number;
+  /**
+   * A reader that received nothing for this long while the broker answers and holds records
+   * beyond its position is stalled and gets recreated, in milliseconds. Default 5000.
+   */
+  stallAfterMs?: number;
+  /** Wait before recreating a failed reader, in milliseconds. Default 1000. */
+  restartDelayMs?: number;
 }
 
 export interface RevocationConsumerStats {
@@ -63,6 +95,21 @@ export class RevocationConsumer {
     lastApplyLatencyMs: null,
   };
   #startPromise: Promise<void> | null = null;
+  #state: RevocationReaderState = 'starting';
+  #reason: string | null = null;
+  #reconnecting = false;
+  #restarts = 0;
+  #lastRecordAt: number | null = null;
+  /** Epoch ms when the current subscription started (stall detection counts from there too). */
+  #subscribedAt = 0;
+  #failedAt = 0;
+  #lastRecordTick = 0;
+  /** performance.now() when each partition's position last advanced. */
+  #progressTick = new Map<number, number>();
+  #watchdog: NodeJS.Timeout | undefined;
+  #checking = false;
+  /** Bumped per subscription, so a replaced one's late callbacks are ignored. */
+  #generation = 0;
 
   constructor(options: RevocationConsumerOptions) {
     this.#options = options;
@@ -101,12 +148,131 @@ export class RevocationConsumer {
     }
     if (this.#stopped) return;
     this.#updateCaughtUp();
-    this.#subscription = await this.#options.transport.subscribeAll({
-      topic: this.#options.topic,
-      onRecords: (records) => this.#onRecords(records),
-      onError: (error) => this.#options.logger?.warn({ err: error }, 'revocation consumer lost the broker; reconnecting'),
-    });
-    if (this.#stopped) await this.#subscription.stop();
+    await this.#subscribe();
+    const every = this.#options.watchdogIntervalMs ?? 1000;
+    if (every > 0 && !this.#stopped) {
+      this.#watchdog = setInterval(() => void this.#check(), every);
+      this.#watchdog.unref();
+    }
+  }
+
+  /** Starts a subscription from the current positions; on failure the reader shows as failed. */
+  async #subscribe(): Promise<void> {
+    const generation = ++this.#generation;
+    const current = () => generation === this.#generation && !this.#stopped;
+    let failed = false;
+    this.#subscribedAt = performance.now();
+    try {
+      const subscription = await this.#options.transport.subscribeAll({
+        topic: this.#options.topic,
+        from: new Map(this.#positions),
+        onRecords: (records) => {
+          if (current()) this.#onRecords(records);
+        },
+        onConnected: () => {
+          if (!current()) return;
+          this.#reconnecting = false;
+          if (this.#state === 'running') this.#reason = null;
+        },
+        onError: (error) => {
+          if (!current() || failed) return;
+          this.#reconnecting = true;
+          this.#reason = describe(error);
+          this.#options.logger?.warn({ err: error, code: error.code }, 'revocation reader lost the broker; reconnecting');
+        },
+        onFailed: (error) => {
+          if (!current()) return;
+          failed = true;
+          this.#fail(error);
+        },
+      });
+      if (!current()) {
+        await subscription.stop().catch(() => undefined);
+        return;
+      }
+      this.#subscription = subscription;
+      if (!failed) {
+        this.#state = 'running';
+        this.#reason = null;
+      }
+    } catch (error) {
+      if (current()) this.#fail(error as TransportError);
+    }
+  }
+
+  #fail(error: TransportError): void {
+    this.#state = 'failed';
+    this.#reason = describe(error);
+    this.#failedAt = performance.now();
+    this.#options.logger?.error({ err: error, code: error.code }, 'revocation reader failed; the watchdog will recreate it');
+  }
+
+  /** The watchdog: recreates a failed reader, and a stalled one (broker answers, records wait, nothing arrives). */
+  async #check(): Promise<void> {
+    if (this.#checking || this.#stopped) return;
+    this.#checking = true;
+    try {
+      // Real time, not the injected clock: this is about the reader being alive.
+      const now = performance.now();
+      if (this.#state === 'failed') {
+        if (now - this.#failedAt >= (this.#options.restartDelayMs ?? 1000)) await this.#restart('failed');
+        return;
+      }
+      if (this.#state !== 'running' && this.#state !== 'stalled') return;
+      const stallAfterMs = this.#options.stallAfterMs ?? 5000;
+      // A partition is quiet when its position has not moved for stallAfterMs (records on other
+      // partitions do not count: a reader can be stuck on one partition, e.g. one added later).
+      const quietSince = (partition: number) => Math.max(this.#progressTick.get(partition) ?? 0, this.#subscribedAt);
+      if (now - this.#subscribedAt < stallAfterMs) return;
+      // Is it the reader? Only if the broker answers and holds records past a quiet partition's position.
+      let high: Map<number, bigint>;
+      try {
+        this.#admin ??= await this.#options.transport.admin();
+        high = await this.#admin.highWatermarks(this.#options.topic);
+      } catch {
+        // The broker does not answer either: the reader's own reconnect handles that.
+        await this.#admin?.close().catch(() => undefined);
+        this.#admin = null;
+        return;
+      }
+      const stuck = [...high].filter(([partition, watermark]) => watermark > (this.#positions.get(partition) ?? 0n) && now - quietSince(partition) >= stallAfterMs);
+      if (stuck.length === 0) return;
+      const [partition] = stuck[0]!;
+      this.#state = 'stalled';
+      this.#reason = `partition ${partition}: no records for ${Math.round((now - quietSince(partition)) / 1000)} s while the broker holds unread ones`;
+      this.#options.logger?.warn({ reason: this.#reason }, 'revocation reader stalled; recreating it');
+      await this.#restart('stalled');
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  async #restart(why: 'failed' | 'stalled'): Promise<void> {
+    this.#restarts += 1;
+    const old = this.#subscription;
+    this.#subscription = null;
+    this.#generation += 1;
+    await old?.stop().catch(() => undefined);
+    if (this.#stopped) return;
+    // Stays failed/stalled (with its reason) until the new subscription is up.
+    this.#state = why;
+    await this.#subscribe();
+  }
+
+  /** The reader's health: state, reason, reconnecting, restarts (see {@link RevocationReaderStatus}). */
+  status(): RevocationReaderStatus {
+    return {
+      state: this.#state,
+      reason: this.#reason,
+      reconnecting: this.#reconnecting,
+      restarts: this.#restarts,
+      lastRecordAt: this.#lastRecordAt,
+    };
+  }
+
+  /** False when the reader is dead (failed or stalled): `/readyz` answers 503 with {@link status}'s reason. */
+  isHealthy(): boolean {
+    return this.#state !== 'failed' && this.#state !== 'stalled';
   }
 
   /** Resolves when every partition reached the high watermark it had at start. */
@@ -147,6 +313,8 @@ export class RevocationConsumer {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#state = 'stopped';
+    clearInterval(this.#watchdog);
     await this.#startPromise?.catch(() => undefined);
     await this.#subscription?.stop();
     await this.#admin?.close();
@@ -155,11 +323,24 @@ export class RevocationConsumer {
   }
 
   #onRecords(records: readonly IncomingRecord[]): void {
+    if (records.length > 0) {
+      this.#lastRecordAt = Date.now();
+      this.#lastRecordTick = performance.now();
+    }
+    if (this.#state === 'stalled') {
+      this.#state = 'running';
+      this.#reason = null;
+    }
     for (const record of records) {
       const meta = { partition: record.partition, offset: record.offset };
       const next = BigInt(record.offset) + 1n;
       const position = this.#positions.get(record.partition) ?? 0n;
-      if (next > position) this.#positions.set(record.partition, next);
+      // A recreated reader may hand back records already applied.
+      if (next <= position && this.#targets.has(record.partition)) continue;
+      if (next > position) {
+        this.#positions.set(record.partition, next);
+        this.#progressTick.set(record.partition, this.#lastRecordTick);
+      }
       const parsed = parseEvent(record.value);
       if (!parsed.ok) {
         this.#stats.skipped[parsed.code] += 1;
@@ -196,4 +377,10 @@ export class RevocationConsumer {
     this.#caughtUp = true;
     for (const resolve of this.#caughtUpWaiters.splice(0)) resolve();
   }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
 }

@@ -1,5 +1,17 @@
 export * from './schema.ts';
 export type * from './transport.ts';
+export { TransportError, isTransportError } from './transport.ts';
 export { DEFAULT_REVOCATION_TOPIC, revocationTopicSpec, type RevocationTopicOptions } from './topic.ts';
-export { createKafkaTransport, KafkaTransportError, type KafkaTransportOptions, type TransportLogger } from './kafka.ts';
-export { RevocationConsumer, type RevocationConsumerOptions, type RevocationConsumerStats } from './consumer.ts';
+export { createKafkaTransport, createTransport, DEFAULT_KAFKA_CLIENT } from './factory.ts';
+export { KAFKA_CLIENTS, type KafkaClientName, type KafkaConnectionOptions, type KafkaSaslOptions, type KafkaSslOptions, type TransportOptions } from './options.ts';
+export { createKafkajsTransport } from './kafkajs.ts';
+export { createPlatformaticTransport } from './platformatic.ts';
+export { MemoryTransport } from './memory.ts';
+export { javaPartition, murmur2 } from './murmur2.ts';
+export {
+  RevocationConsumer,
+  type RevocationConsumerOptions,
+  type RevocationConsumerStats,
+  type RevocationReaderState,
+  type RevocationReaderStatus,
+} from './consumer.ts';

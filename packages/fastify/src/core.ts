@@ -32,7 +32,7 @@ export interface VerifierCoreOptions {
   jwksCooldownMs?: number;
   /** Longest time a fetched JWKS is used without refetching, milliseconds. Default 600000. */
   jwksCacheMaxAgeMs?: number;
-  /** Where revocation events come from (e.g. `createKafkaTransport`). */
+  /** Where revocation events come from (e.g. `createTransport`). */
   transport: EventTransport;
   /** The revocation topic. */
   topic: string;
@@ -177,6 +177,7 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
       lagByPartition: () => consumer.stats().lagByPartition,
       freshnessSeconds: () => consumer.freshnessSeconds(),
       ready: () => consumer.isCaughtUp(),
+      reader: () => consumer.status(),
       cacheStats: () => {
         const total = { hits: 0, misses: 0, size: 0 };
         for (const v of verifiers.values()) {

@@ -22,3 +22,4 @@ export { authFailureResponse, type AuthFailureResponse } from './response.ts';
 export { TokenVerifier, RevokedTokenError, type AuthContext, type DenylistLookup, type TokenCheck, type TokenVerifierOptions } from './verifier.ts';
 export { introspectToken, IntrospectionError, type IntrospectionOptions, type IntrospectionResult } from './introspection.ts';
 export { createVerifierMetrics, type MetricSources, type RequestOutcome, type VerifierMetrics } from './metrics.ts';
+export { resourceCors, type ResourceCorsOptions } from './cors.ts';

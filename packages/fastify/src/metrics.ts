@@ -11,6 +11,8 @@ export interface MetricSources {
   lagByPartition(): ReadonlyMap<number, number>;
   freshnessSeconds(): number;
   ready(): boolean;
+  /** The revocation reader's state (see RevocationConsumer.status). */
+  reader(): { state: string; restarts: number };
   cacheStats(): { hits: number; misses: number; size: number };
 }
 
@@ -98,6 +100,26 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
     registers,
     collect() {
       this.set(sources.freshnessSeconds());
+    },
+  });
+  new Gauge({
+    name: 'revocable_reader_up',
+    help: '1 while the revocation reader runs; 0 when it failed or stalled (the watchdog is recreating it), by state.',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const { state } = sources.reader();
+      this.set({ state }, state === 'failed' || state === 'stalled' ? 0 : 1);
+    },
+  });
+  new Counter({
+    name: 'revocable_reader_restarts_total',
+    help: 'Times the watchdog recreated the revocation reader (failed or stalled).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(sources.reader().restarts);
     },
   });
   new Gauge({

@@ -4,7 +4,7 @@ import { createLocalJWKSet } from 'jose';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  createKafkaTransport,
+  createTransport,
   encodeEvent,
   revocationTopicSpec,
   type EventProducer,
@@ -65,7 +65,7 @@ describe('revocable plugin before it caught up (real Kafka)', () => {
   beforeAll(async () => {
     const { key, signer: s } = await newSigner();
     signer = s;
-    transport = createKafkaTransport({ brokers, clientId: 'plugin-test-early' });
+    transport = createTransport({ brokers, clientId: 'plugin-test-early' });
     app = Fastify();
     await app.register(revocable, { issuer: ISSUER, audience: 'orders', getKey: createLocalJWKSet({ keys: [key.publicJwk] }), transport, topic, now });
     app.get('/public', { config: { auth: { public: true } } }, async () => ({ ok: true }));
@@ -164,7 +164,7 @@ describe('revocable plugin (real Kafka)', () => {
     await introspection.listen({ port: 0, host: '127.0.0.1' });
     const address = introspection.server.address() as AddressInfo;
 
-    transport = createKafkaTransport({ brokers, clientId: 'plugin-test' });
+    transport = createTransport({ brokers, clientId: 'plugin-test' });
     const admin = await transport.admin();
     await admin.ensureTopic({ ...revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }), partitions: PARTITIONS });
     await admin.close();

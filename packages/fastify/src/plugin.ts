@@ -89,11 +89,15 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
     const publicRoute = { config: { auth: { public: true } } };
     app.get('/healthz', publicRoute, async () => ({ status: 'ok' }));
     app.get('/readyz', publicRoute, async (_request, reply) => {
-      const ready = consumer.isCaughtUp();
+      const caughtUp = consumer.isCaughtUp();
+      // A dead reader (failed, or stalled while the broker answers) takes the instance out of rotation.
+      const reader = consumer.status();
+      const healthy = consumer.isHealthy();
       const freshness = consumer.freshnessSeconds();
-      return reply.code(ready ? 200 : 503).send({
-        status: ready ? 'ready' : 'catching_up',
+      return reply.code(caughtUp && healthy ? 200 : 503).send({
+        status: !healthy ? 'reader_down' : caughtUp ? 'ready' : 'catching_up',
         freshness_seconds: Number.isFinite(freshness) ? freshness : null,
+        reader: { state: reader.state, reason: reader.reason, restarts: reader.restarts },
       });
     });
     app.get('/metrics', publicRoute, async (_request, reply) => {

@@ -1,14 +1,16 @@
 import {
   ConfigError,
+  corsOriginsFromEnv,
   httpUrlFromEnv as httpUrl,
   intFromEnv,
   kafkaBrokersFromEnv,
+  kafkaClientFromEnv,
   logLevelFromEnv,
   stringFromEnv as str,
   topicFromEnv,
   type Env,
 } from '@revocable/config';
-import { createKafkaTransport, type EventTransport } from '@revocable/events';
+import { createTransport, type EventTransport } from '@revocable/events';
 import type { IntrospectionOptions, RevocableOptions } from '@revocable/fastify';
 import type { Logger } from '@revocable/protocol';
 
@@ -18,6 +20,8 @@ export { ConfigError, intFromEnv, type Env };
 export interface VerifierConfig {
   /** KAFKA_BROKERS, comma-separated host:port, default 127.0.0.1:9092. */
   kafkaBrokers: string[];
+  /** KAFKA_CLIENT, default platformatic (@platformatic/kafka); or kafkajs. */
+  kafkaClient: 'platformatic' | 'kafkajs';
   /** KAFKA_CLIENT_ID, default revocable-<audience>. */
   kafkaClientId: string;
   /** REVOCATION_TOPIC, default revocable.revocations. */
@@ -50,12 +54,14 @@ export interface ServerConfig {
   host: string;
   /** LOG_LEVEL, default info. */
   logLevel: string;
+  /** CORS_ORIGINS, comma-separated exact origins of browser apps calling with a Bearer header; default none. */
+  corsOrigins: string[];
 }
 
-/** Parses PORT, HOST and LOG_LEVEL. */
+/** Parses PORT, HOST, LOG_LEVEL and CORS_ORIGINS. */
 export function loadServerConfig(env: Env, defaults: { port: number }): ServerConfig {
   const logLevel = logLevelFromEnv(env);
-  return { port: intFromEnv(env, 'PORT', defaults.port, 0, 65_535), host: str(env, 'HOST', '127.0.0.1'), logLevel };
+  return { port: intFromEnv(env, 'PORT', defaults.port, 0, 65_535), host: str(env, 'HOST', '127.0.0.1'), logLevel, corsOrigins: corsOriginsFromEnv(env) };
 }
 
 /** Parses the verifier settings shared by every resource service. Throws {@link ConfigError}. */
@@ -74,6 +80,7 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
   const topic = topicFromEnv(env);
   return {
     kafkaBrokers: brokers,
+    kafkaClient: kafkaClientFromEnv(env),
     kafkaClientId: str(env, 'KAFKA_CLIENT_ID', `revocable-${audience}`),
     revocationTopic: topic,
     authUrl,
@@ -93,14 +100,19 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
  * from the parsed settings (never from the environment directly). `logger` receives the
  * client's own warnings and errors (default: dropped).
  * @example
- * const transport = transportFromConfig({ kafkaBrokers: ['127.0.0.1:9092'], kafkaClientId: 'orders' });
+ * const transport = transportFromConfig({ kafkaClient: 'platformatic', kafkaBrokers: ['127.0.0.1:9092'], kafkaClientId: 'orders' });
  */
-export function transportFromConfig(config: Pick<VerifierConfig, 'kafkaBrokers' | 'kafkaClientId'>, options: { logger?: Logger } = {}): EventTransport {
-  return createKafkaTransport({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, ...(options.logger !== undefined ? { logger: options.logger } : {}) });
+export function transportFromConfig(config: Pick<VerifierConfig, 'kafkaClient' | 'kafkaBrokers' | 'kafkaClientId'>, options: { logger?: Logger } = {}): EventTransport {
+  return createTransport({
+    client: config.kafkaClient,
+    brokers: config.kafkaBrokers,
+    clientId: config.kafkaClientId,
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
 }
 
 /**
- * Plugin options for a resource service from its {@link VerifierConfig}: a kafkajs transport
+ * Plugin options for a resource service from its {@link VerifierConfig}: a KAFKA_CLIENT transport
  * on KAFKA_BROKERS, the JWKS of AUTH_URL, the default freshness bound (fail-closed) and the
  * introspection client when configured. `overrides` win (tests inject `now` or a transport).
  */

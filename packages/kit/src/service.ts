@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { resourceCors } from '@revocable/fastify';
 import { ConfigError, type Env, type ServerConfig } from './config.ts';
 
 /** A domain error a service maps to an HTTP answer, or `undefined` to fall through. */
@@ -11,6 +12,8 @@ export interface ResourceAppOptions {
   bodyLimitBytes?: number;
   /** Maps the service's own error classes; validation and other 4xx are handled here. */
   mapError?: ErrorMapper;
+  /** CORS_ORIGINS: browser origins allowed to call with a Bearer header. Default none. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -25,6 +28,8 @@ export function createResourceApp(options: ResourceAppOptions): FastifyInstance 
     bodyLimit: options.bodyLimitBytes ?? 16 * 1024,
     ajv: { customOptions: { removeAdditional: false } },
   });
+  // Queued first, so a preflight is answered before any route or auth hook.
+  if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) void app.register(resourceCors, { origins: options.corsOrigins });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation !== undefined) {
       return reply.code(400).send({ error: 'invalid_request', error_description: error.message });

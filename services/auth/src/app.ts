@@ -14,6 +14,7 @@ import { createMetrics } from './metrics.ts';
 import { expectedMigrations, runMigrations } from './migrate.ts';
 import { createPasswordHasher } from './password.ts';
 import { contextPlugin, CSRF_HEADER } from './plugins/context.ts';
+import { corsPlugin } from './plugins/cors.ts';
 import { errorHandlerPlugin } from './plugins/errors.ts';
 import { OutboxRelay } from './relay.ts';
 import { accountRoutes } from './routes/account.ts';
@@ -27,7 +28,7 @@ import { AuthService } from './service.ts';
 export interface AuthDeps {
   /** Clock, epoch ms. Default `Date.now`. */
   now?: () => number;
-  /** Kafka seam. Default: kafkajs transport on `config.kafkaBrokers`. */
+  /** Kafka seam. Default: the `config.kafkaClient` transport on `config.kafkaBrokers`. */
   transport?: EventTransport;
   /** `false` silences logs (tests); default: pino at `config.logLevel`. */
   logger?: boolean | FastifyBaseLogger;
@@ -161,6 +162,8 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   });
 
   await app.register(errorHandlerPlugin);
+  // Before the rate limiter and routes: a preflight is answered in onRequest.
+  await app.register(corsPlugin, { origins: config.corsOrigins });
   // Only JSON and form bodies: text/plain would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
   await app.register(fastifyCookie);

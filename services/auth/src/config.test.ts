@@ -79,10 +79,29 @@ describe('loadConfig', () => {
     ['INTROSPECTION_CLIENTS', 'nosecret'],
     ['KAFKA_BROKERS', 'no-port'],
     ['SESSION_ABSOLUTE_TTL_SECONDS', '100'],
+    ['CORS_ORIGINS', '*'],
+    ['CORS_ORIGINS', 'https://app.example.com/'],
+    ['COOKIE_SAMESITE', 'sometimes'],
   ])('refuses %s=%s with one line naming it', (name, value) => {
     const e = errorOf({ ...minimal, [name]: value });
     expect(e.variable).toBe(name);
     expect(e.message.startsWith(`${name}: `)).toBe(true);
     expect(e.message).not.toContain('\n');
+  });
+
+  it('reads CORS_ORIGINS and the cross-site cookie mode', () => {
+    expect(loadConfig(minimal)).toMatchObject({ corsOrigins: [], cookieSameSite: 'strict' });
+    const c = loadConfig({ ...minimal, CORS_ORIGINS: 'https://app.example.com, http://localhost:5173', COOKIE_SAMESITE: 'None' });
+    expect(c.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(c.cookieSameSite).toBe('none');
+  });
+
+  it('refuses SameSite=None without Secure or without CORS_ORIGINS, naming the fix', () => {
+    const insecure = errorOf({ ...minimal, CORS_ORIGINS: 'https://app.example.com', COOKIE_SAMESITE: 'none', COOKIE_SECURE: 'false' });
+    expect(insecure.variable).toBe('COOKIE_SAMESITE');
+    expect(insecure.message).toContain('COOKIE_SECURE=true');
+    const alone = errorOf({ ...minimal, COOKIE_SAMESITE: 'none' });
+    expect(alone.message).toContain('CORS_ORIGINS');
+    expect(errorOf({ ...minimal, CORS_ORIGINS: '*' }).message).toContain('wildcard');
   });
 });

@@ -1,9 +1,11 @@
 import {
   ConfigError,
   boolFromEnv as bool,
+  corsOriginsFromEnv,
   httpUrlFromEnv,
   intFromEnv as int,
   kafkaBrokersFromEnv,
+  kafkaClientFromEnv,
   listFromEnv as list,
   logLevelFromEnv,
   stringFromEnv as str,
@@ -45,6 +47,8 @@ export interface AuthConfig {
   migrateOnStart: boolean;
   /** KAFKA_BROKERS, comma-separated, default 127.0.0.1:9092. */
   kafkaBrokers: string[];
+  /** KAFKA_CLIENT, default platformatic (@platformatic/kafka); or kafkajs. */
+  kafkaClient: 'platformatic' | 'kafkajs';
   /** KAFKA_CLIENT_ID, default revocable-auth. */
   kafkaClientId: string;
   /** REVOCATION_TOPIC, default revocable.revocations. */
@@ -91,6 +95,17 @@ export interface AuthConfig {
   introspectionClients: IntrospectionClient[];
   /** COOKIE_SECURE, default true: the refresh cookie carries `Secure`. */
   cookieSecure: boolean;
+  /**
+   * COOKIE_SAMESITE, `strict` (default), `lax` or `none`. `none` is the cross-site cookie mode
+   * for a browser app on another site (e.g. app.example.com vs auth.example.net): it needs
+   * COOKIE_SECURE=true and the app's origin in CORS_ORIGINS. Same-site apps keep `strict`.
+   */
+  cookieSameSite: 'strict' | 'lax' | 'none';
+  /**
+   * CORS_ORIGINS, comma-separated exact origins (`https://app.example.com`) of browser apps
+   * allowed to call the auth service with credentials; default none (same-origin only).
+   */
+  corsOrigins: string[];
   /** REFRESH_COOKIE_NAME, default revocable_rt. */
   refreshCookieName: string;
   /** PASSWORD_SCRYPT_COST, log2 of scrypt N, default 17 (OWASP); tests use a lower value. */
@@ -176,6 +191,19 @@ export function loadConfig(env: Env = process.env): AuthConfig {
   const cookieName = str(env, 'REFRESH_COOKIE_NAME', 'revocable_rt');
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(cookieName)) throw new ConfigError('REFRESH_COOKIE_NAME', 'must match [A-Za-z0-9_-]{1,64}');
 
+  const corsOrigins = corsOriginsFromEnv(env);
+  const cookieSecure = bool(env, 'COOKIE_SECURE', true);
+  const sameSite = str(env, 'COOKIE_SAMESITE', 'strict').toLowerCase();
+  if (sameSite !== 'strict' && sameSite !== 'lax' && sameSite !== 'none') {
+    throw new ConfigError('COOKIE_SAMESITE', `must be strict, lax or none, got "${sameSite}"`);
+  }
+  if (sameSite === 'none' && !cookieSecure) {
+    throw new ConfigError('COOKIE_SAMESITE', 'none needs COOKIE_SECURE=true (browsers drop SameSite=None cookies without Secure)');
+  }
+  if (sameSite === 'none' && corsOrigins.length === 0) {
+    throw new ConfigError('COOKIE_SAMESITE', 'none is the cross-site mode for a browser app on another site: list its origin in CORS_ORIGINS');
+  }
+
   return {
     port: int(env, 'PORT', 3000, 0, 65_535),
     host: str(env, 'HOST', '127.0.0.1'),
@@ -187,6 +215,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     startupTimeoutSeconds: int(env, 'STARTUP_TIMEOUT_SECONDS', 60, 0, 3600),
     migrateOnStart: bool(env, 'MIGRATE_ON_START', true),
     kafkaBrokers: brokers,
+    kafkaClient: kafkaClientFromEnv(env),
     kafkaClientId: str(env, 'KAFKA_CLIENT_ID', 'revocable-auth'),
     revocationTopic: topicFromEnv(env),
     revocationTopicPartitions: int(env, 'REVOCATION_TOPIC_PARTITIONS', 3, 1, 1000),
@@ -209,7 +238,9 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     keyEncryptionKey,
     adminToken,
     introspectionClients,
-    cookieSecure: bool(env, 'COOKIE_SECURE', true),
+    cookieSecure,
+    cookieSameSite: sameSite,
+    corsOrigins,
     refreshCookieName: cookieName,
     passwordScryptCost: int(env, 'PASSWORD_SCRYPT_COST', 17, 10, 20),
     passwordMinLength: int(env, 'PASSWORD_MIN_LENGTH', 8, 1, 128),

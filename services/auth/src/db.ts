@@ -14,8 +14,23 @@ export interface PoolOptions {
   statementTimeoutMs: number;
   /** Called for errors of idle clients (they must not crash the process). */
   onIdleError: (error: Error) => void;
+  /** Called when the connection of a checked-out client breaks. Default: nothing (the query in flight, or the next one, fails and is answered 503). */
+  onCheckedOutError?: (error: Error) => void;
+  /** `application_name` of the connections (how operators find them in pg_stat_activity). Default `revocable-auth`. */
+  applicationName?: string;
 }
 
+// The connection error a checked-out client saw, if any (it is then never returned to the pool).
+const brokenClients = new WeakMap<pg.PoolClient, Error>();
+
+/**
+ * A pool whose clients have an `error` listener for their whole life. pg-pool listens
+ * only while a client is idle and removes its listener at checkout; a connection that
+ * breaks while checked out (pg_terminate_backend, failover, a proxy restart) would then
+ * emit an unhandled `error` event and end the process. Here every checkout gets a listener
+ * until its release; the error is remembered so that {@link withTransaction} destroys the
+ * client instead of returning it.
+ */
 export function createPool(options: PoolOptions): Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -23,10 +38,30 @@ export function createPool(options: PoolOptions): Pool {
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     statement_timeout: options.statementTimeoutMs,
-    application_name: 'revocable-auth',
+    application_name: options.applicationName ?? 'revocable-auth',
   });
   pool.on('error', options.onIdleError);
+  const listeners = new WeakMap<pg.PoolClient, (error: Error) => void>();
+  pool.on('acquire', (client) => {
+    const onError = (error: Error) => {
+      if (!brokenClients.has(client)) brokenClients.set(client, error);
+      options.onCheckedOutError?.(error);
+    };
+    listeners.set(client, onError);
+    client.on('error', onError);
+  });
+  pool.on('release', (_error, client) => {
+    const onError = listeners.get(client);
+    listeners.delete(client);
+    // A broken client is destroyed by the pool: keep a listener on it for any late event.
+    if (onError !== undefined && (client as unknown as { _queryable?: boolean })._queryable !== false) client.removeListener('error', onError);
+  });
   return pool;
+}
+
+/** The connection error `client` saw while checked out from a {@link createPool} pool, if any. */
+export function connectionError(client: PoolClient): Error | undefined {
+  return brokenClients.get(client);
 }
 
 // SQLSTATE classes/codes meaning "the database is not there right now", not "your input is bad".
@@ -88,7 +123,7 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     if (isDbUnavailable(error)) broken ??= error as Error;
     throw toAuthError(error);
   } finally {
-    client.release(broken);
+    client.release(broken ?? connectionError(client));
   }
 }
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   parseEvent,
+  TransportError,
   type BroadcastSubscription,
   type EventProducer,
   type EventTransport,
@@ -23,10 +24,10 @@ class MemoryTransport implements EventTransport {
   failing = false;
   topics = new Map<string, TopicSpec>();
   async producer(): Promise<EventProducer> {
-    if (this.failing) throw Object.assign(new Error('broker unreachable'), { name: 'KafkaTransportError', code: 'ERR_KAFKA_UNAVAILABLE' });
+    if (this.failing) throw new TransportError('ERR_KAFKA_UNAVAILABLE', 'broker unreachable', { cause: Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkError' }) });
     return {
       send: async (topic, records) => {
-        if (this.failing) throw Object.assign(new Error('broker unreachable'), { name: 'KafkaTransportError', code: 'ERR_KAFKA_UNAVAILABLE' });
+        if (this.failing) throw new TransportError('ERR_KAFKA_UNAVAILABLE', 'broker unreachable', { cause: Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkError' }) });
         for (const record of records) this.sent.push({ topic, record });
       },
       close: async () => {},
@@ -39,6 +40,9 @@ class MemoryTransport implements EventTransport {
       highWatermarks: async () => new Map(),
       lowWatermarks: async () => new Map(),
       describeTopicConfigs: async () => ({}),
+      createPartitions: async () => {},
+      listTopics: async () => [...this.topics.keys()],
+      listGroups: async () => [],
       close: async () => {},
     };
   }
@@ -224,6 +228,59 @@ describe('OutboxRelay', () => {
     }
     await until(() => transport.events().length === 1, 'the overdue row');
     await until(() => transport.sent.some((s) => s.record.key === null), 'heartbeats again');
+    await relay.stop();
+  });
+
+  it('survives its connection being terminated mid-drain: the cycle fails cleanly, the rows stay, the next cycle delivers them', async () => {
+    await pool.query('DELETE FROM outbox');
+    const event = sessionEvent('drain-kill', 1);
+    await write([event]);
+    const transport = new MemoryTransport();
+    const inner = await transport.producer();
+    let sending: () => void = () => {};
+    const inSend = new Promise<void>((resolve) => (sending = resolve));
+    let letGo: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    let first = true;
+    const gated: EventTransport = {
+      admin: () => transport.admin(),
+      subscribeAll: () => transport.subscribeAll(),
+      producer: async () => ({
+        send: async (topic, records) => {
+          if (first) {
+            first = false;
+            sending();
+            await gate;
+          }
+          await inner.send(topic, records);
+        },
+        close: async () => {},
+      }),
+    };
+    const relay = relayWith(gated);
+    const cycle = relay.drainOnce().then(() => undefined, (error: unknown) => error);
+    await inSend;
+    // The relay's transaction holds the row locks while the broker acknowledges: kill that
+    // connection (this test's database and the pool's application_name only).
+    const { rows } = await pool.query<{ n: string }>(
+      `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'revocable-auth' AND state = 'idle in transaction'`,
+    );
+    expect(Number(rows[0]?.n)).toBe(1);
+    // Give the socket time to see the termination while the client is still checked out.
+    const deadline = Date.now() + 10_000;
+    while ((await pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`)).rows.length > 0) {
+      if (Date.now() > deadline) throw new Error('the backend was not terminated');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    letGo();
+    expect(await cycle).toBeInstanceOf(Error);
+    // Produced but not deleted: the row is still there (never half-written), and goes out again.
+    expect(await pending()).toBe(1);
+    expect(await relay.drainOnce()).toBe(1);
+    expect(await pending()).toBe(0);
+    expect(transport.events().map((e) => e.id)).toContain(event.id);
     await relay.stop();
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { encodeEvent, validateEvent, type EventProducer, type EventTransport, type OutgoingRecord, type TopicSpec } from '@revocable/events';
-import type { Pool, PoolClient } from './db.ts';
+import { encodeEvent, isTransportError, validateEvent, type EventProducer, type EventTransport, type OutgoingRecord, type TopicSpec } from '@revocable/events';
+import { connectionError, type Pool, type PoolClient } from './db.ts';
 import type { AuthMetrics } from './metrics.ts';
 
 /** pino-compatible logger subset. */
@@ -226,7 +226,9 @@ export class OutboxRelay {
       });
       throw error;
     } finally {
-      client.release(broken);
+      // The pool keeps an error listener on the client while we hold it (db.ts): a connection
+      // terminated mid-drain fails this cycle instead of the process.
+      client.release(broken ?? connectionError(client));
     }
   }
 
@@ -348,12 +350,9 @@ function delay(ms: number): Promise<void> {
 }
 
 function isDatabaseError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  // KafkaTransportError codes start with ERR_KAFKA; SQLSTATEs are 5 characters; pg/network errors otherwise.
-  if (typeof code === 'string' && code.startsWith('ERR_KAFKA')) return false;
-  if (error.name === 'KafkaTransportError' || error.name.startsWith('Kafka')) return false;
-  return true;
+  // The transport seam wraps every Kafka failure into a TransportError, whatever the client
+  // library; anything else in a relay cycle comes from PostgreSQL.
+  return !isTransportError(error);
 }
 
 function describe(error: unknown): string {

@@ -95,12 +95,17 @@ describe('AuthService', () => {
     await service.register(email, 'the password');
     let token = (await service.login(email, 'the password', undefined, {})).body.refresh_token;
     const start = offsetMs;
-    for (let i = 0; i < 3; i++) {
-      offsetMs += 500_000; // within the idle window each time
-      token = (await service.refresh(token, undefined)).body.refresh_token;
+    try {
+      for (let i = 0; i < 3; i++) {
+        offsetMs += 500_000; // within the idle window each time
+        token = (await service.refresh(token, undefined)).body.refresh_token;
+      }
+      offsetMs = start + 1_801_000;
+      await expect(service.refresh(token, undefined)).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_GRANT' });
+    } finally {
+      // The clock is shared by every test of this file: restore it even when an assertion fails.
+      offsetMs = start;
     }
-    offsetMs = start + 1_801_000;
-    await expect(service.refresh(token, undefined)).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_GRANT' });
     const { rows } = await pool.query<{ revoke_reason: string }>(
       `SELECT s.revoke_reason FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1`,
       [email],
@@ -108,7 +113,6 @@ describe('AuthService', () => {
     expect(rows.map((r) => r.revoke_reason)).toEqual(['absolute_timeout']);
     const { rows: events } = await pool.query<{ payload: { reason: string } }>(`SELECT payload FROM outbox WHERE payload->>'reason' = 'absolute_timeout'`);
     expect(events.length).toBeGreaterThanOrEqual(1);
-    offsetMs = start;
   });
 
   it('rotates on schedule exactly once, even when several instances check at once', async () => {
@@ -117,11 +121,16 @@ describe('AuthService', () => {
     const next = before.find((k) => k.status === 'next');
     expect(next).toBeDefined();
     expect(await service.rotateKeyIfDue(3600)).toBeNull();
-    offsetMs += 3601_000;
-    const results = await Promise.all([service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600)]);
-    // The promoted key was created an hour ago, but its age as the signing key starts now.
-    expect(await service.rotateKeyIfDue(3600)).toBeNull();
-    offsetMs -= 3601_000;
+    const start = offsetMs;
+    let results: Array<Awaited<ReturnType<typeof service.rotateKeyIfDue>>>;
+    try {
+      offsetMs += 3601_000;
+      results = await Promise.all([service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600)]);
+      // The promoted key was created an hour ago, but its age as the signing key starts now.
+      expect(await service.rotateKeyIfDue(3600)).toBeNull();
+    } finally {
+      offsetMs = start;
+    }
     expect(results.filter((r) => r !== null)).toHaveLength(1);
     const after = await keys.list();
     const active = after.filter((k) => k.status === 'active');

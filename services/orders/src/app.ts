@@ -38,6 +38,7 @@ const idParams = {
 export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides = {}): Promise<FastifyInstance> {
   const app = createResourceApp({
     logLevel: config.logLevel,
+    corsOrigins: config.corsOrigins,
     mapError: (error) => (error instanceof OrderLimitError ? { status: 409, error: 'limit_reached', description: error.message } : undefined),
   });
   const store = new OrderStore({ maxPerOwner: config.maxOrdersPerUser, ...(overrides.now !== undefined ? { now: overrides.now } : {}) });

@@ -31,7 +31,7 @@ const profileSchema = {
  * else refuses (fail-closed).
  */
 export async function buildApp(config: ProfileConfig, overrides: ProfileOverrides = {}): Promise<FastifyInstance> {
-  const app = createResourceApp({ logLevel: config.logLevel });
+  const app = createResourceApp({ logLevel: config.logLevel, corsOrigins: config.corsOrigins });
   const now = overrides.now ?? Date.now;
   const profiles = new Map<string, Profile>();
   const maxSeconds = config.verifier.freshnessMaxSeconds;

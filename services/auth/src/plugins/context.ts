@@ -64,17 +64,26 @@ export function requireAdmin(app: FastifyInstance, request: FastifyRequest): voi
 }
 
 /**
- * CSRF defence for requests authenticated only by the refresh cookie: the cookie is
- * SameSite=Strict, and additionally the request must carry a custom header (which a
- * cross-site form or simple request cannot set without a CORS preflight this service
- * never grants) and must not be marked cross-site by the browser.
+ * CSRF defence for requests authenticated only by the refresh cookie: the request must carry
+ * a custom header (which a cross-site form or simple request cannot set without a CORS
+ * preflight, granted only to CORS_ORIGINS) and must not be marked cross-site by the browser
+ * unless its `Origin` is one of CORS_ORIGINS (a browser app on another site, cookie
+ * SameSite=None). The cookie itself is SameSite=Strict unless COOKIE_SAMESITE says otherwise.
  */
 export function assertNotCrossSite(request: FastifyRequest): void {
   const custom = request.headers[CSRF_HEADER];
   if (typeof custom !== 'string' || custom.length === 0) {
     throw new AuthError('ERR_AUTH_CSRF', `cookie-authenticated requests must send the ${CSRF_HEADER} header`);
   }
-  if (request.headers['sec-fetch-site'] === 'cross-site') throw new AuthError('ERR_AUTH_CSRF', 'cross-site request refused');
+  if (request.headers['sec-fetch-site'] === 'cross-site' && !isAllowedOrigin(request, request.server.revocableAuth.config.corsOrigins)) {
+    throw new AuthError('ERR_AUTH_CSRF', 'cross-site request refused (its Origin is not in CORS_ORIGINS)');
+  }
+}
+
+/** Whether the request's `Origin` header is one of `origins` (exact match). */
+export function isAllowedOrigin(request: FastifyRequest, origins: readonly string[]): boolean {
+  const origin = request.headers.origin;
+  return typeof origin === 'string' && origins.includes(origin);
 }
 
 /** The refresh cookie's value, if any. */
@@ -88,7 +97,7 @@ export function sendTokens(app: FastifyInstance, reply: FastifyReply, issued: Is
   const c = app.revocableAuth.config;
   const maxAge = Math.max(0, Math.floor((issued.refreshExpiresAt - app.revocableAuth.now()) / 1000));
   for (const path of REFRESH_COOKIE_PATHS) {
-    reply.setCookie(c.refreshCookieName, issued.body.refresh_token, { httpOnly: true, secure: c.cookieSecure, sameSite: 'strict', path, maxAge });
+    reply.setCookie(c.refreshCookieName, issued.body.refresh_token, { httpOnly: true, secure: c.cookieSecure, sameSite: c.cookieSameSite, partitioned: c.cookieSameSite === 'none', path, maxAge });
   }
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(issued.body);
 }
@@ -96,6 +105,6 @@ export function sendTokens(app: FastifyInstance, reply: FastifyReply, issued: Is
 export function clearRefreshCookie(app: FastifyInstance, reply: FastifyReply): void {
   const c = app.revocableAuth.config;
   for (const path of REFRESH_COOKIE_PATHS) {
-    reply.clearCookie(c.refreshCookieName, { httpOnly: true, secure: c.cookieSecure, sameSite: 'strict', path });
+    reply.clearCookie(c.refreshCookieName, { httpOnly: true, secure: c.cookieSecure, sameSite: c.cookieSameSite, partitioned: c.cookieSameSite === 'none', path });
   }
 }
