@@ -21,6 +21,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NPM_CACHE = join(ROOT, 'infra/.cache/npm');
 /** The oldest release `^5.0.0` (the peer range of @revocable/fastify) allows. */
 const OLDEST_FASTIFY = '5.0.0';
+/** An npm install plus a full type-check (skipLibCheck off) on a busy 2-core machine. */
+const TEST_TIMEOUT_MS = 300_000;
 
 interface Packed {
   name: string;
@@ -275,7 +277,7 @@ describe('publishable packages, installed from tarballs with npm', () => {
     const fastify = packed.find((p) => p.name === '@revocable/fastify');
     expect(fastify?.manifest['peerDependencies']).toEqual({ fastify: '^5.0.0' });
     expect((fastify?.manifest['dependencies'] as Record<string, string>)['fastify']).toBeUndefined();
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('installs one fastify (the peer), type-checks under nodenext, and runs on plain Node.js: valid token served, logged-out token refused', async () => {
     expect(await installedFastify()).toBe('5.12.8');
@@ -287,7 +289,7 @@ describe('publishable packages, installed from tarballs with npm', () => {
     } finally {
       await stopService();
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   it(`does the same with fastify ${OLDEST_FASTIFY}, the oldest release the peer range allows`, async () => {
     const project = join(scratch, 'service');
@@ -300,5 +302,5 @@ describe('publishable packages, installed from tarballs with npm', () => {
     } finally {
       await stopService();
     }
-  });
+  }, TEST_TIMEOUT_MS);
 });
