@@ -1,5 +1,9 @@
 export {
   revocable,
+  authFailureResponse,
+  sendAuthFailure,
+  type AuthDecision,
+  type AuthFailure,
   type FreshnessPolicy,
   type FreshnessRequirement,
   type RevocableHandle,

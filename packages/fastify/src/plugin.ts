@@ -92,7 +92,25 @@ export interface RevocableHandle {
   whenReady(): Promise<void>;
   /** Age of the revocation state, seconds (`Infinity` before any heartbeat). */
   freshnessSeconds(): number;
+  /**
+   * The request-path decision without a Fastify route: readiness, bearer grammar, verification
+   * (by `verifier`, default the plugin's own audience), denylist, scopes, freshness policy;
+   * counted in `revocable_requests_total` like the hook's. Used by forward-auth gateways
+   * (`services/gate`) that decide for routes they do not serve themselves.
+   * @example
+   * const decision = await app.revocable.authorize(request.headers.authorization, { scopes: ['orders:write'] });
+   * if (!decision.ok) return sendAuthFailure(reply, decision.failure);
+   */
+  authorize(authorization: string | undefined, route: RouteAuthOptions | undefined, verifier?: TokenVerifier): Promise<AuthDecision>;
+  /**
+   * A verifier for another audience on the same keys, denylist and options as the plugin's
+   * (one per audience, created once). Its cache counts in the verify-cache metrics.
+   */
+  verifierFor(audience: string): TokenVerifier;
 }
+
+/** The outcome of {@link RevocableHandle.authorize}. */
+export type AuthDecision = { ok: true; context: AuthContext } | { ok: false; failure: AuthFailure };
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -135,37 +153,47 @@ const UNAVAILABLE_TEXT: Record<UnavailableReason, string> = {
 
 const STALE_WARN_INTERVAL_MS = 10_000;
 
-/** An authentication/authorisation failure; the only place that turns them into HTTP answers is {@link sendAuthFailure}. */
-type AuthFailure =
+/** An authentication/authorisation failure; the only place that turns them into HTTP answers is {@link authFailureResponse}. */
+export type AuthFailure =
   | { status: 401; reason: UnauthorizedReason }
   | { status: 403; scopes: readonly string[] }
   | { status: 503; reason: UnavailableReason };
 
-function sendAuthFailure(reply: FastifyReply, failure: AuthFailure): FastifyReply {
+/** The HTTP answer to an {@link AuthFailure}: status, headers (lower-case names) and JSON body. */
+export function authFailureResponse(failure: AuthFailure): { status: 401 | 403 | 503; headers: Record<string, string>; body: { error: string; error_description: string; reason: string } } {
   switch (failure.status) {
     case 401:
-      if (failure.reason === 'missing_token') {
+      return {
+        status: 401,
         // RFC 6750 §3.1: no error code when the request carried no credentials.
-        reply.header(WWW_AUTHENTICATE_HEADER, 'Bearer');
-      } else {
-        reply.header(WWW_AUTHENTICATE_HEADER, `Bearer error="invalid_token", error_description="${failure.reason}"`);
-      }
-      return reply.code(401).send({ error: 'invalid_token', error_description: REASON_TEXT[failure.reason], reason: failure.reason });
+        headers: {
+          [WWW_AUTHENTICATE_HEADER]: failure.reason === 'missing_token' ? 'Bearer' : `Bearer error="invalid_token", error_description="${failure.reason}"`,
+        },
+        body: { error: 'invalid_token', error_description: REASON_TEXT[failure.reason], reason: failure.reason },
+      };
     case 403:
-      reply.header(WWW_AUTHENTICATE_HEADER, `Bearer error="insufficient_scope", scope="${failure.scopes.join(' ')}"`);
-      return reply.code(403).send({
-        error: 'insufficient_scope',
-        error_description: `this route requires the scope(s): ${failure.scopes.join(' ')}`,
-        reason: INSUFFICIENT_SCOPE,
-      });
+      return {
+        status: 403,
+        headers: { [WWW_AUTHENTICATE_HEADER]: `Bearer error="insufficient_scope", scope="${failure.scopes.join(' ')}"` },
+        body: {
+          error: 'insufficient_scope',
+          error_description: `this route requires the scope(s): ${failure.scopes.join(' ')}`,
+          reason: INSUFFICIENT_SCOPE,
+        },
+      };
     case 503:
-      reply.header(RETRY_AFTER_HEADER, '1');
-      return reply.code(503).send({
-        error: 'temporarily_unavailable',
-        error_description: UNAVAILABLE_TEXT[failure.reason],
-        reason: failure.reason,
-      });
+      return {
+        status: 503,
+        headers: { [RETRY_AFTER_HEADER]: '1' },
+        body: { error: 'temporarily_unavailable', error_description: UNAVAILABLE_TEXT[failure.reason], reason: failure.reason },
+      };
   }
+}
+
+/** Sends {@link authFailureResponse} of `failure` on `reply`. */
+export function sendAuthFailure(reply: FastifyReply, failure: AuthFailure): FastifyReply {
+  const answer = authFailureResponse(failure);
+  return reply.code(answer.status).headers(answer.headers).send(answer.body);
 }
 
 async function revocablePlugin(app: FastifyInstance, options: RevocableOptions): Promise<void> {
@@ -190,9 +218,9 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
       logger.warn({ code, detail, partition: meta.partition, offset: meta.offset }, 'skipped a revocation record');
     },
   });
-  const verifier = new TokenVerifier({
+  const newVerifier = (audience: string) => new TokenVerifier({
     issuer: options.issuer,
-    audience: options.audience,
+    audience,
     getKey,
     denylist,
     now,
@@ -201,6 +229,16 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
     ...(options.maxTokenBytes !== undefined ? { maxTokenBytes: options.maxTokenBytes } : {}),
     ...(options.cacheMax !== undefined ? { cacheMax: options.cacheMax } : {}),
   });
+  const verifier = newVerifier(options.audience);
+  const verifiers = new Map<string, TokenVerifier>([[options.audience, verifier]]);
+  const verifierFor = (audience: string): TokenVerifier => {
+    let found = verifiers.get(audience);
+    if (found === undefined) {
+      found = newVerifier(audience);
+      verifiers.set(audience, found);
+    }
+    return found;
+  };
   metrics = createVerifierMetrics(
     {
       denylistSize: () => denylist.size(),
@@ -208,7 +246,16 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
       freshnessSeconds: () => consumer.freshnessSeconds(),
       ready: () => consumer.isCaughtUp(),
       reader: () => consumer.status(),
-      cacheStats: () => verifier.cacheStats(),
+      cacheStats: () => {
+        const total = { hits: 0, misses: 0, size: 0 };
+        for (const v of verifiers.values()) {
+          const stats = v.cacheStats();
+          total.hits += stats.hits;
+          total.misses += stats.misses;
+          total.size += stats.size;
+        }
+        return total;
+      },
     },
     { defaultMetrics: options.defaultMetrics === true },
   );
@@ -223,6 +270,8 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
     isReady: () => consumer.isCaughtUp(),
     whenReady: () => consumer.whenCaughtUp(),
     freshnessSeconds: () => consumer.freshnessSeconds(),
+    authorize: (authorization, route, tokenVerifier) => authorize(authorization, route, tokenVerifier ?? verifier, app.log),
+    verifierFor,
   };
   app.decorate('revocable', handle);
   app.decorateRequest('auth', null);
@@ -258,40 +307,52 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
     if (request.routeOptions.url === undefined) return;
     const routeAuth = request.routeOptions.config.auth;
     if (routeAuth?.public === true) return;
+    const decision = await authorize(request.headers.authorization, routeAuth, verifier, request.log);
+    if (!decision.ok) return sendAuthFailure(reply, decision.failure);
+    request.auth = decision.context;
+  });
+
+  async function authorize(
+    authorization: string | undefined,
+    routeAuth: RouteAuthOptions | undefined,
+    tokenVerifier: TokenVerifier,
+    log: { warn(obj: object, msg: string): void },
+  ): Promise<AuthDecision> {
+    const deny = (failure: AuthFailure): AuthDecision => ({ ok: false, failure });
 
     // Before the replay reached the start watermarks the denylist is incomplete: serving would
     // let a token revoked while this instance was down through.
     if (!consumer.isCaughtUp()) {
       count('unavailable', 'not_ready');
-      return sendAuthFailure(reply, { status: 503, reason: 'not_ready' });
+      return deny({ status: 503, reason: 'not_ready' });
     }
 
-    const bearer = parseBearer(request.headers.authorization);
+    const bearer = parseBearer(authorization);
     if (!bearer.ok) {
       count('unauthorized', bearer.reason);
-      return sendAuthFailure(reply, { status: 401, reason: bearer.reason });
+      return deny({ status: 401, reason: bearer.reason });
     }
     const token = bearer.token;
 
     let context: AuthContext;
     try {
-      context = (await verifier.verify(token)).context;
+      context = (await tokenVerifier.verify(token)).context;
     } catch (error) {
       if (!(error instanceof TokenVerificationError)) throw error;
       if (error.reason === 'keys_unavailable') {
         // Our problem, not the token's: a 401 would make clients throw away good tokens.
         count('unavailable', 'keys_unavailable');
-        request.log.warn({ code: error.code }, 'signing keys could not be resolved');
-        return sendAuthFailure(reply, { status: 503, reason: 'keys_unavailable' });
+        log.warn({ code: error.code }, 'signing keys could not be resolved');
+        return deny({ status: 503, reason: 'keys_unavailable' });
       }
       count('unauthorized', error instanceof RevokedTokenError ? `revoked_${error.kind}` : error.reason);
-      return sendAuthFailure(reply, { status: 401, reason: error.reason });
+      return deny({ status: 401, reason: error.reason });
     }
 
     const required = routeAuth?.scopes ?? [];
     if (required.some((scope) => !context.scopes.has(scope))) {
       count('forbidden', 'insufficient_scope');
-      return sendAuthFailure(reply, { status: 403, scopes: required });
+      return deny({ status: 403, scopes: required });
     }
 
     const freshness = routeAuth?.freshness ?? options.freshness;
@@ -301,33 +362,32 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
         switch (freshness.policy) {
           case 'fail-closed':
             count('unavailable', 'stale_revocation_state');
-            return sendAuthFailure(reply, { status: 503, reason: 'stale_revocation_state' });
+            return deny({ status: 503, reason: 'stale_revocation_state' });
           case 'fail-open':
             count('allowed_stale', 'ok');
             staleServed++;
             if (now() - lastStaleWarnMs >= STALE_WARN_INTERVAL_MS) {
               lastStaleWarnMs = now();
-              request.log.warn({ freshnessSeconds: age, maxSeconds: freshness.maxSeconds, servedStale: staleServed }, 'serving with stale revocation state (fail-open)');
+              log.warn({ freshnessSeconds: age, maxSeconds: freshness.maxSeconds, servedStale: staleServed }, 'serving with stale revocation state (fail-open)');
               staleServed = 0;
             }
-            request.auth = context;
-            return;
+            return { ok: true, context };
           case 'introspect': {
             const answer = await introspect(token);
             if (answer === 'active') break;
             if (answer === 'inactive') {
               count('unauthorized', 'revoked_introspection');
-              return sendAuthFailure(reply, { status: 401, reason: 'revoked' });
+              return deny({ status: 401, reason: 'revoked' });
             }
             count('unavailable', 'introspection_failed');
-            return sendAuthFailure(reply, { status: 503, reason: 'introspection_failed' });
+            return deny({ status: 503, reason: 'introspection_failed' });
           }
         }
       }
     }
     count('allowed', 'ok');
-    request.auth = context;
-  });
+    return { ok: true, context };
+  }
 
   async function introspect(token: string): Promise<'active' | 'inactive' | 'failed'> {
     // Unreachable for routes (checked in onRoute); kept so the type narrows.
