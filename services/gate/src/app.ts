@@ -1,0 +1,127 @@
+import { createRemoteJWKSet } from 'jose';
+import { Counter } from 'prom-client';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authFailureResponse, createResourceApp, revocable, verifierOptionsFromConfig, type RevocableOptions } from '@revocable/fastify';
+import type { GateConfig } from './config.ts';
+import { normalisePath, type PathRejectReason } from './path.ts';
+import { matchRoute, type GateRoute } from './routes.ts';
+
+/** Test seams: an injected clock, event transport or key resolver, or any other plugin option. */
+export type GateOverrides = Partial<RevocableOptions>;
+
+/** Where the gate finds the original request, per proxy family. */
+interface OriginalRequest {
+  method: string | undefined;
+  uri: string | undefined;
+}
+
+type BadRequestReason = PathRejectReason | 'missing_method' | 'invalid_method';
+
+const METHOD = /^[A-Z]{1,16}$/;
+/** Path prefix Envoy's ext_authz `http_service.path_prefix` is set to. */
+export const ENVOY_PREFIX = '/envoy';
+
+/**
+ * Builds the forward-auth gate: one process, many audiences, on the resource services'
+ * verifier (`@revocable/fastify`: the same consumer, denylist, readiness and metrics).
+ *
+ * - `/auth` (any method): nginx `auth_request` (`X-Original-Method`, `X-Original-URI`),
+ *   Traefik `forwardAuth` and Caddy `forward_auth` (`X-Forwarded-Method`, `X-Forwarded-Uri`).
+ * - `/envoy/<original path>` (the original method): Envoy `ext_authz` HTTP with
+ *   `path_prefix: /envoy`.
+ *
+ * Answers 200 with the identity headers, 401/403/503 as the plugin does (plus
+ * `X-Auth-Reason`), 400 for a request target the gate will not interpret, 403 `no_route`
+ * when no rule covers the request.
+ */
+export async function buildApp(config: GateConfig, overrides: GateOverrides = {}): Promise<FastifyInstance> {
+  const app = createResourceApp({ logLevel: config.logLevel });
+  // Forward-auth calls carry no body the gate needs (Envoy may pass one through): accept and drop it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
+
+  const { routes, identityHeaders } = config.routes;
+  const audiences = [...new Set(routes.flatMap((r) => (r.audience === null ? [] : [r.audience])))];
+  // Every audience's verifier shares one JWKS (one cache, one refetch cooldown).
+  const getKey =
+    overrides.getKey ??
+    createRemoteJWKSet(new URL(config.verifier.jwksUrl), { cooldownDuration: config.verifier.jwksCooldownMs, cacheMaxAge: 600_000, timeoutDuration: 3000 });
+  await app.register(revocable, verifierOptionsFromConfig({ ...config.verifier, audience: audiences[0] ?? 'gate' }, { getKey, ...overrides }));
+  const core = app.revocable;
+  const verifiers = new Map(audiences.map((audience) => [audience, core.verifierFor(audience)]));
+
+  const checks = new Counter({
+    name: 'revocable_gate_checks_total',
+    help: 'Forward-auth checks answered by the gate, by rule (its prefix; "none" when no rule matched) and status.',
+    labelNames: ['route', 'status'] as const,
+    registers: [core.metrics.registry],
+  });
+
+  const h = {
+    subject: identityHeaders.subject.toLowerCase(),
+    session: identityHeaders.session.toLowerCase(),
+    scope: identityHeaders.scope.toLowerCase(),
+    client: identityHeaders.client.toLowerCase(),
+  };
+
+  const deny = (reply: FastifyReply, route: GateRoute | null, status: 400 | 403, reason: BadRequestReason | 'no_route') => {
+    checks.inc({ route: route?.prefix ?? 'none', status: String(status) });
+    const description =
+      reason === 'no_route' ? 'no rule of the gate covers this method and path' : `the original request cannot be checked safely (${reason})`;
+    return reply
+      .code(status)
+      .header('cache-control', 'no-store')
+      .header('x-auth-reason', reason)
+      .send({ error: status === 400 ? 'invalid_request' : 'access_denied', error_description: description, reason });
+  };
+
+  async function check(request: FastifyRequest, reply: FastifyReply, original: OriginalRequest): Promise<FastifyReply> {
+    if (original.method === undefined || original.method === '') return deny(reply, null, 400, 'missing_method');
+    if (!METHOD.test(original.method)) return deny(reply, null, 400, 'invalid_method');
+    const path = normalisePath(original.uri, config.maxUriBytes);
+    if (!path.ok) return deny(reply, null, 400, path.reason);
+    const route = matchRoute(routes, original.method, path.path);
+    if (route === null) return deny(reply, null, 403, 'no_route');
+    if (route.public) {
+      checks.inc({ route: route.prefix, status: '200' });
+      return reply.code(200).header('cache-control', 'no-store').send();
+    }
+    const verifier = verifiers.get(route.audience as string);
+    const decision = await core.authorize(
+      request.headers.authorization,
+      { scopes: route.scopes, ...(route.freshness !== undefined ? { freshness: route.freshness } : {}) },
+      verifier,
+    );
+    if (!decision.ok) {
+      const answer = authFailureResponse(decision.failure);
+      checks.inc({ route: route.prefix, status: String(answer.status) });
+      return reply.code(answer.status).headers(answer.headers).header('cache-control', 'no-store').header('x-auth-reason', answer.body.reason).send(answer.body);
+    }
+    const { claims } = decision.context;
+    checks.inc({ route: route.prefix, status: '200' });
+    reply.code(200).header('cache-control', 'no-store').header(h.subject, claims.sub).header(h.session, claims.sid).header(h.scope, claims.scope ?? '');
+    if (claims.client_id !== undefined) reply.header(h.client, claims.client_id);
+    return reply.send();
+  }
+
+  const open = { config: { auth: { public: true } } };
+  app.all('/auth', open, (request, reply) => {
+    const nginx = headerValue(request.headers['x-original-uri']);
+    return check(request, reply, {
+      method: headerValue(nginx !== undefined ? request.headers['x-original-method'] : request.headers['x-forwarded-method']),
+      uri: nginx ?? headerValue(request.headers['x-forwarded-uri']),
+    });
+  });
+  // Envoy appends the original path (with its query) to path_prefix and keeps the method.
+  app.all(`${ENVOY_PREFIX}/*`, open, (request, reply) =>
+    check(request, reply, { method: request.method, uri: request.raw.url?.slice(ENVOY_PREFIX.length) }),
+  );
+  app.all(ENVOY_PREFIX, open, (request, reply) => check(request, reply, { method: request.method, uri: '/' }));
+  return app;
+}
+
+/** A header sent once; a repeated one (an array, or comma-joined by a proxy) is treated as absent. */
+function headerValue(value: string | string[] | undefined): string | undefined {
+  if (Array.isArray(value)) return undefined;
+  return value;
+}
