@@ -55,7 +55,7 @@ describe('gate app (real Kafka, inject)', () => {
   const nginx = (method: string, uri: string, bearer?: string, extra: Record<string, string> = {}) =>
     app.inject({
       method: 'GET',
-      url: '/auth',
+      url: '/auth/nginx',
       headers: { 'x-original-method': method, 'x-original-uri': uri, ...(bearer !== undefined ? { authorization: `Bearer ${bearer}` } : {}), ...extra },
     });
 
@@ -202,10 +202,10 @@ describe('gate app (real Kafka, inject)', () => {
   });
 
   it('missing or bad proxy headers get a 400, an uncovered path a 403 no_route; never a 500', async () => {
-    const none = await app.inject({ method: 'GET', url: '/auth' });
+    const none = await app.inject({ method: 'GET', url: '/auth/nginx' });
     expect(none.statusCode).toBe(400);
     expect(none.headers['x-auth-reason']).toBe('missing_method');
-    const noUri = await app.inject({ method: 'GET', url: '/auth', headers: { 'x-forwarded-method': 'GET' } });
+    const noUri = await app.inject({ method: 'GET', url: '/auth/forwarded', headers: { 'x-forwarded-method': 'GET' } });
     expect(noUri.statusCode).toBe(400);
     expect(noUri.headers['x-auth-reason']).toBe('missing_uri');
     const badMethod = await nginx('get me', '/orders');
@@ -217,7 +217,7 @@ describe('gate app (real Kafka, inject)', () => {
     const hugeToken = await nginx('GET', '/orders', 'a'.repeat(9000));
     expect(hugeToken.statusCode).toBe(401);
     expect(hugeToken.headers['x-auth-reason']).toBe('token_too_large');
-    const body = await app.inject({ method: 'POST', url: '/auth', headers: { 'x-original-method': 'POST', 'x-original-uri': '/public', 'content-type': 'application/xml' }, payload: '<x/>' });
+    const body = await app.inject({ method: 'POST', url: '/auth/nginx', headers: { 'x-original-method': 'POST', 'x-original-uri': '/public', 'content-type': 'application/xml' }, payload: '<x/>' });
     expect(body.statusCode).toBe(200);
   });
 
@@ -225,11 +225,24 @@ describe('gate app (real Kafka, inject)', () => {
     const t = await token({ sub: 'dave', scope: 'orders:write' });
     const traefik = await app.inject({
       method: 'GET',
-      url: '/auth',
+      url: '/auth/forwarded',
       headers: { 'x-forwarded-method': 'POST', 'x-forwarded-uri': '/orders?x=1', 'x-forwarded-host': 'shop.test', authorization: `Bearer ${t}` },
     });
     expect(traefik.statusCode).toBe(200);
     expect(traefik.headers['x-auth-subject']).toBe('dave');
+    // Each endpoint reads only its own proxy's headers: a client-sent X-Original-URI behind
+    // Traefik (which forwards the client's headers) is ignored, and so is the reverse.
+    const smuggled = await app.inject({
+      method: 'GET',
+      url: '/auth/forwarded',
+      headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/admin', 'x-original-method': 'GET', 'x-original-uri': '/public', authorization: `Bearer ${t}` },
+    });
+    expect(smuggled.statusCode).toBe(403);
+    expect(smuggled.headers['x-auth-reason']).toBe('insufficient_scope');
+    const reverse = await nginx('GET', '/admin', undefined, { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/public' });
+    expect(reverse.statusCode).toBe(401);
+    const repeated = await app.inject({ method: 'GET', url: '/auth/forwarded', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': ['/public', '/admin'] } });
+    expect(repeated.statusCode).toBe(400);
 
     const envoy = await app.inject({ method: 'DELETE', url: '/envoy/orders/42?force=1', headers: { authorization: `Bearer ${t}` } });
     expect(envoy.statusCode).toBe(200);

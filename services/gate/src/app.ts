@@ -18,6 +18,10 @@ interface OriginalRequest {
 type BadRequestReason = PathRejectReason | 'missing_method' | 'invalid_method';
 
 const METHOD = /^[A-Z]{1,16}$/;
+/** nginx `auth_request`: the original request in `X-Original-Method` and `X-Original-URI`. */
+export const NGINX_PATH = '/auth/nginx';
+/** Traefik `forwardAuth`, Caddy `forward_auth`: the original request in `X-Forwarded-Method` and `X-Forwarded-Uri`. */
+export const FORWARDED_PATH = '/auth/forwarded';
 /** Path prefix Envoy's ext_authz `http_service.path_prefix` is set to. */
 export const ENVOY_PREFIX = '/envoy';
 
@@ -25,8 +29,9 @@ export const ENVOY_PREFIX = '/envoy';
  * Builds the forward-auth gate: one process, many audiences, on the resource services'
  * verifier (`@revocable/fastify`: the same consumer, denylist, readiness and metrics).
  *
- * - `/auth` (any method): nginx `auth_request` (`X-Original-Method`, `X-Original-URI`),
- *   Traefik `forwardAuth` and Caddy `forward_auth` (`X-Forwarded-Method`, `X-Forwarded-Uri`).
+ * - `/auth/nginx` (any method): nginx `auth_request` (`X-Original-Method`, `X-Original-URI`).
+ * - `/auth/forwarded` (any method): Traefik `forwardAuth` and Caddy `forward_auth`
+ *   (`X-Forwarded-Method`, `X-Forwarded-Uri`).
  * - `/envoy/<original path>` (the original method): Envoy `ext_authz` HTTP with
  *   `path_prefix: /envoy`.
  *
@@ -105,13 +110,15 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
   }
 
   const open = { config: { auth: { public: true } } };
-  app.all('/auth', open, (request, reply) => {
-    const nginx = headerValue(request.headers['x-original-uri']);
-    return check(request, reply, {
-      method: headerValue(nginx !== undefined ? request.headers['x-original-method'] : request.headers['x-forwarded-method']),
-      uri: nginx ?? headerValue(request.headers['x-forwarded-uri']),
-    });
-  });
+  // One endpoint per header family, each reading only its own headers: a proxy forwards the
+  // client's other headers to the gate (Traefik and Caddy send a clone of the request), so a
+  // client-sent X-Original-URI must never be read behind Traefik, nor X-Forwarded-Uri behind nginx.
+  app.all(NGINX_PATH, open, (request, reply) =>
+    check(request, reply, { method: headerValue(request.headers['x-original-method']), uri: headerValue(request.headers['x-original-uri']) }),
+  );
+  app.all(FORWARDED_PATH, open, (request, reply) =>
+    check(request, reply, { method: headerValue(request.headers['x-forwarded-method']), uri: headerValue(request.headers['x-forwarded-uri']) }),
+  );
   // Envoy appends the original path (with its query) to path_prefix and keeps the method.
   app.all(`${ENVOY_PREFIX}/*`, open, (request, reply) =>
     check(request, reply, { method: request.method, uri: request.raw.url?.slice(ENVOY_PREFIX.length) }),
