@@ -247,8 +247,12 @@ describe('gate app (real Kafka, inject)', () => {
     const envoy = await app.inject({ method: 'DELETE', url: '/envoy/orders/42?force=1', headers: { authorization: `Bearer ${t}` } });
     expect(envoy.statusCode).toBe(200);
     expect(envoy.headers['x-auth-subject']).toBe('dave');
+    expect(envoy.headers['x-envoy-auth-headers-to-remove']).toBe('x-auth-client');
     const envoyPublic = await app.inject({ method: 'GET', url: '/envoy/public/x' });
     expect(envoyPublic.statusCode).toBe(200);
+    // Envoy only overwrites headers the gate sets: the rest must be removed explicitly.
+    expect(envoyPublic.headers['x-envoy-auth-headers-to-remove']).toBe('x-auth-subject, x-auth-session, x-auth-scope, x-auth-client');
+    expect(traefik.headers['x-envoy-auth-headers-to-remove']).toBeUndefined();
     const envoyTraversal = await app.inject({ method: 'GET', url: '/envoy/public/../admin' });
     expect(envoyTraversal.statusCode).toBe(401);
     const envoyRoot = await app.inject({ method: 'GET', url: '/envoy' });

@@ -13,11 +13,15 @@ export type GateOverrides = Partial<RevocableOptions>;
 interface OriginalRequest {
   method: string | undefined;
   uri: string | undefined;
+  /** Envoy: name the identity headers not set in `x-envoy-auth-headers-to-remove`, so a client's own never reach the upstream. */
+  envoy?: boolean;
 }
 
 type BadRequestReason = PathRejectReason | 'missing_method' | 'invalid_method';
 
 const METHOD = /^[A-Z]{1,16}$/;
+// Envoy ext_authz (HTTP service): request headers it removes before forwarding upstream.
+const ENVOY_REMOVE_HEADER = 'x-envoy-auth-headers-to-remove';
 /** nginx `auth_request`: the original request in `X-Original-Method` and `X-Original-URI`. */
 export const NGINX_PATH = '/auth/nginx';
 /** Traefik `forwardAuth`, Caddy `forward_auth`: the original request in `X-Forwarded-Method` and `X-Forwarded-Uri`. */
@@ -89,6 +93,7 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
     if (route === null) return deny(reply, null, 403, 'no_route');
     if (route.public) {
       checks.inc({ route: route.prefix, status: '200' });
+      if (original.envoy === true) reply.header(ENVOY_REMOVE_HEADER, [h.subject, h.session, h.scope, h.client].join(', '));
       return reply.code(200).header('cache-control', 'no-store').send();
     }
     const verifier = verifiers.get(route.audience as string);
@@ -106,6 +111,7 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
     checks.inc({ route: route.prefix, status: '200' });
     reply.code(200).header('cache-control', 'no-store').header(h.subject, claims.sub).header(h.session, claims.sid).header(h.scope, claims.scope ?? '');
     if (claims.client_id !== undefined) reply.header(h.client, claims.client_id);
+    else if (original.envoy === true) reply.header(ENVOY_REMOVE_HEADER, h.client);
     return reply.send();
   }
 
@@ -121,9 +127,9 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
   );
   // Envoy appends the original path (with its query) to path_prefix and keeps the method.
   app.all(`${ENVOY_PREFIX}/*`, open, (request, reply) =>
-    check(request, reply, { method: request.method, uri: request.raw.url?.slice(ENVOY_PREFIX.length) }),
+    check(request, reply, { method: request.method, uri: request.raw.url?.slice(ENVOY_PREFIX.length), envoy: true }),
   );
-  app.all(ENVOY_PREFIX, open, (request, reply) => check(request, reply, { method: request.method, uri: '/' }));
+  app.all(ENVOY_PREFIX, open, (request, reply) => check(request, reply, { method: request.method, uri: '/', envoy: true }));
   return app;
 }
 
