@@ -35,6 +35,12 @@ describe('gate configuration', () => {
     expect(config.maxUriBytes).toBe(4096);
   });
 
+  it('accepts the example routes file the README starts the gate with', () => {
+    const example = new URL('../routes.example.json', import.meta.url).pathname;
+    const config = loadConfig({ GATE_ROUTES_FILE: example });
+    expect(config.routes.routes.map((r) => r.audience)).toEqual([null, 'orders', 'orders', 'profile']);
+  });
+
   it.each([
     [{}, 'GATE_ROUTES_FILE', 'GATE_ROUTES_FILE: required: the path of the JSON routes file (see services/gate/README.md)'],
     [{ GATE_ROUTES_FILE: '/nonexistent/routes.json' }, 'GATE_ROUTES_FILE', 'GATE_ROUTES_FILE: cannot read /nonexistent/routes.json (ENOENT); point it at the JSON routes file'],
