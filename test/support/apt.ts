@@ -1,7 +1,7 @@
 /**
  * Debian packages the tests and benchmarks need (nginx, wrk): installed with apt-get when
  * missing, once per machine, quietly. Concurrent test files wait for one another on a lock
- * directory, so apt-get never runs twice at the same time from here.
+ * directory, and apt-get itself waits for dpkg's lock held by anyone else.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -40,7 +40,9 @@ export async function ensureDebianPackage(pkg: string, binary: string = pkg): Pr
     if (ownPolicy) writeFileSync(POLICY, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
     try {
       const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-      for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', pkg]]) {
+      // Another process's apt-get (the browser test installs chromium) is waited for, not failed on.
+      const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+      for (const args of [['update', '-qq', ...lock], ['install', '-y', '-qq', '--no-install-recommends', ...lock, pkg]]) {
         try {
           execFileSync('apt-get', args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
         } catch (error) {
