@@ -68,6 +68,7 @@ describe('gate app (real Kafka, inject)', () => {
       port: 0,
       host: '127.0.0.1',
       logLevel: 'silent',
+      corsOrigins: [],
       verifier: { ...loadVerifierConfig({ KAFKA_BROKERS: brokers.join(','), AUTH_ISSUER: ISSUER, REVOCATION_TOPIC: topic }, { audience: 'gate' }) },
       routesFile: '(inline)',
       maxUriBytes: 4096,
