@@ -254,6 +254,11 @@ describe('gate app (real Kafka, inject)', () => {
     // Envoy only overwrites headers the gate sets: the rest must be removed explicitly.
     expect(envoyPublic.headers['x-envoy-auth-headers-to-remove']).toBe('x-auth-subject, x-auth-session, x-auth-scope, x-auth-client');
     expect(traefik.headers['x-envoy-auth-headers-to-remove']).toBeUndefined();
+    // Forwarded answers send the unset identity headers empty (Caddy 2.6 would copy a placeholder otherwise).
+    expect(traefik.headers['x-auth-client']).toBe('');
+    const forwardedPublic = await app.inject({ method: 'GET', url: '/auth/forwarded', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/public' } });
+    expect(forwardedPublic.headers['x-auth-subject']).toBe('');
+    expect(forwardedPublic.headers['x-auth-scope']).toBe('');
     const envoyTraversal = await app.inject({ method: 'GET', url: '/envoy/public/../admin' });
     expect(envoyTraversal.statusCode).toBe(401);
     const envoyRoot = await app.inject({ method: 'GET', url: '/envoy' });

@@ -13,8 +13,13 @@ export type GateOverrides = Partial<RevocableOptions>;
 interface OriginalRequest {
   method: string | undefined;
   uri: string | undefined;
-  /** Envoy: name the identity headers not set in `x-envoy-auth-headers-to-remove`, so a client's own never reach the upstream. */
-  envoy?: boolean;
+  /**
+   * How identity headers the gate does not set are kept from the upstream. `envoy`: named in
+   * `x-envoy-auth-headers-to-remove`. `empty`: sent with an empty value, because Caddy 2.6's
+   * `copy_headers` puts the literal placeholder `{http.reverse_proxy.header.X-Auth-…}` into
+   * the request for a header missing from the answer. nginx drops empty values itself.
+   */
+  unset?: 'envoy' | 'empty';
 }
 
 type BadRequestReason = PathRejectReason | 'missing_method' | 'invalid_method';
@@ -93,7 +98,7 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
     if (route === null) return deny(reply, null, 403, 'no_route');
     if (route.public) {
       checks.inc({ route: route.prefix, status: '200' });
-      if (original.envoy === true) reply.header(ENVOY_REMOVE_HEADER, [h.subject, h.session, h.scope, h.client].join(', '));
+      unsetHeaders(reply, original.unset, [h.subject, h.session, h.scope, h.client]);
       return reply.code(200).header('cache-control', 'no-store').send();
     }
     const verifier = verifiers.get(route.audience as string);
@@ -111,7 +116,7 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
     checks.inc({ route: route.prefix, status: '200' });
     reply.code(200).header('cache-control', 'no-store').header(h.subject, claims.sub).header(h.session, claims.sid).header(h.scope, claims.scope ?? '');
     if (claims.client_id !== undefined) reply.header(h.client, claims.client_id);
-    else if (original.envoy === true) reply.header(ENVOY_REMOVE_HEADER, h.client);
+    else unsetHeaders(reply, original.unset, [h.client]);
     return reply.send();
   }
 
@@ -123,14 +128,19 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
     check(request, reply, { method: headerValue(request.headers['x-original-method']), uri: headerValue(request.headers['x-original-uri']) }),
   );
   app.all(FORWARDED_PATH, open, (request, reply) =>
-    check(request, reply, { method: headerValue(request.headers['x-forwarded-method']), uri: headerValue(request.headers['x-forwarded-uri']) }),
+    check(request, reply, { method: headerValue(request.headers['x-forwarded-method']), uri: headerValue(request.headers['x-forwarded-uri']), unset: 'empty' }),
   );
   // Envoy appends the original path (with its query) to path_prefix and keeps the method.
   app.all(`${ENVOY_PREFIX}/*`, open, (request, reply) =>
-    check(request, reply, { method: request.method, uri: request.raw.url?.slice(ENVOY_PREFIX.length), envoy: true }),
+    check(request, reply, { method: request.method, uri: request.raw.url?.slice(ENVOY_PREFIX.length), unset: 'envoy' }),
   );
-  app.all(ENVOY_PREFIX, open, (request, reply) => check(request, reply, { method: request.method, uri: '/', envoy: true }));
+  app.all(ENVOY_PREFIX, open, (request, reply) => check(request, reply, { method: request.method, uri: '/', unset: 'envoy' }));
   return app;
+}
+
+function unsetHeaders(reply: FastifyReply, how: OriginalRequest['unset'], names: readonly string[]): void {
+  if (how === 'envoy') reply.header(ENVOY_REMOVE_HEADER, names.join(', '));
+  else if (how === 'empty') for (const name of names) reply.header(name, '');
 }
 
 /** A header sent once; a repeated one (an array, or comma-joined by a proxy) is treated as absent. */
