@@ -259,7 +259,7 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
     expect(seen.at(-1)).toBe(401);
     expect((await raw(nginxPort, 'GET', '/orders', bearer(revoked))).headers['x-auth-reason']).toBe('revoked');
     expect((await raw(nginxPort, 'GET', '/orders', bearer(kept))).status).toBe(200);
-  }, 120_000);
+  }, 240_000);
 
   it('the gate reports its checks on /metrics', async () => {
     const metrics = await (await fetch(`${gate.url}/metrics`)).text();

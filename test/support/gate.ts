@@ -35,14 +35,15 @@ export async function startGate(port: number, env: Record<string, string>): Prom
   const exited = once(child, 'exit') as Promise<[number | null]>;
   process.once('exit', () => child.kill('SIGKILL'));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // A loaded 2-core machine can take tens of seconds to start a Node.js process.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gate exited with ${child.exitCode}: ${logs}`);
     const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`gate did not answer /healthz within 30 s: ${logs}`);
+      throw new Error(`gate did not answer /healthz within 90 s: ${logs}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
