@@ -1,0 +1,5 @@
+import { runService } from '@revocable/kit';
+import { buildApp } from './app.ts';
+import { loadConfig } from './config.ts';
+
+await runService({ name: 'gate', loadConfig, buildApp: (config) => buildApp(config) });

@@ -1,0 +1,147 @@
+/**
+ * The gate behind real Caddy (Debian's package, installed when missing) with forward_auth,
+ * running services/gate/deploy/Caddyfile, in front of Python's http.server: the
+ * `/auth/forwarded` endpoint as Caddy (and Traefik) call it. Tokens are signed with a test
+ * key served by a test JWKS; revocations are published on a test topic.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaTransport, encodeEvent, revocationTopicSpec, type EventProducer } from '@revocable/events';
+import { freePort } from '@revocable/infra';
+import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
+import { gateCaddySnippet, startCaddy, type Caddy } from './support/caddy.ts';
+import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { startEchoUpstream, startGate, startStaticJwks, type EchoUpstream, type GateProcess } from './support/gate.ts';
+
+const ISSUER = 'https://auth.gate-caddy.test';
+const CADDY_EXAMPLE = fileURLToPath(new URL('../services/gate/deploy/Caddyfile', import.meta.url));
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function raw(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('gate behind Caddy forward_auth, in front of a Python upstream', () => {
+  const topic = uniqueTopic('test.gate.caddy');
+  const dir = mkdtempSync(join(tmpdir(), 'gate-caddy-'));
+  let producer: EventProducer;
+  let signer: SignerKey;
+  let jwks: { url: string; close(): Promise<void> };
+  let upstream: EchoUpstream;
+  let gate: GateProcess;
+  let caddy: Caddy;
+  let port: number;
+
+  const token = async (input: { sid?: string; scope?: string; client_id?: string } = {}) =>
+    (
+      await signAccessToken(
+        { sub: 'caddy-user', aud: 'orders', jti: randomUUID(), sid: input.sid ?? randomUUID(), ver: 1, ...(input.scope !== undefined ? { scope: input.scope } : {}), ...(input.client_id !== undefined ? { client_id: input.client_id } : {}) },
+        signer,
+        { issuer: ISSUER, accessTtlSeconds: 300 },
+      )
+    ).token;
+
+  beforeAll(async () => {
+    const key = await generateSigningKey('EdDSA');
+    signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
+    const transport = createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'gate-caddy-test' });
+    const admin = await transport.admin();
+    await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
+    await admin.close();
+    producer = await transport.producer();
+    jwks = await startStaticJwks([key.publicJwk]);
+    upstream = await startEchoUpstream();
+    const routesFile = join(dir, 'routes.json');
+    writeFileSync(
+      routesFile,
+      JSON.stringify({
+        routes: [
+          { prefix: '/public', public: true },
+          { prefix: '/orders', methods: ['POST'], audience: 'orders', scopes: ['orders:write'], freshness: false },
+          { prefix: '/orders', audience: 'orders', freshness: false },
+        ],
+      }),
+    );
+    const gatePort = await freePort();
+    gate = await startGate(gatePort, { GATE_ROUTES_FILE: routesFile, KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, AUTH_ISSUER: ISSUER, JWKS_URL: jwks.url });
+    await waitFor(async () => (await fetch(`${gate.url}/readyz`)).status === 200, { timeoutMs: 60_000, what: 'the gate to be ready' });
+    port = await freePort();
+    caddy = await startCaddy(gateCaddySnippet(readFileSync(CADDY_EXAMPLE, 'utf8'), { caddy: port, gate: gatePort, upstream: upstream.port }), port);
+  }, 180_000);
+
+  afterAll(async () => {
+    await caddy?.stop();
+    await gate?.stop();
+    await upstream?.stop();
+    await jwks?.close();
+    await producer?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a valid token reaches the upstream with the identity headers; forged ones are dropped', async () => {
+    const sid = randomUUID();
+    const res = await raw(port, 'POST', '/orders/1?x=1', { authorization: `Bearer ${await token({ sid, scope: 'orders:write', client_id: 'cli' })}`, 'x-auth-subject': 'forged' });
+    expect(res.status, res.body).toBe(200);
+    const seen = JSON.parse(res.body) as { method: string; path: string; headers: Record<string, string> };
+    expect(seen.method).toBe('POST');
+    expect(seen.path).toBe('/orders/1?x=1');
+    expect(seen.headers).toMatchObject({ 'x-auth-subject': 'caddy-user', 'x-auth-session': sid, 'x-auth-scope': 'orders:write', 'x-auth-client': 'cli' });
+    const noClient = await raw(port, 'GET', '/orders', { authorization: `Bearer ${await token()}`, 'x-auth-client': 'forged' });
+    expect(noClient.status).toBe(200);
+    expect((JSON.parse(noClient.body) as { headers: Record<string, string> }).headers['x-auth-client'] ?? '').toBe('');
+
+    const pub = await raw(port, 'GET', '/public/x', { 'x-auth-subject': 'forged', 'x-auth-client': 'forged' });
+    expect(pub.status).toBe(200);
+    const pubSeen = JSON.parse(pub.body) as { headers: Record<string, string> };
+    // Caddy 2.6 copies the gate's empty values (never the client's): empty means none.
+    expect(pubSeen.headers['x-auth-subject'] ?? '').toBe('');
+    expect(pubSeen.headers['x-auth-client'] ?? '').toBe('');
+  });
+
+  it('denials reach the client as the gate answered them: 401, 403 with scope, 400 for path tricks', async () => {
+    const none = await raw(port, 'GET', '/orders');
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer');
+    expect(JSON.parse(none.body)).toMatchObject({ error: 'invalid_token', reason: 'missing_token' });
+    const noScope = await raw(port, 'POST', '/orders', { authorization: `Bearer ${await token()}` });
+    expect(noScope.status).toBe(403);
+    expect(noScope.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="orders:write"');
+    const sneaky = await raw(port, 'GET', '/public/..%2Forders');
+    expect(sneaky.status).toBe(400);
+    expect(sneaky.headers['x-auth-reason']).toBe('encoded_separator');
+  });
+
+  it('a session revoked on the topic is refused through Caddy within the deadline', async () => {
+    const sid = randomUUID();
+    const t = await token({ sid });
+    expect((await raw(port, 'GET', '/orders', { authorization: `Bearer ${t}` })).status).toBe(200);
+    await producer.send(topic, [{ key: 'caddy-user', value: encodeEvent({ v: 1, id: randomUUID(), at: Date.now(), type: 'session.revoked', sub: 'caddy-user', sid, reason: 'logout', until: Math.floor(Date.now() / 1000) + 900 }) }]);
+    const denied = await waitFor(
+      async () => {
+        const res = await raw(port, 'GET', '/orders', { authorization: `Bearer ${t}` });
+        return res.status === 401 ? res : false;
+      },
+      { timeoutMs: 5_000, intervalMs: 10, what: 'Caddy to refuse the revoked token' },
+    );
+    expect(denied.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="revoked"');
+  });
+});
