@@ -3,46 +3,27 @@
  * missing) driven by playwright-core, which never downloads a browser of its own; and a
  * tiny static server that gives a test page its own origin.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { chromium, type BrowserContext } from 'playwright-core';
-
-const run = promisify(execFile);
+import { ensureDebianPackage } from './apt.ts';
 
 /** Where Debian's chromium package puts the browser. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 
 /**
- * Makes sure Debian's chromium is installed: `apt-get update && apt-get install -y chromium`
- * when it is missing (quiet; waits for another apt-get's lock). Throws one line naming the
- * command and its last output line when that fails.
+ * Makes sure Debian's chromium is installed (`apt-get update && apt-get install -y chromium`
+ * when it is missing, through the shared {@link ensureDebianPackage}: once per machine,
+ * quietly, waiting for any other apt-get). Returns the browser's path.
  */
 export async function ensureChromium(): Promise<string> {
-  if (existsSync(CHROMIUM_PATH)) return CHROMIUM_PATH;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
-  const steps: Array<[string, string[]]> = [
-    ['apt-get', ['update', '-qq', ...lock]],
-    ['apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...lock, 'chromium']],
-  ];
-  for (const [command, args] of steps) {
-    try {
-      await run(command, args, { env, maxBuffer: 64 * 1024 * 1024, timeout: 900_000 });
-    } catch (error) {
-      const e = error as { stderr?: string; message: string };
-      const last = (e.stderr ?? e.message).trim().split('\n').pop();
-      throw new Error(`Chromium is missing and "${command} ${args.join(' ')}" failed: ${last} (install it with: apt-get update && apt-get install -y chromium)`);
-    }
-  }
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`apt-get installed chromium but ${CHROMIUM_PATH} does not exist`);
-  return CHROMIUM_PATH;
+  const path = await ensureDebianPackage('chromium');
+  if (path !== CHROMIUM_PATH) throw new Error(`chromium is at ${path}, expected Debian's ${CHROMIUM_PATH}`);
+  return path;
 }
 
 /** A headless Chromium with a fresh profile; `close()` also deletes the profile. */

@@ -252,7 +252,8 @@ export class RevocationConsumer {
     const old = this.#subscription;
     this.#subscription = null;
     this.#generation += 1;
-    await old?.stop().catch(() => undefined);
+    // A wedged reader may not stop cleanly: do not let it hold the watchdog.
+    await Promise.race([old?.stop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (this.#stopped) return;
     // Stays failed/stalled (with its reason) until the new subscription is up.
     this.#state = why;

@@ -308,7 +308,8 @@ class BroadcastReader implements BroadcastSubscription {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#wakeBackoff?.();
-    await this.#loop;
+    // A fetch stuck on a half-open connection must not hold the stop: close forcibly after 2 s.
+    await Promise.race([this.#loop, delay(2000)]);
     await this.#consumer.close(true).catch(() => undefined);
   }
 
