@@ -15,3 +15,4 @@ export {
   type RevocationReaderState,
   type RevocationReaderStatus,
 } from './consumer.ts';
+export { createEventBuilder, revocationUntil, tokenRevocationUntil, type EventBuilder, type EventBuilderOptions, type RevocationWindow } from './builder.ts';

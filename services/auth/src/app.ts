@@ -4,15 +4,17 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { revocationTopicSpec, type EventTransport } from '@revocable/events';
+import { createEventBuilder, revocationTopicSpec, type EventTransport } from '@revocable/events';
 import { transportFromConfig } from '@revocable/kit';
+import type { Logger } from '@revocable/protocol';
 import type { AuthConfig } from './config.ts';
 import { createPool, type Pool } from './db.ts';
 import { AuthError } from './errors.ts';
+import { CachedKeyResolver } from './key-resolver.ts';
 import { KeyStore } from './keys.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type AuthMetrics } from './metrics.ts';
 import { expectedMigrations, runMigrations } from './migrate.ts';
-import { createPasswordHasher } from './password.ts';
+import { createPasswordHasher, type PasswordHasher } from './password.ts';
 import { contextPlugin, CSRF_HEADER } from './plugins/context.ts';
 import { corsPlugin } from './plugins/cors.ts';
 import { errorHandlerPlugin } from './plugins/errors.ts';
@@ -22,7 +24,82 @@ import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { wellKnownRoutes } from './routes/wellknown.ts';
-import { AuthService } from './service.ts';
+import { AccessTokenService } from './services/access-tokens.ts';
+import { AccountService } from './services/accounts.ts';
+import { purgeExpired } from './services/housekeeping.ts';
+import { KeyAdminService } from './services/key-admin.ts';
+import { LoginThrottle } from './services/login-throttle.ts';
+import { Revocations } from './services/revocations.ts';
+import { SessionService } from './services/sessions.ts';
+
+/** The services of the auth service, each with one concern (see the README's layout). */
+export interface AuthServices {
+  accounts: AccountService;
+  sessions: SessionService;
+  tokens: AccessTokenService;
+  keyAdmin: KeyAdminService;
+  /** Deletes rows nobody needs any more (run periodically). */
+  purgeExpired: () => Promise<void>;
+}
+
+/** What {@link createServices} wires together. */
+export interface ServiceDeps {
+  pool: Pool;
+  keys: KeyStore;
+  hasher: PasswordHasher;
+  metrics?: AuthMetrics;
+  log?: Pick<Logger, 'info' | 'warn'>;
+  now: () => number;
+}
+
+/**
+ * The wiring of the services: each gets the collaborators and only the settings it
+ * needs. Used by {@link buildApp} and by the service tests.
+ */
+export function createServices(config: AuthConfig, deps: ServiceDeps): AuthServices {
+  const { pool, keys, hasher, metrics, log, now } = deps;
+  const window = { accessTtlSeconds: config.accessTtlSeconds, clockSkewSeconds: config.clockSkewSeconds };
+  const events = createEventBuilder(window);
+  const resolver = new CachedKeyResolver({ load: () => keys.publicKeys(), ttlMs: config.keyCacheTtlSeconds * 1000, now });
+  const tokens = new AccessTokenService({
+    db: pool,
+    keys: resolver,
+    activeSigner: (db) => keys.activeSigner(db),
+    issuer: config.issuer,
+    audiences: config.audiences,
+    accessTtlSeconds: config.accessTtlSeconds,
+    now,
+  });
+  const revocations = new Revocations({ events, metrics, log });
+  const throttle = new LoginThrottle({
+    db: pool,
+    keyEncryptionKey: config.keyEncryptionKey,
+    maxFailures: config.loginMaxFailuresPerAccount,
+    windowSeconds: config.loginAccountWindowSeconds,
+    metrics,
+    now,
+  });
+  return {
+    tokens,
+    accounts: new AccountService({ pool, tokens, revocations, throttle, hasher, passwordMinLength: config.passwordMinLength, log, now }),
+    sessions: new SessionService({
+      pool,
+      tokens,
+      revocations,
+      throttle,
+      hasher,
+      keyEncryptionKey: config.keyEncryptionKey,
+      sessionIdleTtlSeconds: config.sessionIdleTtlSeconds,
+      sessionAbsoluteTtlSeconds: config.sessionAbsoluteTtlSeconds,
+      maxSessionsPerUser: config.maxSessionsPerUser,
+      refreshReuseGraceSeconds: config.refreshReuseGraceSeconds,
+      metrics,
+      now,
+    }),
+    keyAdmin: new KeyAdminService({ pool, keys, resolver, events, metrics, log, now }),
+    purgeExpired: () => purgeExpired({ db: pool, ...window, loginAccountWindowSeconds: config.loginAccountWindowSeconds, now }),
+  };
+}
 
 /** Optional collaborators of {@link buildApp}; production uses the defaults. */
 export interface AuthDeps {
@@ -38,6 +115,8 @@ export interface AuthDeps {
   purgeIntervalMs?: number;
   /** How often the scheduled key rotation checks the active key's age, in ms. Default 1 minute. */
   keyRotationCheckIntervalMs?: number;
+  /** Sees the text of every statement sent to PostgreSQL (never parameters); tests count them. */
+  onStatement?: (text: string) => void;
 }
 
 /**
@@ -62,7 +141,12 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     ajv: { customOptions: { removeAdditional: true, coerceTypes: false, allErrors: false } },
   });
 
+  const metrics = createMetrics();
   const pool: Pool = createPool({
+    onStatement: (text) => {
+      metrics.dbStatements.inc();
+      deps.onStatement?.(text);
+    },
     connectionString: config.databaseUrl,
     max: config.databasePoolMax,
     connectTimeoutMs: config.databaseConnectTimeoutMs,
@@ -84,7 +168,6 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     throw error;
   }
 
-  const metrics = createMetrics();
   const keys = new KeyStore({
     pool,
     keyEncryptionKey: config.keyEncryptionKey,
@@ -101,7 +184,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   }
   const hasher = createPasswordHasher(config.passwordScryptCost);
   await hasher.prepare();
-  const service = new AuthService({ pool, config, keys, hasher, metrics, now, log: app.log.child({ component: 'auth' }) });
+  const services = createServices(config, { pool, keys, hasher, metrics, now, log: app.log.child({ component: 'auth' }) });
 
   let relay: OutboxRelay | undefined;
   if (deps.relay ?? config.relayEnabled) {
@@ -131,13 +214,13 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   }
 
   const purge = setInterval(() => {
-    service.purgeExpired().catch((error: unknown) => app.log.warn({ err: (error as Error).message }, 'purge failed'));
+    services.purgeExpired().catch((error: unknown) => app.log.warn({ err: (error as Error).message }, 'purge failed'));
   }, deps.purgeIntervalMs ?? 600_000);
   purge.unref();
   const rotation =
     config.keyRotationIntervalSeconds > 0
       ? setInterval(() => {
-          service.rotateKeyIfDue(config.keyRotationIntervalSeconds).catch((error: unknown) => app.log.warn({ err: (error as Error).message }, 'scheduled key rotation failed'));
+          services.keyAdmin.rotateKeyIfDue(config.keyRotationIntervalSeconds).catch((error: unknown) => app.log.warn({ err: (error as Error).message }, 'scheduled key rotation failed'));
         }, deps.keyRotationCheckIntervalMs ?? 60_000)
       : undefined;
   rotation?.unref();
@@ -200,7 +283,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   await app.register(contextPlugin, {
     config,
     pool,
-    service,
+    ...services,
     keys,
     metrics,
     relay,

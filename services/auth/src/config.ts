@@ -77,6 +77,14 @@ export interface AuthConfig {
   accessTtlSeconds: number;
   /** KEY_ROTATION_INTERVAL_SECONDS, default 0 (manual only): rotate the signing key when it is this old. */
   keyRotationIntervalSeconds: number;
+  /**
+   * KEY_CACHE_TTL_SECONDS, default 10: how long verification uses the public keys it read
+   * before reading them again. Changes made on this instance apply at once; a kid it does
+   * not know reloads at once (at most once a second); other changes by another instance
+   * apply within this bound (a revoked key is refused at once anyway by the requests that
+   * check liveness). 0 reads them for every verification.
+   */
+  keyCacheTtlSeconds: number;
   /** CLOCK_SKEW_SECONDS, default 30: added to every revocation's `until` and to key retention. */
   clockSkewSeconds: number;
   /** SESSION_IDLE_TTL_SECONDS, default 1209600 (14 days). */
@@ -230,6 +238,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     signingAlg: alg,
     accessTtlSeconds: int(env, 'ACCESS_TTL_SECONDS', 900, 10, 86_400),
     clockSkewSeconds: int(env, 'CLOCK_SKEW_SECONDS', 30, 0, 600),
+    keyCacheTtlSeconds: int(env, 'KEY_CACHE_TTL_SECONDS', 10, 0, 3600),
     keyRotationIntervalSeconds: int(env, 'KEY_ROTATION_INTERVAL_SECONDS', 0, 0, 10 * 366 * 86_400),
     sessionIdleTtlSeconds,
     sessionAbsoluteTtlSeconds,

@@ -18,6 +18,12 @@ export interface PoolOptions {
   onCheckedOutError?: (error: Error) => void;
   /** `application_name` of the connections (how operators find them in pg_stat_activity). Default `revocable-auth`. */
   applicationName?: string;
+  /**
+   * Called once per statement sent on any connection of the pool (BEGIN and COMMIT
+   * included), with the statement text (never its parameters). Feeds the
+   * `revocable_auth_db_statements_total` metric and the statement-count tests.
+   */
+  onStatement?: (text: string) => void;
 }
 
 // The connection error a checked-out client saw, if any (it is then never returned to the pool).
@@ -41,6 +47,18 @@ export function createPool(options: PoolOptions): Pool {
     application_name: options.applicationName ?? 'revocable-auth',
   });
   pool.on('error', options.onIdleError);
+  const onStatement = options.onStatement;
+  if (onStatement !== undefined) {
+    // pool.query goes through a client's query too: counting there counts each statement once.
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const first = args[0];
+        onStatement(typeof first === 'string' ? first : String((first as { text?: unknown } | null)?.text ?? ''));
+        return query(...args);
+      };
+    });
+  }
   const listeners = new WeakMap<pg.PoolClient, (error: Error) => void>();
   pool.on('acquire', (client) => {
     const onError = (error: Error) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AuthError } from './errors.ts';
-import { normalizeEmail } from './service.ts';
+import { normalizeEmail } from './services/email.ts';
 
 describe('normalizeEmail', () => {
   it('normalises case, whitespace and Unicode form', () => {

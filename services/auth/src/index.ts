@@ -4,4 +4,4 @@ export { AUTH_ERRORS, AuthError, type AuthErrorCode, type RefreshRefusalReason }
 export { runMigrations } from './migrate.ts';
 export { CSRF_HEADER, REFRESH_COOKIE_PATHS } from './plugins/context.ts';
 export type { RelayState, RelayStatus } from './relay.ts';
-export type { SessionInfo, TokenPair } from './service.ts';
+export type { SessionInfo, TokenPair } from './services/sessions.ts';

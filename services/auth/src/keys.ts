@@ -1,7 +1,9 @@
 import type { JWK } from 'jose';
+import { revocationUntil } from '@revocable/events';
 import { generateSigningKey, importPrivateKey, publicJwkFor, type SignerKey, type SigningAlgorithm } from '@revocable/tokens';
 import { open, seal } from './crypto.ts';
 import type { Pool, PoolClient } from './db.ts';
+import type { Db } from './queries/db.ts';
 
 /** Options for {@link KeyStore}. */
 export interface KeyStoreOptions {
@@ -60,6 +62,17 @@ export interface RotationResult {
   previousKid: string | null;
   /** The new next key (published, not signing). */
   nextKid: string;
+}
+
+/** What revoking a key did. */
+export interface KeyRevocation {
+  /** Epoch seconds: the last possible `exp` of a token it signed (+ skew): the event's `until`. */
+  until: number;
+  /** Epoch ms: when it last signed (its retirement, or now). */
+  lastSignedAtMs: number;
+  /** The key that signs instead (the promoted next key), or the new next key; null for a retired key. */
+  replacedBy: string | null;
+  nextKid: string | null;
 }
 
 /** Thrown at start when KEY_ENCRYPTION_KEY cannot decrypt the stored private keys. */
@@ -133,7 +146,7 @@ export class KeyStore {
   }
 
   /** The current signing key, read inside the caller's transaction (other instances may have rotated). */
-  async activeSigner(client: PoolClient): Promise<SignerKey> {
+  async activeSigner(client: Db): Promise<SignerKey> {
     const { rows } = await client.query<KeyRow>(`SELECT * FROM signing_keys WHERE status = 'active'`);
     const row = rows[0];
     if (row === undefined) throw new Error('no active signing key');
@@ -144,7 +157,7 @@ export class KeyStore {
   }
 
   /** Public keys a token may currently be verified with (JWKS `keys`): active, next, and retired keys whose tokens may still be valid. */
-  async publicKeys(client?: PoolClient | Pool): Promise<JWK[]> {
+  async publicKeys(client?: Db): Promise<JWK[]> {
     const db = client ?? this.#o.pool;
     const { rows } = await db.query<KeyRow>(
       `SELECT kid, alg, public_jwk FROM signing_keys
@@ -179,7 +192,7 @@ export class KeyStore {
    * promotes the next key (already published, so verifiers accept its tokens at once);
    * revoking the active or the next key generates a new next key, in the same transaction.
    */
-  async revoke(client: PoolClient, kid: string): Promise<{ until: number; replacedBy: string | null; nextKid: string | null } | null | 'not_found'> {
+  async revoke(client: PoolClient, kid: string): Promise<KeyRevocation | null | 'not_found'> {
     await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_MUTATION_LOCK]);
     const { rows } = await client.query<KeyRow>(`SELECT kid, status, retired_at FROM signing_keys WHERE kid = $1 FOR UPDATE`, [kid]);
     const row = rows[0];
@@ -187,19 +200,19 @@ export class KeyStore {
     if (row.status === 'revoked') return null;
     const nowMs = this.#o.now();
     const lastSignedMs = row.status === 'retired' && row.retired_at !== null ? row.retired_at.getTime() : nowMs;
-    const until = Math.ceil(lastSignedMs / 1000) + this.#o.accessTtlSeconds + this.#o.clockSkewSeconds;
+    const until = revocationUntil(lastSignedMs, this.#o);
     await client.query(`UPDATE signing_keys SET status = 'revoked', revoked_at = $2 WHERE kid = $1`, [kid, new Date(nowMs)]);
     this.#signers.delete(kid);
     if (row.status === 'active') {
       const next = await client.query<Pick<KeyRow, 'kid'>>(`SELECT kid FROM signing_keys WHERE status = 'next' FOR UPDATE`);
       const replacedBy = await this.#promoteNext(client, next.rows[0]?.kid);
-      return { until, replacedBy, nextKid: await this.#insertNewKey(client, 'next') };
+      return { until, lastSignedAtMs: lastSignedMs, replacedBy, nextKid: await this.#insertNewKey(client, 'next') };
     }
     if (row.status === 'next') {
       const nextKid = await this.#insertNewKey(client, 'next');
-      return { until, replacedBy: nextKid, nextKid };
+      return { until, lastSignedAtMs: lastSignedMs, replacedBy: nextKid, nextKid };
     }
-    return { until, replacedBy: null, nextKid: null };
+    return { until, lastSignedAtMs: lastSignedMs, replacedBy: null, nextKid: null };
   }
 
   /**

@@ -14,6 +14,8 @@ export interface AuthMetrics {
   relayKafkaUp: Gauge;
   outboxPending: Gauge;
   outboxOldestAgeSeconds: Gauge;
+  /** Statements sent to PostgreSQL (BEGIN/COMMIT included), all connections of the pool. */
+  dbStatements: Counter;
 }
 
 export function createMetrics(): AuthMetrics {
@@ -45,6 +47,11 @@ export function createMetrics(): AuthMetrics {
     outboxOldestAgeSeconds: new Gauge({
       name: 'revocable_auth_outbox_oldest_age_seconds',
       help: 'Age of the oldest outbox row (sampled by the relay)',
+      registers: [registry],
+    }),
+    dbStatements: new Counter({
+      name: 'revocable_auth_db_statements_total',
+      help: 'Statements sent to PostgreSQL by the request pool and the relay (BEGIN and COMMIT included)',
       registers: [registry],
     }),
   };

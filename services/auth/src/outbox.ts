@@ -1,15 +1,30 @@
 import { encodeEvent, eventKey, type RevocationEvent } from '@revocable/events';
-import type { PoolClient } from './db.ts';
+import type { Db } from './queries/db.ts';
+
+/** An outbox row, validated: what a statement inserts into `outbox`. */
+export interface OutboxRow {
+  key: string;
+  /** The event as JSON text (cast to jsonb in SQL). */
+  payload: string;
+}
 
 /**
- * Writes `event` to the outbox inside the caller's transaction, so the event exists if and
- * only if the state change it announces committed. The event is validated here (fail the
- * transaction, not the relay) and again by the relay when it produces. The insert trigger
- * NOTIFYs waiting relays at commit.
+ * Validates `event` (throws EventValidationError: fail the transaction, not the relay) and
+ * returns its outbox row. The relay validates again when it produces.
  */
-export async function enqueueEvent(client: PoolClient, event: RevocationEvent): Promise<void> {
+export function outboxRow(event: RevocationEvent): OutboxRow {
   encodeEvent(event);
   const key = eventKey(event);
   if (key === null) throw new Error(`event type ${event.type} has no key and cannot go through the outbox`);
-  await client.query('INSERT INTO outbox (event_key, payload) VALUES ($1, $2::jsonb)', [key, JSON.stringify(event)]);
+  return { key, payload: JSON.stringify(event) };
+}
+
+/**
+ * Writes `event` to the outbox inside the caller's transaction, so the event exists if and
+ * only if the state change it announces committed. The insert trigger NOTIFYs waiting
+ * relays at commit.
+ */
+export async function enqueueEvent(db: Db, event: RevocationEvent): Promise<void> {
+  const row = outboxRow(event);
+  await db.query('INSERT INTO outbox (event_key, payload) VALUES ($1, $2::jsonb)', [row.key, row.payload]);
 }

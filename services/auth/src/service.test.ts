@@ -1,4 +1,4 @@
-// AuthService against the real PostgreSQL (no HTTP): login work for unknown accounts,
+// The auth services against the real PostgreSQL (no HTTP): login work for unknown accounts,
 // ES256 keys, absolute session lifetime, session cap under concurrent logins.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader } from 'jose';
@@ -10,7 +10,7 @@ import { KeyStore } from './keys.ts';
 import { runMigrations } from './migrate.ts';
 import { createScratchDatabase } from './test-database.ts';
 import { createPasswordHasher, type PasswordHasher } from './password.ts';
-import { AuthService } from './service.ts';
+import { createServices, type AuthServices } from './app.ts';
 
 let dbUrl = '';
 let dropDatabase: () => Promise<void> = async () => {};
@@ -47,20 +47,20 @@ function countingHasher(inner: PasswordHasher): PasswordHasher & { verifications
   return counter;
 }
 
-async function serviceWith(env: Record<string, string>, hasher: PasswordHasher = createPasswordHasher(10)): Promise<{ service: AuthService; keys: KeyStore; config: AuthConfig }> {
+async function serviceWith(env: Record<string, string>, hasher: PasswordHasher = createPasswordHasher(10)): Promise<{ service: AuthServices; keys: KeyStore; config: AuthConfig }> {
   const config = loadConfig({ DATABASE_URL: dbUrl, KEY_ENCRYPTION_KEY: KEK, PASSWORD_SCRYPT_COST: '10', ...env });
   const keys = new KeyStore({ pool, keyEncryptionKey: config.keyEncryptionKey, alg: config.signingAlg, accessTtlSeconds: config.accessTtlSeconds, clockSkewSeconds: config.clockSkewSeconds, now });
   await keys.ensureKeys();
-  return { service: new AuthService({ pool, config, keys, hasher, now }), keys, config };
+  return { service: createServices(config, { pool, keys, hasher, now }), keys, config };
 }
 const KEK = randomBytes(32).toString('base64');
 
-describe('AuthService', () => {
+describe('auth services', () => {
   it('does the same scrypt work for unknown emails as for wrong passwords', async () => {
     const hasher = countingHasher(createPasswordHasher(10));
     const { service } = await serviceWith({}, hasher);
     const email = `timing-${randomUUID()}@example.com`;
-    await service.register(email, 'the password');
+    await service.accounts.register(email, 'the password');
     const attempts: Array<[string, string]> = [
       [email, 'wrong password'],
       [`nobody-${randomUUID()}@example.com`, 'wrong password'],
@@ -68,7 +68,7 @@ describe('AuthService', () => {
     ];
     for (const [e, p] of attempts) {
       const before = hasher.verifications;
-      await expect(service.login(e, p, undefined, {})).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_CREDENTIALS' });
+      await expect(service.sessions.login(e, p, undefined, {})).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_CREDENTIALS' });
       expect(hasher.verifications - before).toBe(1);
     }
   });
@@ -78,8 +78,8 @@ describe('AuthService', () => {
     await pool.query(`UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE status IN ('active', 'next')`);
     const { service, keys } = await serviceWith({ SIGNING_ALG: 'ES256' });
     const email = `es256-${randomUUID()}@example.com`;
-    await service.register(email, 'the password');
-    const issued = await service.login(email, 'the password', 'profile', {});
+    await service.accounts.register(email, 'the password');
+    const issued = await service.sessions.login(email, 'the password', 'profile', {});
     expect(decodeProtectedHeader(issued.body.access_token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
     const { claims } = await verifyAccessToken(issued.body.access_token, createLocalJWKSet({ keys: await keys.publicKeys() }), {
       issuer: 'http://127.0.0.1:3000',
@@ -92,16 +92,16 @@ describe('AuthService', () => {
   it('ends a session at its absolute lifetime even when refreshed all along', async () => {
     const { service } = await serviceWith({ SESSION_IDLE_TTL_SECONDS: '600', SESSION_ABSOLUTE_TTL_SECONDS: '1800' });
     const email = `absolute-${randomUUID()}@example.com`;
-    await service.register(email, 'the password');
-    let token = (await service.login(email, 'the password', undefined, {})).body.refresh_token;
+    await service.accounts.register(email, 'the password');
+    let token = (await service.sessions.login(email, 'the password', undefined, {})).body.refresh_token;
     const start = offsetMs;
     try {
       for (let i = 0; i < 3; i++) {
         offsetMs += 500_000; // within the idle window each time
-        token = (await service.refresh(token, undefined)).body.refresh_token;
+        token = (await service.sessions.refresh(token, undefined)).body.refresh_token;
       }
       offsetMs = start + 1_801_000;
-      await expect(service.refresh(token, undefined)).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_GRANT' });
+      await expect(service.sessions.refresh(token, undefined)).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_GRANT' });
     } finally {
       // The clock is shared by every test of this file: restore it even when an assertion fails.
       offsetMs = start;
@@ -120,14 +120,14 @@ describe('AuthService', () => {
     const before = await keys.list();
     const next = before.find((k) => k.status === 'next');
     expect(next).toBeDefined();
-    expect(await service.rotateKeyIfDue(3600)).toBeNull();
+    expect(await service.keyAdmin.rotateKeyIfDue(3600)).toBeNull();
     const start = offsetMs;
-    let results: Array<Awaited<ReturnType<typeof service.rotateKeyIfDue>>>;
+    let results: Array<Awaited<ReturnType<typeof service.keyAdmin.rotateKeyIfDue>>>;
     try {
       offsetMs += 3601_000;
-      results = await Promise.all([service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600), service.rotateKeyIfDue(3600)]);
+      results = await Promise.all([service.keyAdmin.rotateKeyIfDue(3600), service.keyAdmin.rotateKeyIfDue(3600), service.keyAdmin.rotateKeyIfDue(3600)]);
       // The promoted key was created an hour ago, but its age as the signing key starts now.
-      expect(await service.rotateKeyIfDue(3600)).toBeNull();
+      expect(await service.keyAdmin.rotateKeyIfDue(3600)).toBeNull();
     } finally {
       offsetMs = start;
     }
@@ -140,7 +140,7 @@ describe('AuthService', () => {
     expect(after.filter((k) => k.status === 'next')).toHaveLength(1);
     // Concurrent manual rotations and revocations keep exactly one active and one next key.
     const current = active[0]?.kid as string;
-    await Promise.all([service.rotateKey(), service.rotateKey(), service.revokeKey(current), service.rotateKey()]);
+    await Promise.all([service.keyAdmin.rotateKey(), service.keyAdmin.rotateKey(), service.keyAdmin.revokeKey(current), service.keyAdmin.rotateKey()]);
     const final = await keys.list();
     expect(final.filter((k) => k.status === 'active')).toHaveLength(1);
     expect(final.filter((k) => k.status === 'next')).toHaveLength(1);
@@ -151,19 +151,19 @@ describe('AuthService', () => {
     const a = await serviceWith({});
     const b = await serviceWith({});
     const email = `instances-${randomUUID()}@example.com`;
-    await a.service.register(email, 'the password');
-    const signedBy = async (service: AuthService) => decodeProtectedHeader((await service.login(email, 'the password', undefined, {})).body.access_token).kid;
-    const { kid } = await a.service.rotateKey();
+    await a.service.accounts.register(email, 'the password');
+    const signedBy = async (service: AuthServices) => decodeProtectedHeader((await service.sessions.login(email, 'the password', undefined, {})).body.access_token).kid;
+    const { kid } = await a.service.keyAdmin.rotateKey();
     expect(await signedBy(b.service)).toBe(kid);
-    const { replacedBy } = await b.service.revokeKey(kid);
+    const { replacedBy } = await b.service.keyAdmin.revokeKey(kid);
     expect(await signedBy(a.service)).toBe(replacedBy);
   });
 
   it('holds the session cap under concurrent logins', async () => {
     const { service } = await serviceWith({ MAX_SESSIONS_PER_USER: '2' });
     const email = `cap-${randomUUID()}@example.com`;
-    const user = await service.register(email, 'the password');
-    await Promise.all(Array.from({ length: 6 }, () => service.login(email, 'the password', undefined, {})));
+    const user = await service.accounts.register(email, 'the password');
+    await Promise.all(Array.from({ length: 6 }, () => service.sessions.login(email, 'the password', undefined, {})));
     const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, [user.id]);
     expect(Number(rows[0]?.n)).toBe(2);
     const { rows: events } = await pool.query(`SELECT 1 FROM outbox WHERE payload->>'sub' = $1 AND payload->>'reason' = 'session_cap'`, [user.id]);

@@ -9,13 +9,20 @@ import { AuthError } from '../errors.ts';
 import type { KeyStore } from '../keys.ts';
 import type { AuthMetrics } from '../metrics.ts';
 import type { OutboxRelay } from '../relay.ts';
-import type { AuthService, IssuedTokens } from '../service.ts';
+import type { AccessTokenService } from '../services/access-tokens.ts';
+import type { AccountService } from '../services/accounts.ts';
+import type { KeyAdminService } from '../services/key-admin.ts';
+import type { IssuedTokens, SessionService } from '../services/sessions.ts';
 
 /** Everything route plugins need, built once by the composition root (app.ts). */
 export interface AuthContext {
   config: AuthConfig;
   pool: Pool;
-  service: AuthService;
+  accounts: AccountService;
+  sessions: SessionService;
+  tokens: AccessTokenService;
+  keyAdmin: KeyAdminService;
+  /** Public keys for the JWKS endpoint (read from PostgreSQL: a revoked key leaves it at once). */
   keys: KeyStore;
   metrics: AuthMetrics;
   relay: OutboxRelay | undefined;
@@ -52,7 +59,7 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 export async function requireUser(app: FastifyInstance, request: FastifyRequest, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
   const token = bearerToken(request);
   if (token === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'missing bearer access token');
-  return app.revocableAuth.service.authenticate(token, options);
+  return app.revocableAuth.tokens.authenticate(token, options);
 }
 
 /** Admin routes: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */

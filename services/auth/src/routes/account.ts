@@ -65,13 +65,13 @@ async function jsonOnly(request: FastifyRequest): Promise<void> {
 /** Users, login, logout, sessions, password change (`/v1/...`). */
 export const accountRoutes = fp(
   async (app: FastifyInstance) => {
-    const { config, service } = app.revocableAuth;
+    const { config, accounts, sessions } = app.revocableAuth;
 
     app.post<{ Body: Static<typeof RegisterBody> }>(
       '/v1/users',
       { schema: { tags: ['account'], summary: 'Register with email and password', body: RegisterBody, response: { 201: UserResponse, ...errors } }, preValidation: jsonOnly },
       async (request, reply) => {
-        const user = await service.register(request.body.email, request.body.password);
+        const user = await accounts.register(request.body.email, request.body.password);
         return reply.status(201).send({ id: user.id, email: user.email });
       },
     );
@@ -85,7 +85,7 @@ export const accountRoutes = fp(
       },
       async (request, reply) => {
         const { email, password, audience } = request.body;
-        const issued = await service.login(email, password, audience, { userAgent: request.headers['user-agent'], ip: request.ip });
+        const issued = await sessions.login(email, password, audience, { userAgent: request.headers['user-agent'], ip: request.ip });
         return sendTokens(app, reply, issued);
       },
     );
@@ -102,12 +102,12 @@ export const accountRoutes = fp(
       async (request, reply) => {
         if (bearerToken(request) !== undefined) {
           const claims = await requireUser(app, request, { allowExpired: true });
-          await service.logout(claims);
+          await sessions.logout(claims);
         } else {
           const cookie = refreshCookie(app, request);
           if (cookie === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'missing bearer access token or refresh cookie');
           assertNotCrossSite(request);
-          await service.logoutByRefreshToken(cookie);
+          await sessions.logoutByRefreshToken(cookie);
         }
         clearRefreshCookie(app, reply);
         return reply.status(204).send();
@@ -116,14 +116,14 @@ export const accountRoutes = fp(
 
     app.post('/v1/logout-all', { schema: { tags: ['account'], summary: 'Revoke every session and access token of the user', security: bearer } }, async (request, reply) => {
       const claims = await requireUser(app, request);
-      await service.logoutAll(claims.sub);
+      await sessions.logoutAll(claims.sub);
       clearRefreshCookie(app, reply);
       return reply.status(204).send();
     });
 
     app.get('/v1/sessions', { schema: { tags: ['account'], summary: "List the user's active sessions (devices)", security: bearer, response: { 200: SessionsResponse, ...errors } } }, async (request, reply) => {
       const claims = await requireUser(app, request);
-      return reply.header('cache-control', 'no-store').send({ sessions: await service.listSessions(claims) });
+      return reply.header('cache-control', 'no-store').send({ sessions: await sessions.listSessions(claims) });
     });
 
     app.delete<{ Params: Static<typeof SessionParams> }>(
@@ -131,7 +131,7 @@ export const accountRoutes = fp(
       { schema: { tags: ['account'], summary: 'Revoke one session (log out one device)', params: SessionParams, security: bearer } },
       async (request, reply) => {
         const claims = await requireUser(app, request);
-        await service.deleteSession(claims, request.params.sid);
+        await sessions.deleteSession(claims, request.params.sid);
         return reply.status(204).send();
       },
     );
@@ -145,7 +145,7 @@ export const accountRoutes = fp(
       },
       async (request, reply) => {
         const claims = await requireUser(app, request);
-        const tokens = await service.changePassword(claims, request.body.current_password, request.body.new_password);
+        const tokens = await accounts.changePassword(claims, request.body.current_password, request.body.new_password);
         return reply.header('cache-control', 'no-store').send(tokens);
       },
     );

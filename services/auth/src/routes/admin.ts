@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
 import { requireAdmin } from '../plugins/context.ts';
-import type { AccountStatus } from '../service.ts';
+import type { AccountStatus } from '../services/accounts.ts';
 
 const UserParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const KeyParams = Type.Object({ kid: Type.String({ maxLength: 256 }) });
@@ -11,14 +11,14 @@ const security = [{ admin: [] }];
 /** Admin API, authenticated by ADMIN_TOKEN (constant-time comparison). */
 export const adminRoutes = fp(
   async (app: FastifyInstance) => {
-    const { service, keys } = app.revocableAuth;
+    const { accounts, keyAdmin } = app.revocableAuth;
 
     app.post<{ Params: Static<typeof UserParams> }>(
       '/v1/admin/users/:id/revoke',
       { schema: { tags: ['admin'], summary: 'Revoke every session and access token of a user (user.revoked)', params: UserParams, security } },
       async (request, reply) => {
         requireAdmin(app, request);
-        const { minVer } = await service.adminRevokeUser(request.params.id);
+        const { minVer } = await accounts.adminRevokeUser(request.params.id);
         return reply.send({ user_id: request.params.id, min_ver: minVer });
       },
     );
@@ -48,7 +48,7 @@ export const adminRoutes = fp(
       },
       async (request, reply) => {
         requireAdmin(app, request);
-        return sendAccount(reply, await service.disableUser(request.params.id));
+        return sendAccount(reply, await accounts.disableUser(request.params.id));
       },
     );
 
@@ -65,7 +65,7 @@ export const adminRoutes = fp(
       },
       async (request, reply) => {
         requireAdmin(app, request);
-        return sendAccount(reply, await service.enableUser(request.params.id));
+        return sendAccount(reply, await accounts.enableUser(request.params.id));
       },
     );
 
@@ -80,7 +80,7 @@ export const adminRoutes = fp(
       },
       async (request, reply) => {
         requireAdmin(app, request);
-        const { kid, previousKid, nextKid } = await service.rotateKey();
+        const { kid, previousKid, nextKid } = await keyAdmin.rotateKey();
         return reply.send({ kid, previous_kid: previousKid, next_kid: nextKid });
       },
     );
@@ -97,14 +97,14 @@ export const adminRoutes = fp(
       },
       async (request, reply) => {
         requireAdmin(app, request);
-        const result = await service.revokeKey(request.params.kid);
+        const result = await keyAdmin.revokeKey(request.params.kid);
         return reply.send({ kid: result.kid, revoked: true, until: result.until, replaced_by: result.replacedBy, next_kid: result.nextKid });
       },
     );
 
     app.get('/v1/admin/keys', { schema: { tags: ['admin'], summary: 'List signing keys: status (next, active, retired, revoked), dates, whether the JWKS serves it', security } }, async (request, reply) => {
       requireAdmin(app, request);
-      return reply.send({ keys: await keys.list() });
+      return reply.send({ keys: await keyAdmin.list() });
     });
   },
   { name: 'revocable-auth-admin-routes', fastify: '5.x', dependencies: ['revocable-auth-context'] },

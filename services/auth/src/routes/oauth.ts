@@ -35,7 +35,7 @@ const IntrospectBody = Type.Object(
 /** OAuth endpoints: token (refresh grant), revocation (RFC 7009), introspection (RFC 7662). */
 export const oauthRoutes = fp(
   async (app: FastifyInstance) => {
-    const { config, service } = app.revocableAuth;
+    const { config, sessions, tokens } = app.revocableAuth;
 
     app.post<{ Body: Static<typeof TokenBody> }>(
       '/oauth/token',
@@ -59,7 +59,7 @@ export const oauthRoutes = fp(
           if (token === undefined) throw new AuthError('ERR_AUTH_INVALID_REQUEST', 'refresh_token is required (body or cookie)');
           assertNotCrossSite(request);
         }
-        const issued = await service.refresh(token, body.resource ?? body.audience);
+        const issued = await sessions.refresh(token, body.resource ?? body.audience);
         return sendTokens(app, reply, issued);
       },
     );
@@ -80,7 +80,7 @@ export const oauthRoutes = fp(
           // RFC 7009 §2.2.1: an unknown hint is ignored, not an error.
           request.log.debug({ hint: hint.slice(0, 32) }, 'ignoring unknown token_type_hint');
         }
-        await service.revokeToken(request.body.token, hint === 'access_token' || hint === 'refresh_token' ? hint : undefined);
+        await sessions.revokeToken(request.body.token, hint === 'access_token' || hint === 'refresh_token' ? hint : undefined);
         return reply.header('cache-control', 'no-store').status(200).send({});
       },
     );
@@ -99,7 +99,7 @@ export const oauthRoutes = fp(
       },
       async (request, reply) => {
         const clientId = authenticateClient(request, config.introspectionClients);
-        const result = await service.introspect(clientId, request.body.token);
+        const result = await tokens.introspect(clientId, request.body.token);
         return reply.header('cache-control', 'no-store').send(result);
       },
     );

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import { signAccessToken, TokenVerificationError, verifyAccessToken, type AccessTokenClaims, type SignerKey } from '@revocable/tokens';
+import { AuthError } from '../errors.ts';
+import type { CachedKeyResolver } from '../key-resolver.ts';
+import type { Db } from '../queries/db.ts';
+import { findTokenState } from '../queries/sessions.ts';
+
+/** RFC 6749 token response (the refresh token is added by the session service). */
+export interface AccessTokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  /** Seconds. */
+  expires_in: number;
+}
+
+/** RFC 7662 introspection answer. */
+export type IntrospectionResponse =
+  | { active: false }
+  | ({ active: true; token_type: 'access_token'; client_id?: string } & Omit<AccessTokenClaims, 'roles'> & { roles?: string[] });
+
+/** What {@link AccessTokenService} needs (and nothing more of the configuration). */
+export interface AccessTokenServiceOptions {
+  /** Runs the one liveness statement of authenticate/introspect. */
+  db: Db;
+  /** Public keys for verification, cached. */
+  keys: CachedKeyResolver;
+  /** The active signing key, read inside the caller's transaction (`KeyStore.activeSigner`). */
+  activeSigner: (db: Db) => Promise<SignerKey>;
+  /** AUTH_ISSUER. */
+  issuer: string;
+  /** AUDIENCES allow-list; the first is the default. */
+  audiences: readonly string[];
+  accessTtlSeconds: number;
+  now: () => number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Access tokens: issues them (RFC 9068 at+jwt, signed with the active key) and verifies
+ * them (cached keys: no statement on a warm path), and decides whether one is live
+ * (one statement: session, user version, jti, key).
+ */
+export class AccessTokenService {
+  readonly #o: AccessTokenServiceOptions;
+
+  constructor(options: AccessTokenServiceOptions) {
+    this.#o = options;
+  }
+
+  /** The requested audience(s), checked against the allow-list; default the first one. */
+  audience(requested: string | string[] | undefined): string | string[] {
+    const allowed = this.#o.audiences;
+    if (requested === undefined || (Array.isArray(requested) && requested.length === 0)) return allowed[0] as string;
+    const list = [...new Set(Array.isArray(requested) ? requested : [requested])];
+    for (const aud of list) {
+      if (!allowed.includes(aud)) throw new AuthError('ERR_AUTH_INVALID_TARGET', `unknown audience/resource; allowed: ${allowed.join(', ')}`);
+    }
+    return list.length === 1 ? (list[0] as string) : list;
+  }
+
+  /** Keeps only audiences still on the allow-list (a password change re-issues the caller's token). */
+  allowedAudiences(aud: string | string[]): string | string[] {
+    return Array.isArray(aud) ? aud.filter((a) => this.#o.audiences.includes(a)) : aud;
+  }
+
+  /** Signs an access token with the key that is active in `db`'s transaction. */
+  async issue(db: Db, input: { sub: string; sid: string; ver: number; aud: string | string[] }): Promise<AccessTokenResponse> {
+    const key = await this.#o.activeSigner(db);
+    const { token } = await signAccessToken({ ...input, jti: randomUUID() }, key, {
+      issuer: this.#o.issuer,
+      accessTtlSeconds: this.#o.accessTtlSeconds,
+      now: this.#o.now,
+    });
+    return { access_token: token, token_type: 'Bearer', expires_in: this.#o.accessTtlSeconds };
+  }
+
+  /** Verifies an access token issued here, for any audience of the allow-list. Throws TokenVerificationError. */
+  async verify(token: string, options: { audience?: string; now?: number } = {}): Promise<AccessTokenClaims> {
+    return (await this.#verify(token, options)).claims;
+  }
+
+  async #verify(token: string, options: { audience?: string; now?: number }): Promise<{ claims: AccessTokenClaims; kid: string }> {
+    let audience = options.audience;
+    if (audience === undefined) {
+      let claims: ReturnType<typeof decodeJwt>;
+      try {
+        claims = decodeJwt(token);
+      } catch (error) {
+        throw new TokenVerificationError('malformed', 'token is malformed', { cause: error });
+      }
+      const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      audience = this.#o.audiences.find((a) => auds.includes(a));
+      if (audience === undefined) throw new TokenVerificationError('wrong_audience', "token is not meant for this issuer's services");
+    }
+    const nowMs = options.now ?? this.#o.now();
+    const { claims, kid } = await verifyAccessToken(token, this.#o.keys.getKey, {
+      issuer: this.#o.issuer,
+      audience,
+      clockToleranceSeconds: 5,
+      maxLifetimeSeconds: Math.max(this.#o.accessTtlSeconds, 60),
+      now: () => nowMs,
+    });
+    return { claims, kid };
+  }
+
+  /**
+   * Authenticates a request to this service's own account endpoints: a valid access token
+   * whose session is live, whose `ver` is current, whose `jti` and key were not revoked.
+   * (This service has the database, so it checks it directly instead of a denylist.)
+   * `allowExpired`: logging out only takes privileges away, so an expired but genuine
+   * token may do it (everything else is still checked).
+   */
+  async authenticate(token: string, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
+    let verified: { claims: AccessTokenClaims; kid: string };
+    try {
+      verified = await this.#verify(token, {});
+    } catch (error) {
+      if (error instanceof TokenVerificationError && error.reason === 'expired' && options.allowExpired === true) {
+        verified = await this.#verifyAtExpiry(token);
+      } else if (error instanceof TokenVerificationError) {
+        throw new AuthError('ERR_AUTH_INVALID_TOKEN', `access token rejected: ${error.reason}`, { cause: error });
+      } else {
+        throw error;
+      }
+    }
+    if (!(await this.#isLive(verified))) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
+    return verified.claims;
+  }
+
+  /** RFC 7662 for resource service `clientId`: active only for live access tokens meant for it. One statement. */
+  async introspect(clientId: string, token: string): Promise<IntrospectionResponse> {
+    let verified: { claims: AccessTokenClaims; kid: string };
+    try {
+      verified = await this.#verify(token, { audience: clientId });
+    } catch (error) {
+      if (error instanceof TokenVerificationError) return { active: false };
+      throw error;
+    }
+    if (!(await this.#isLive(verified))) return { active: false };
+    return { active: true, token_type: 'access_token', ...verified.claims };
+  }
+
+  async #verifyAtExpiry(token: string): Promise<{ claims: AccessTokenClaims; kid: string }> {
+    try {
+      const exp = decodeJwt(token).exp;
+      if (typeof exp !== 'number') throw new TokenVerificationError('invalid_claims', 'exp missing');
+      return await this.#verify(token, { now: (exp - 1) * 1000 });
+    } catch (error) {
+      if (error instanceof TokenVerificationError) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `access token rejected: ${error.reason}`, { cause: error });
+      throw error;
+    }
+  }
+
+  async #isLive({ claims, kid }: { claims: AccessTokenClaims; kid: string }): Promise<boolean> {
+    if (!UUID.test(claims.sid) || !UUID.test(claims.sub)) return false;
+    const row = await findTokenState(this.#o.db, claims.sid, claims.jti, kid);
+    return (
+      row !== undefined &&
+      row.user_id === claims.sub &&
+      row.revoked_at === null &&
+      row.disabled_at === null &&
+      claims.ver >= row.token_version &&
+      !row.jti_revoked &&
+      !row.key_revoked
+    );
+  }
+}

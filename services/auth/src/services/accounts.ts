@@ -1,0 +1,151 @@
+import type { AccessTokenClaims } from '@revocable/tokens';
+import type { Logger } from '@revocable/protocol';
+import { withTransaction, type Pool } from '../db.ts';
+import { AuthError } from '../errors.ts';
+import type { PasswordHasher } from '../password.ts';
+import { lockUnrevokedSession } from '../queries/sessions.ts';
+import { findUserCredentials, insertUser, lockUser, setDisabledAt, setPasswordHash } from '../queries/users.ts';
+import type { AccessTokenResponse, AccessTokenService } from './access-tokens.ts';
+import { normalizeEmail, PASSWORD_MAX, UUID } from './email.ts';
+import type { LoginThrottle } from './login-throttle.ts';
+import type { Revocations } from './revocations.ts';
+
+/** An account's state after an admin disable/enable. */
+export interface AccountStatus {
+  userId: string;
+  disabled: boolean;
+  /** When it was disabled; null while enabled. */
+  disabledAt: Date | null;
+  /** The user's current token version: every access token with a lower `ver` is dead. */
+  minVer: number;
+}
+
+/** What {@link AccountService} needs (and nothing more of the configuration). */
+export interface AccountServiceOptions {
+  pool: Pool;
+  tokens: AccessTokenService;
+  revocations: Revocations;
+  throttle: LoginThrottle;
+  hasher: PasswordHasher;
+  /** PASSWORD_MIN_LENGTH (characters, NFKC). */
+  passwordMinLength: number;
+  log?: Pick<Logger, 'info' | 'warn'> | undefined;
+  now: () => number;
+}
+
+/** Accounts: registration, password change, admin revoke-all, disable and enable. */
+export class AccountService {
+  readonly #o: AccountServiceOptions;
+
+  constructor(options: AccountServiceOptions) {
+    this.#o = options;
+  }
+
+  async register(emailInput: string, password: string): Promise<{ id: string; email: string }> {
+    const email = normalizeEmail(emailInput);
+    this.#checkPassword(password);
+    const hash = await this.#o.hasher.hash(password);
+    try {
+      return { id: await insertUser(this.#o.pool, email, hash, new Date(this.#o.now())), email };
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') throw new AuthError('ERR_AUTH_EMAIL_TAKEN', 'an account with this email already exists');
+      throw error;
+    }
+  }
+
+  #checkPassword(password: string): void {
+    const min = this.#o.passwordMinLength;
+    const length = [...password.normalize('NFKC')].length;
+    if (length < min || password.length > PASSWORD_MAX) {
+      throw new AuthError('ERR_AUTH_WEAK_PASSWORD', `password must be ${min} to ${PASSWORD_MAX} characters`);
+    }
+  }
+
+  /**
+   * Changes the password: verifies the current one, bumps `ver` (denying every access token
+   * issued so far), revokes the other sessions, and returns a fresh access token for the
+   * caller's session, which stays logged in.
+   */
+  async changePassword(claims: AccessTokenClaims, currentPassword: string, newPassword: string): Promise<AccessTokenResponse> {
+    const { pool, hasher, throttle, tokens } = this.#o;
+    this.#checkPassword(newPassword);
+    const user = await findUserCredentials(pool, claims.sub);
+    if (user === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
+    const accountKey = throttle.accountKey(user.email);
+    await throttle.check(accountKey);
+    if (!(await hasher.verify(currentPassword, user.password_hash))) {
+      await throttle.recordFailure(accountKey);
+      throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'current password is wrong');
+    }
+    const hash = await hasher.hash(newPassword);
+    const aud = tokens.allowedAudiences(claims.aud);
+    return withTransaction(pool, async (client) => {
+      const nowMs = this.#o.now();
+      // Lock order user → sessions, as in login and logout-all (no deadlocks between them).
+      const locked = await lockUser(client, claims.sub);
+      // Disabled between authenticate() and here: refuse like any revoked token.
+      if (locked === undefined || locked.disabled_at !== null) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
+      if (!(await lockUnrevokedSession(client, claims.sid, claims.sub))) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
+      await setPasswordHash(client, claims.sub, hash, new Date(nowMs));
+      const ver = (await this.#o.revocations.user(client, claims.sub, 'password_changed', nowMs, 'password_changed', claims.sid)) as number;
+      return tokens.issue(client, { sub: claims.sub, sid: claims.sid, ver, aud });
+    });
+  }
+
+  /** Admin: revokes every session and token of a user (`user.revoked`, reason admin). */
+  async adminRevokeUser(userId: string): Promise<{ minVer: number }> {
+    if (!UUID.test(userId)) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such user');
+    const minVer = await withTransaction(this.#o.pool, (client) => this.#o.revocations.user(client, userId, 'admin', this.#o.now(), 'admin'));
+    if (minVer === null) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such user');
+    return { minVer };
+  }
+
+  /**
+   * Admin: disables an account. In one transaction: sets `disabled_at`, bumps `ver`, revokes
+   * every session and writes `user.revoked {minVer, reason: account_disabled}`. From then on
+   * login answers exactly like a wrong password, refresh answers `session_revoked` and
+   * introspection answers inactive. Idempotent: an already disabled account is answered
+   * as it stands (its original `disabledAt`), with no second event.
+   * Throws `ERR_AUTH_INVALID_REQUEST` for an id that is not a UUID, `ERR_AUTH_NOT_FOUND` for an unknown user.
+   */
+  async disableUser(userId: string): Promise<AccountStatus> {
+    if (!UUID.test(userId)) throw new AuthError('ERR_AUTH_INVALID_REQUEST', 'user id must be a UUID');
+    const status = await withTransaction(this.#o.pool, async (client): Promise<AccountStatus | null> => {
+      const nowMs = this.#o.now();
+      // Lock order user → sessions, as in login, logout-all and password change.
+      const row = await lockUser(client, userId);
+      if (row === undefined) return null;
+      if (row.disabled_at !== null) return { userId, disabled: true, disabledAt: row.disabled_at, minVer: row.token_version };
+      const disabledAt = new Date(nowMs);
+      await setDisabledAt(client, userId, disabledAt, disabledAt);
+      const minVer = (await this.#o.revocations.user(client, userId, 'account_disabled', nowMs, 'admin')) as number;
+      this.#o.log?.info({ event: 'user.disabled', sub: userId, minVer }, 'account disabled');
+      return { userId, disabled: true, disabledAt, minVer };
+    });
+    if (status === null) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such user');
+    return status;
+  }
+
+  /**
+   * Admin: enables a disabled account again. Tokens issued before the disable stay dead
+   * (their `ver` is below `minVer`, their sessions stay revoked); the user logs in anew.
+   * Also forgets the account's failed logins (attempts refused while it was disabled).
+   * No event: nothing becomes revoked. Idempotent.
+   * Throws `ERR_AUTH_INVALID_REQUEST` for an id that is not a UUID, `ERR_AUTH_NOT_FOUND` for an unknown user.
+   */
+  async enableUser(userId: string): Promise<AccountStatus> {
+    if (!UUID.test(userId)) throw new AuthError('ERR_AUTH_INVALID_REQUEST', 'user id must be a UUID');
+    const status = await withTransaction(this.#o.pool, async (client): Promise<AccountStatus | null> => {
+      const row = await lockUser(client, userId);
+      if (row === undefined) return null;
+      if (row.disabled_at !== null) {
+        await setDisabledAt(client, userId, null, new Date(this.#o.now()));
+        await this.#o.throttle.clear(this.#o.throttle.accountKey(row.email), client);
+        this.#o.log?.info({ event: 'user.enabled', sub: userId }, 'account enabled');
+      }
+      return { userId, disabled: false, disabledAt: null, minVer: row.token_version };
+    });
+    if (status === null) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such user');
+    return status;
+  }
+}

@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto';
+import type { SessionRevokeReason } from '@revocable/events';
+import { TokenVerificationError, type AccessTokenClaims } from '@revocable/tokens';
+import { looksLikeRefreshToken, newRefreshToken, sha256, subkey, successorRefreshToken } from '../crypto.ts';
+import { withTransaction, type Pool } from '../db.ts';
+import { AuthError, type RefreshRefusalReason } from '../errors.ts';
+import type { AuthMetrics } from '../metrics.ts';
+import type { PasswordHasher } from '../password.ts';
+import type { Db } from '../queries/db.ts';
+import {
+  findSessionByRefreshToken,
+  insertRefreshToken,
+  insertSession,
+  listLiveSessions,
+  lockRefreshToken,
+  lockRefreshTokenOnly,
+  markRotated,
+  touchSession,
+} from '../queries/sessions.ts';
+import { findUserByEmail, lockUser } from '../queries/users.ts';
+import type { AccessTokenResponse, AccessTokenService } from './access-tokens.ts';
+import { normalizeEmail, PASSWORD_MAX, UUID } from './email.ts';
+import type { LoginThrottle } from './login-throttle.ts';
+import type { Revocations } from './revocations.ts';
+
+/** RFC 6749 token response. */
+export interface TokenPair extends AccessTokenResponse {
+  refresh_token: string;
+  scope?: string;
+}
+
+/** A token response plus what the cookie needs. */
+export interface IssuedTokens {
+  body: TokenPair;
+  sid: string;
+  /** Epoch ms after which the refresh token is dead regardless of use. */
+  refreshExpiresAt: number;
+}
+
+export interface SessionInfo {
+  sid: string;
+  created_at: string;
+  last_used_at: string;
+  idle_expires_at: string;
+  absolute_expires_at: string;
+  user_agent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
+export interface ClientMeta {
+  userAgent?: string | undefined;
+  ip?: string | undefined;
+}
+
+/** What {@link SessionService} needs (and nothing more of the configuration). */
+export interface SessionServiceOptions {
+  pool: Pool;
+  tokens: AccessTokenService;
+  revocations: Revocations;
+  throttle: LoginThrottle;
+  hasher: PasswordHasher;
+  /** KEY_ENCRYPTION_KEY: the refresh-successor HMAC key is derived from it. */
+  keyEncryptionKey: Buffer;
+  sessionIdleTtlSeconds: number;
+  sessionAbsoluteTtlSeconds: number;
+  maxSessionsPerUser: number;
+  refreshReuseGraceSeconds: number;
+  metrics?: AuthMetrics | undefined;
+  now: () => number;
+}
+
+// One fixed description per refusal reason: nothing about who ended the session, when, or why beyond it.
+const REFRESH_REFUSALS: Record<RefreshRefusalReason, string> = {
+  reuse_detected: 'refresh token was already used; the session has been revoked',
+  session_revoked: 'the session has been revoked',
+  session_expired: 'the session has expired',
+  unknown_token: 'refresh token is invalid',
+};
+
+/** The `invalid_grant` error of a refused refresh, with its machine-readable `reason`. */
+function refusedRefresh(reason: RefreshRefusalReason): AuthError {
+  return new AuthError('ERR_AUTH_INVALID_GRANT', REFRESH_REFUSALS[reason], { reason });
+}
+
+const SESSION_TIMEOUT_REASONS: ReadonlySet<string> = new Set<SessionRevokeReason>(['idle_timeout', 'absolute_timeout']);
+
+/**
+ * Sessions (refresh-token families): login, rotation with reuse detection, logout, the
+ * per-user cap, the device list, and RFC 7009 revocation. Every revocation writes its
+ * event in the same transaction (or the same statement).
+ */
+export class SessionService {
+  readonly #o: SessionServiceOptions;
+  readonly #successorKey: Buffer;
+
+  constructor(options: SessionServiceOptions) {
+    this.#o = options;
+    this.#successorKey = subkey(options.keyEncryptionKey, 'refresh-successor');
+  }
+
+  /**
+   * Email + password login. Unknown emails cost one scrypt verification, like wrong
+   * passwords. Failed attempts are counted per account (an HMAC of the email, so unknown
+   * emails count too) and refused with 429 past LOGIN_MAX_FAILURES_PER_ACCOUNT.
+   */
+  async login(emailInput: string, password: string, audience: string | string[] | undefined, meta: ClientMeta): Promise<IssuedTokens> {
+    const { hasher, metrics, throttle, pool } = this.#o;
+    const aud = this.#o.tokens.audience(audience);
+    let email: string;
+    try {
+      email = normalizeEmail(emailInput);
+    } catch {
+      await hasher.verifyDummy(password);
+      metrics?.logins.inc({ result: 'invalid_credentials' });
+      throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'invalid email or password');
+    }
+    if (password.length > PASSWORD_MAX) throw new AuthError('ERR_AUTH_INVALID_REQUEST', `password must be at most ${PASSWORD_MAX} characters`);
+    const accountKey = throttle.accountKey(email);
+    await throttle.check(accountKey);
+
+    const user = await findUserByEmail(pool, email);
+    const ok = user === undefined ? await hasher.verifyDummy(password) : await hasher.verify(password, user.password_hash);
+    if (!ok || user === undefined || user.disabled_at !== null) {
+      await throttle.recordFailure(accountKey);
+      metrics?.logins.inc({ result: 'invalid_credentials' });
+      throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'invalid email or password');
+    }
+    await throttle.clear(accountKey);
+
+    const issued = await withTransaction(pool, async (client) => {
+      const nowMs = this.#o.now();
+      // Serialises this user's logins so the session cap holds under concurrency.
+      const current = await lockUser(client, user.id);
+      if (current === undefined || current.disabled_at !== null) throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'invalid email or password');
+      await this.#enforceSessionCap(client, user.id, nowMs);
+      const sid = randomUUID();
+      const now = new Date(nowMs);
+      const absoluteExpiresAt = nowMs + this.#o.sessionAbsoluteTtlSeconds * 1000;
+      await insertSession(client, {
+        id: sid,
+        userId: user.id,
+        now,
+        idleExpiresAt: new Date(Math.min(nowMs + this.#o.sessionIdleTtlSeconds * 1000, absoluteExpiresAt)),
+        absoluteExpiresAt: new Date(absoluteExpiresAt),
+        userAgent: truncate(meta.userAgent, 512),
+        ip: truncate(meta.ip, 64),
+      });
+      const refreshToken = newRefreshToken();
+      await insertRefreshToken(client, sha256(refreshToken), sid, 1, now);
+      const access = await this.#o.tokens.issue(client, { sub: user.id, sid, ver: current.token_version, aud });
+      return { body: { ...access, refresh_token: refreshToken }, sid, refreshExpiresAt: absoluteExpiresAt };
+    });
+    metrics?.logins.inc({ result: 'success' });
+    return issued;
+  }
+
+  /** Evicts the oldest live sessions so that one more fits under the cap (with events). */
+  async #enforceSessionCap(db: Db, userId: string, nowMs: number): Promise<void> {
+    const live = await listLiveSessions(db, userId, new Date(nowMs));
+    for (const row of live.slice(this.#o.maxSessionsPerUser - 1)) await this.#o.revocations.session(db, userId, row.id, 'session_cap', nowMs);
+  }
+
+  /**
+   * RFC 6749 §6 refresh with rotation. A rotated token presented again is reuse: the whole
+   * session is revoked (`reuse_detected`), unless it comes within the grace window and its
+   * successor is still unused, in which case the duplicate gets that same successor.
+   * A refusal is `ERR_AUTH_INVALID_GRANT` with a {@link RefreshRefusalReason}.
+   */
+  async refresh(refreshToken: string, resource: string | string[] | undefined): Promise<IssuedTokens> {
+    const { metrics, tokens, revocations } = this.#o;
+    const aud = tokens.audience(resource);
+    if (!looksLikeRefreshToken(refreshToken)) {
+      metrics?.refreshes.inc({ result: 'invalid' });
+      throw refusedRefresh('unknown_token');
+    }
+    // Revocations done on the way (reuse, expiry) must commit even though the grant fails.
+    let failure: AuthError | undefined;
+    const issued = await withTransaction(this.#o.pool, async (client): Promise<IssuedTokens | undefined> => {
+      const nowMs = this.#o.now();
+      const row = await lockRefreshToken(client, sha256(refreshToken));
+      if (row === undefined) {
+        metrics?.refreshes.inc({ result: 'invalid' });
+        failure = refusedRefresh('unknown_token');
+        return undefined;
+      }
+      if (row.revoked_at !== null || row.disabled_at !== null) {
+        metrics?.refreshes.inc({ result: 'invalid' });
+        // A session already ended by its lifetime stays "expired" when its token comes back.
+        const expired = row.disabled_at === null && row.revoke_reason !== null && SESSION_TIMEOUT_REASONS.has(row.revoke_reason);
+        failure = refusedRefresh(expired ? 'session_expired' : 'session_revoked');
+        return undefined;
+      }
+      if (row.rotated_at !== null) {
+        const successor = successorRefreshToken(this.#successorKey, refreshToken);
+        const next = await lockRefreshTokenOnly(client, sha256(successor));
+        const inGrace = nowMs - row.rotated_at.getTime() <= this.#o.refreshReuseGraceSeconds * 1000;
+        if (inGrace && next !== undefined && next.rotated_at === null) {
+          const access = await tokens.issue(client, { sub: row.user_id, sid: row.id, ver: row.token_version, aud });
+          metrics?.refreshes.inc({ result: 'grace_duplicate' });
+          return { body: { ...access, refresh_token: successor }, sid: row.id, refreshExpiresAt: row.absolute_expires_at.getTime() };
+        }
+        await revocations.session(client, row.user_id, row.id, 'reuse_detected', nowMs);
+        metrics?.refreshes.inc({ result: 'reuse_detected' });
+        failure = refusedRefresh('reuse_detected');
+        return undefined;
+      }
+      if (row.absolute_expires_at.getTime() <= nowMs || row.idle_expires_at.getTime() <= nowMs) {
+        const reason = row.absolute_expires_at.getTime() <= nowMs ? 'absolute_timeout' : 'idle_timeout';
+        await revocations.session(client, row.user_id, row.id, reason, nowMs);
+        metrics?.refreshes.inc({ result: 'expired' });
+        failure = refusedRefresh('session_expired');
+        return undefined;
+      }
+      const now = new Date(nowMs);
+      const successor = successorRefreshToken(this.#successorKey, refreshToken);
+      await markRotated(client, sha256(refreshToken), now);
+      await insertRefreshToken(client, sha256(successor), row.id, row.generation + 1, now);
+      const absolute = row.absolute_expires_at.getTime();
+      await touchSession(client, row.id, now, new Date(Math.min(nowMs + this.#o.sessionIdleTtlSeconds * 1000, absolute)));
+      const access = await tokens.issue(client, { sub: row.user_id, sid: row.id, ver: row.token_version, aud });
+      metrics?.refreshes.inc({ result: 'success' });
+      return { body: { ...access, refresh_token: successor }, sid: row.id, refreshExpiresAt: absolute };
+    });
+    if (issued === undefined) throw failure ?? refusedRefresh('unknown_token');
+    return issued;
+  }
+
+  /** Revokes the session of `claims` (logout): one statement. */
+  async logout(claims: AccessTokenClaims): Promise<void> {
+    await this.#o.revocations.session(this.#o.pool, claims.sub, claims.sid, 'logout', this.#o.now());
+  }
+
+  /** Revokes the session a refresh token belongs to (logout by cookie; RFC 7009 for refresh tokens). */
+  async logoutByRefreshToken(refreshToken: string): Promise<boolean> {
+    if (!looksLikeRefreshToken(refreshToken)) return false;
+    const session = await findSessionByRefreshToken(this.#o.pool, sha256(refreshToken));
+    if (session === undefined) return false;
+    // The revoking statement itself skips a session that is already revoked: no lock needed.
+    return this.#o.revocations.session(this.#o.pool, session.user_id, session.id, 'logout', this.#o.now());
+  }
+
+  /** Revokes every session of the user and every access token issued so far (`user.revoked`). */
+  async logoutAll(sub: string): Promise<void> {
+    await withTransaction(this.#o.pool, (client) => this.#o.revocations.user(client, sub, 'logout_all', this.#o.now(), 'logout'));
+  }
+
+  async listSessions(claims: AccessTokenClaims): Promise<SessionInfo[]> {
+    const rows = await listLiveSessions(this.#o.pool, claims.sub, new Date(this.#o.now()));
+    return rows.map((s) => ({
+      sid: s.id,
+      created_at: s.created_at.toISOString(),
+      last_used_at: s.last_used_at.toISOString(),
+      idle_expires_at: s.idle_expires_at.toISOString(),
+      absolute_expires_at: s.absolute_expires_at.toISOString(),
+      user_agent: s.user_agent,
+      ip: s.ip,
+      current: s.id === claims.sid,
+    }));
+  }
+
+  /** Revokes one of the caller's own sessions (another device). 404 if not theirs or already gone. */
+  async deleteSession(claims: AccessTokenClaims, sid: string): Promise<void> {
+    if (!UUID.test(sid)) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such session');
+    const revoked = await this.#o.revocations.session(this.#o.pool, claims.sub, sid, 'user_deleted_session', this.#o.now());
+    if (!revoked) throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such session');
+  }
+
+  /**
+   * RFC 7009: revokes a refresh token (its whole session) or one access token (by `jti`,
+   * until its `exp`; one statement with its event). Unknown, invalid or expired tokens are
+   * not an error (§2.2).
+   */
+  async revokeToken(token: string, hint: string | undefined): Promise<void> {
+    const tryRefresh = async () => (looksLikeRefreshToken(token) ? this.logoutByRefreshToken(token) : false);
+    if (hint === 'refresh_token' && (await tryRefresh())) return;
+    let claims: AccessTokenClaims | undefined;
+    try {
+      claims = await this.#o.tokens.verify(token);
+    } catch (error) {
+      if (!(error instanceof TokenVerificationError)) throw error;
+    }
+    if (claims === undefined) {
+      if (hint !== 'refresh_token') await tryRefresh();
+      return;
+    }
+    await this.#o.revocations.accessToken(this.#o.pool, claims, this.#o.now());
+  }
+}
+
+function truncate(value: string | undefined, max: number): string | null {
+  if (value === undefined) return null;
+  return value.length > max ? value.slice(0, max) : value;
+}
