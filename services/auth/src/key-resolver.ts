@@ -53,6 +53,14 @@ export class CachedKeyResolver {
     return set.getKey(header, token);
   };
 
+  /**
+   * Loads the set if it is missing or stale. Call it before verifying, so a database
+   * failure surfaces as itself (503) instead of as a refused token.
+   */
+  async prepare(): Promise<void> {
+    await this.#current();
+  }
+
   /** Forgets the cached set: the next verification reads the keys again. */
   invalidate(): void {
     this.#generation++;

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { signAccessToken, TokenVerificationError, verifyAccessToken, type AccessTokenClaims, type SignerKey } from '@revocable/tokens';
+import { isDbUnavailable } from '../db.ts';
 import { AuthError } from '../errors.ts';
 import type { CachedKeyResolver } from '../key-resolver.ts';
 import type { Db } from '../queries/db.ts';
 import { findTokenState } from '../queries/sessions.ts';
+import { UUID } from './email.ts';
 
 /** RFC 6749 token response (the refresh token is added by the session service). */
 export interface AccessTokenResponse {
@@ -35,7 +37,6 @@ export interface AccessTokenServiceOptions {
   now: () => number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Access tokens: issues them (RFC 9068 at+jwt, signed with the active key) and verifies
@@ -95,14 +96,21 @@ export class AccessTokenService {
       if (audience === undefined) throw new TokenVerificationError('wrong_audience', "token is not meant for this issuer's services");
     }
     const nowMs = options.now ?? this.#o.now();
-    const { claims, kid } = await verifyAccessToken(token, this.#o.keys.getKey, {
-      issuer: this.#o.issuer,
-      audience,
-      clockToleranceSeconds: 5,
-      maxLifetimeSeconds: Math.max(this.#o.accessTtlSeconds, 60),
-      now: () => nowMs,
-    });
-    return { claims, kid };
+    await this.#o.keys.prepare();
+    try {
+      const { claims, kid } = await verifyAccessToken(token, this.#o.keys.getKey, {
+        issuer: this.#o.issuer,
+        audience,
+        clockToleranceSeconds: 5,
+        maxLifetimeSeconds: Math.max(this.#o.accessTtlSeconds, 60),
+        now: () => nowMs,
+      });
+      return { claims, kid };
+    } catch (error) {
+      // An unknown kid reloads the keys inside verification: PostgreSQL being away is a 503, not a refused token.
+      if (error instanceof TokenVerificationError && isDbUnavailable(error.cause)) throw error.cause;
+      throw error;
+    }
   }
 
   /**
