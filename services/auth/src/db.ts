@@ -144,12 +144,3 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     client.release(broken ?? connectionError(client));
   }
 }
-
-/** A single query outside a transaction, with connection failures mapped to 503. */
-export async function query<R extends pg.QueryResultRow>(pool: Pool, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-  try {
-    return await pool.query<R>(text, values);
-  } catch (error) {
-    throw toAuthError(error);
-  }
-}
