@@ -159,6 +159,28 @@ describe('auth services', () => {
     expect(await signedBy(a.service)).toBe(replacedBy);
   });
 
+  it('verifies from cached keys, yet a key revoked by another instance is refused at once where liveness is checked', async () => {
+    // A long TTL, so nothing here depends on how fast the machine runs.
+    const a = await serviceWith({ KEY_CACHE_TTL_SECONDS: '3600' });
+    const b = await serviceWith({});
+    const email = `keycache-${randomUUID()}@example.com`;
+    await a.service.accounts.register(email, 'the password');
+    const { access_token } = (await a.service.sessions.login(email, 'the password', 'orders', {})).body;
+    expect(await a.service.tokens.introspect('orders', access_token)).toMatchObject({ active: true });
+    await a.service.tokens.authenticate(access_token);
+    const kid = decodeProtectedHeader(access_token).kid as string;
+    // Another instance revokes the key that signed it; a's cached key set still holds it.
+    await b.service.keyAdmin.revokeKey(kid);
+    expect(await a.service.tokens.verify(access_token)).toMatchObject({ sub: expect.any(String) });
+    expect(await a.service.tokens.introspect('orders', access_token)).toEqual({ active: false });
+    await expect(a.service.tokens.authenticate(access_token)).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_TOKEN' });
+    // Revoked on this instance: even bare verification stops accepting it at once.
+    const { access_token: second } = (await a.service.sessions.login(email, 'the password', 'orders', {})).body;
+    await a.service.tokens.verify(second);
+    await a.service.keyAdmin.revokeKey(decodeProtectedHeader(second).kid as string);
+    await expect(a.service.tokens.verify(second)).rejects.toMatchObject({ reason: 'unknown_kid' });
+  });
+
   it('holds the session cap under concurrent logins', async () => {
     const { service } = await serviceWith({ MAX_SESSIONS_PER_USER: '2' });
     const email = `cap-${randomUUID()}@example.com`;
