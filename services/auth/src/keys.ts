@@ -4,6 +4,23 @@ import { generateSigningKey, importPrivateKey, publicJwkFor, type SignerKey, typ
 import { open, seal } from './crypto.ts';
 import type { Pool, PoolClient } from './db.ts';
 import type { Db } from './queries/db.ts';
+import {
+  activateKey,
+  findActiveAndNext,
+  findKeyByStatus,
+  findPublishedKeys,
+  insertKey,
+  listKeys,
+  lockKey,
+  lockKeyMutations,
+  lockNextKid,
+  markKeyRevoked,
+  retireKey,
+  type KeyRow,
+  type KeyStatus,
+} from './queries/signing-keys.ts';
+
+export type { KeyStatus };
 
 /** Options for {@link KeyStore}. */
 export interface KeyStoreOptions {
@@ -16,26 +33,7 @@ export interface KeyStoreOptions {
   now: () => number;
 }
 
-interface KeyRow {
-  kid: string;
-  alg: SigningAlgorithm;
-  public_jwk: JWK;
-  private_ciphertext: Buffer;
-  private_iv: Buffer;
-  private_tag: Buffer;
-  status: KeyStatus;
-  created_at: Date;
-  activated_at: Date | null;
-  retired_at: Date | null;
-  revoked_at: Date | null;
-}
 
-/**
- * Life cycle of a signing key: `next` (published, never signs) → `active` (signs; exactly
- * one) → `retired` (published until its last token expired) ; any of them → `revoked`
- * (emergency: unpublished at once, `key.revoked` denies what it signed).
- */
-export type KeyStatus = 'next' | 'active' | 'retired' | 'revoked';
 
 /** A key as the admin API reports it (never the private part). */
 export interface KeyInfo {
@@ -84,11 +82,6 @@ export class KeyDecryptionError extends Error {
   }
 }
 
-// Serialises key bootstrap, rotation and revocation across instances (arbitrary, project-specific constant).
-const KEY_MUTATION_LOCK = 0x7265766f6b; // "revok"
-
-// Which keys the JWKS serves ($1: retired keys retired after it still are).
-const PUBLISHED = `status IN ('active', 'next') OR (status = 'retired' AND retired_at > $1)`;
 
 /**
  * Signing keys, generated and stored by this service. Private keys are encrypted at rest
@@ -120,8 +113,8 @@ export class KeyStore {
     const client = await this.#o.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_MUTATION_LOCK]);
-      const { rows } = await client.query<Pick<KeyRow, 'kid' | 'status'>>(`SELECT kid, status FROM signing_keys WHERE status IN ('active', 'next')`);
+      await lockKeyMutations(client);
+      const rows = await findActiveAndNext(client, false);
       const active = rows.find((r) => r.status === 'active');
       const next = rows.find((r) => r.status === 'next');
       if (active === undefined && next !== undefined) {
@@ -135,8 +128,8 @@ export class KeyStore {
       await client.query('COMMIT');
       // Fail at start, not on the first login or rotation, when the key encryption key is wrong.
       await this.activeSigner(client);
-      const { rows: nextRows } = await client.query<KeyRow>(`SELECT * FROM signing_keys WHERE status = 'next'`);
-      if (nextRows[0] !== undefined) await this.#signer(nextRows[0]);
+      const nextKey = await findKeyByStatus(client, 'next');
+      if (nextKey !== undefined) await this.#signer(nextKey);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
       throw error;
@@ -147,8 +140,7 @@ export class KeyStore {
 
   /** The current signing key, read inside the caller's transaction (other instances may have rotated). */
   async activeSigner(client: Db): Promise<SignerKey> {
-    const { rows } = await client.query<KeyRow>(`SELECT * FROM signing_keys WHERE status = 'active'`);
-    const row = rows[0];
+    const row = await findKeyByStatus(client, 'active');
     if (row === undefined) throw new Error('no active signing key');
     const signer = this.#signer(row);
     // Another instance may have rotated or revoked: drop private keys that no longer sign.
@@ -158,13 +150,7 @@ export class KeyStore {
 
   /** Public keys a token may currently be verified with (JWKS `keys`): active, next, and retired keys whose tokens may still be valid. */
   async publicKeys(client?: Db): Promise<JWK[]> {
-    const db = client ?? this.#o.pool;
-    const { rows } = await db.query<KeyRow>(
-      `SELECT kid, alg, public_jwk FROM signing_keys
-        WHERE ${PUBLISHED}
-        ORDER BY CASE status WHEN 'active' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at DESC`,
-      [this.#oldestPublishedRetirement()],
-    );
+    const rows = await findPublishedKeys(client ?? this.#o.pool, this.#oldestPublishedRetirement());
     return rows.map((r) => publicJwkFor(r.public_jwk, r.kid, r.alg));
   }
 
@@ -175,11 +161,11 @@ export class KeyStore {
   async rotate(client: PoolClient): Promise<RotationResult> {
     // Serialises key mutations across instances; the row locks and the one-active /
     // one-next unique indexes back it up.
-    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_MUTATION_LOCK]);
-    const { rows } = await client.query<Pick<KeyRow, 'kid' | 'status'>>(`SELECT kid, status FROM signing_keys WHERE status IN ('active', 'next') FOR UPDATE`);
+    await lockKeyMutations(client);
+    const rows = await findActiveAndNext(client, true);
     const previousKid = rows.find((r) => r.status === 'active')?.kid ?? null;
     if (previousKid !== null) {
-      await client.query(`UPDATE signing_keys SET status = 'retired', retired_at = $2 WHERE kid = $1`, [previousKid, new Date(this.#o.now())]);
+      await retireKey(client, previousKid, new Date(this.#o.now()));
     }
     const kid = await this.#promoteNext(client, rows.find((r) => r.status === 'next')?.kid);
     const nextKid = await this.#insertNewKey(client, 'next');
@@ -193,19 +179,17 @@ export class KeyStore {
    * revoking the active or the next key generates a new next key, in the same transaction.
    */
   async revoke(client: PoolClient, kid: string): Promise<KeyRevocation | null | 'not_found'> {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_MUTATION_LOCK]);
-    const { rows } = await client.query<KeyRow>(`SELECT kid, status, retired_at FROM signing_keys WHERE kid = $1 FOR UPDATE`, [kid]);
-    const row = rows[0];
+    await lockKeyMutations(client);
+    const row = await lockKey(client, kid);
     if (row === undefined) return 'not_found';
     if (row.status === 'revoked') return null;
     const nowMs = this.#o.now();
     const lastSignedMs = row.status === 'retired' && row.retired_at !== null ? row.retired_at.getTime() : nowMs;
     const until = revocationUntil(lastSignedMs, this.#o);
-    await client.query(`UPDATE signing_keys SET status = 'revoked', revoked_at = $2 WHERE kid = $1`, [kid, new Date(nowMs)]);
+    await markKeyRevoked(client, kid, new Date(nowMs));
     this.#signers.delete(kid);
     if (row.status === 'active') {
-      const next = await client.query<Pick<KeyRow, 'kid'>>(`SELECT kid FROM signing_keys WHERE status = 'next' FOR UPDATE`);
-      const replacedBy = await this.#promoteNext(client, next.rows[0]?.kid);
+      const replacedBy = await this.#promoteNext(client, await lockNextKid(client));
       return { until, lastSignedAtMs: lastSignedMs, replacedBy, nextKid: await this.#insertNewKey(client, 'next') };
     }
     if (row.status === 'next') {
@@ -220,9 +204,8 @@ export class KeyStore {
    * with many instances: the lock lets one rotate, the others then see a young key.
    */
   async rotateIfOlderThan(client: PoolClient, maxAgeSeconds: number): Promise<RotationResult | null> {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_MUTATION_LOCK]);
-    const { rows } = await client.query<KeyRow>(`SELECT created_at, activated_at FROM signing_keys WHERE status = 'active'`);
-    const row = rows[0];
+    await lockKeyMutations(client);
+    const row = await findKeyByStatus(client, 'active');
     // Age as the signing key: a promoted next key may have been created long before.
     const since = row === undefined ? undefined : (row.activated_at ?? row.created_at);
     if (since !== undefined && this.#o.now() - since.getTime() < maxAgeSeconds * 1000) return null;
@@ -231,11 +214,7 @@ export class KeyStore {
 
   /** Every key with its status, newest first (admin view). */
   async list(): Promise<KeyInfo[]> {
-    const { rows } = await this.#o.pool.query<KeyRow & { published: boolean }>(
-      `SELECT kid, alg, status, created_at, activated_at, retired_at, revoked_at, (${PUBLISHED}) AS published
-         FROM signing_keys ORDER BY created_at DESC`,
-      [this.#oldestPublishedRetirement()],
-    );
+    const rows = await listKeys(this.#o.pool, this.#oldestPublishedRetirement());
     return rows.map((r) => ({
       kid: r.kid,
       alg: r.alg,
@@ -256,7 +235,7 @@ export class KeyStore {
   /** Makes `nextKid` active; without one (not expected after start) a brand-new key becomes active. */
   async #promoteNext(client: PoolClient, nextKid: string | undefined): Promise<string> {
     if (nextKid === undefined) return this.#insertNewKey(client, 'active');
-    await client.query(`UPDATE signing_keys SET status = 'active', activated_at = $2 WHERE kid = $1`, [nextKid, new Date(this.#o.now())]);
+    await activateKey(client, nextKid, new Date(this.#o.now()));
     return nextKid;
   }
 
@@ -264,11 +243,7 @@ export class KeyStore {
     const material = await generateSigningKey(this.#o.alg);
     const sealed = seal(this.#o.keyEncryptionKey, Buffer.from(JSON.stringify(material.privateJwk), 'utf8'), material.kid);
     const now = new Date(this.#o.now());
-    await client.query(
-      `INSERT INTO signing_keys (kid, alg, public_jwk, private_ciphertext, private_iv, private_tag, status, created_at, activated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [material.kid, material.alg, material.publicJwk, sealed.ciphertext, sealed.iv, sealed.tag, status, now, status === 'active' ? now : null],
-    );
+    await insertKey(client, { kid: material.kid, alg: material.alg, publicJwk: material.publicJwk, ciphertext: sealed.ciphertext, iv: sealed.iv, tag: sealed.tag, status, now });
     return material.kid;
   }
 
