@@ -23,6 +23,8 @@ export interface WindowFigures {
   failClosedLive: number;
   failClosedServed: number;
   violations: number;
+  /** Answers to live tokens that were not 2xx, by `status reason`. */
+  refusals: Record<string, number>;
 }
 
 export interface CheckResult {
@@ -37,7 +39,7 @@ export interface CheckResult {
     revokedTokensChecked: number;
     events: number;
     windows: WindowFigures[];
-    baseline: { liveProbes: number; liveServed: number };
+    baseline: { liveProbes: number; liveServed: number; refusals: Record<string, number> };
   };
 }
 
@@ -144,8 +146,12 @@ export function check(history: History, truth: RevocationTruth, db: DatabaseTrut
   }
 
   // Availability per fault window (live tokens only).
-  const windows: WindowFigures[] = history.windows.map((w) => ({ window: w, probes: 0, liveProbes: 0, liveServed: 0, failClosedLive: 0, failClosedServed: 0, violations: 0 }));
-  const baseline = { liveProbes: 0, liveServed: 0 };
+  const windows: WindowFigures[] = history.windows.map((w) => ({ window: w, probes: 0, liveProbes: 0, liveServed: 0, failClosedLive: 0, failClosedServed: 0, violations: 0, refusals: {} }));
+  const baseline = { liveProbes: 0, liveServed: 0, refusals: {} as Record<string, number> };
+  const refused = (into: Record<string, number>, p: Probe) => {
+    const key = `${p.status}${p.reason ? ` ${p.reason}` : ''}`;
+    into[key] = (into[key] ?? 0) + 1;
+  };
   for (const p of history.probes) {
     if (p.phase !== 'workload') continue;
     const r = revokedAt.get(p.jti);
@@ -156,6 +162,7 @@ export function check(history: History, truth: RevocationTruth, db: DatabaseTrut
       if (live) {
         baseline.liveProbes++;
         if (ok(p.status)) baseline.liveServed++;
+        else refused(baseline.refusals, p);
       }
       continue;
     }
@@ -163,6 +170,7 @@ export function check(history: History, truth: RevocationTruth, db: DatabaseTrut
     if (!live) continue;
     f.liveProbes++;
     if (ok(p.status)) f.liveServed++;
+    else refused(f.refusals, p);
     if (p.policy === 'fail-closed') {
       f.failClosedLive++;
       if (ok(p.status)) f.failClosedServed++;

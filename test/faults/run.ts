@@ -146,6 +146,12 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultReport> 
 }
 
 const pct = (num: number, den: number) => (den === 0 ? 'n/a' : `${((100 * num) / den).toFixed(1)}%`);
+const top = (refusals: Record<string, number>) =>
+  Object.entries(refusals)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([k, n]) => `${k} x${n}`)
+    .join(', ');
 
 /** A human-readable report: seed, figures, availability per fault window, violations (jti, never tokens). */
 export function formatReport(report: FaultReport, maxPerKind = 5): string {
@@ -159,7 +165,7 @@ export function formatReport(report: FaultReport, maxPerKind = 5): string {
       `${figures.revokedTokensChecked} revoked tokens probed; probes ${figures.probes} (${figures.workloadProbes} workload, ${figures.restartChecks} after restarts, ${figures.finalProbes} final); violations ${violations.length}`,
   );
   lines.push(`bounds: freshness ${FRESHNESS_MAX_SECONDS} s, LATE after ${LATE_BOUND_MS / 1000} s, recovery within ${RECOVERY_DEADLINE_MS / 1000} s of healing`);
-  lines.push(`outside fault windows: live tokens served ${pct(figures.baseline.liveServed, figures.baseline.liveProbes)} of ${figures.baseline.liveProbes}`);
+  lines.push(`outside fault windows: live tokens served ${pct(figures.baseline.liveServed, figures.baseline.liveProbes)} of ${figures.baseline.liveProbes}${figures.baseline.liveServed < figures.baseline.liveProbes ? ` (not served: ${top(figures.baseline.refusals)})` : ''}`);
   lines.push('window | fault | target | duration s | recovered s after heal | live served | fail-closed served | violations');
   for (const w of figures.windows) {
     const win = w.window;
@@ -167,6 +173,7 @@ export function formatReport(report: FaultReport, maxPerKind = 5): string {
     const recovered = win.recoveredAt !== null && win.healedAt !== null ? ((win.recoveredAt - win.healedAt) / 1000).toFixed(1) : '-';
     lines.push(`${win.index} | ${win.kind} | ${win.target} | ${duration} | ${recovered} | ${pct(w.liveServed, w.liveProbes)} of ${w.liveProbes} | ${pct(w.failClosedServed, w.failClosedLive)} of ${w.failClosedLive} | ${w.violations}`);
     for (const n of win.notes) lines.push(`    ${n}`);
+    if (w.liveServed < w.liveProbes) lines.push(`    live tokens not served: ${top(w.refusals)}`);
   }
   const byKind = new Map<string, Violation[]>();
   for (const v of violations) byKind.set(v.kind, [...(byKind.get(v.kind) ?? []), v]);
