@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureKafkaJars, freePort, waitForPort } from '@revocable/infra';
+import { ensureKafkaJars, waitForPort } from '@revocable/infra';
+import { rangePort } from './ports.ts';
 
 /** One extra listener of the broker, advertised at a proxy's port (see {@link FaultBroker}). */
 export interface ProxiedListener {
@@ -45,10 +46,10 @@ export class FaultBroker {
   /** `advertised` maps a listener name (e.g. `V0`) to the port of the proxy in front of it. */
   static async create(advertised: ReadonlyArray<{ name: string; advertisedPort: number }>): Promise<FaultBroker> {
     const libs = ensureKafkaJars();
-    const port = await freePort();
-    const controllerPort = await freePort();
+    const port = await rangePort();
+    const controllerPort = await rangePort();
     const listeners: ProxiedListener[] = [];
-    for (const a of advertised) listeners.push({ name: a.name, advertisedPort: a.advertisedPort, port: await freePort() });
+    for (const a of advertised) listeners.push({ name: a.name, advertisedPort: a.advertisedPort, port: await rangePort() });
     return new FaultBroker(libs, port, controllerPort, listeners);
   }
 

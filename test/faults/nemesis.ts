@@ -68,7 +68,7 @@ export class Nemesis {
         window.notes.push(`${victim.name} killed with SIGKILL mid-burst`);
         await burst;
         await delay(1000);
-        await victim.start();
+        await this.#restart(victim, window);
         break;
       }
       case 'verifier-kill': {
@@ -81,7 +81,7 @@ export class Nemesis {
         await this.#c.mutator.burst(burstRng, 8);
         await delay(Math.max(0, 4000 - (Date.now() - downAt)));
         const revokedWhileDown = history.mutations.slice(before).filter((m) => m.acknowledged).flatMap((m) => m.targets);
-        await victim.proc.start();
+        await this.#restart(victim.proc, window);
         // The restarted instance must refuse, at once, everything revoked while it was down.
         const tokens = revokedWhileDown.map((jti) => history.tokens.get(jti)).filter((t): t is TokenInfo => t !== undefined);
         await Promise.all(tokens.map((t) => this.#c.workload.probe(t, victim, 0, 'restart-check')));
@@ -131,6 +131,20 @@ export class Nemesis {
     window.healedAt = Date.now();
     await this.#awaitRecovery(window);
     return window;
+  }
+
+  /** Starts a killed instance again; one that never gets ready is a violation, not the end of the run. */
+  async #restart(proc: ServiceProcess, window: FaultWindow): Promise<void> {
+    try {
+      await proc.start();
+    } catch (error) {
+      this.#c.history.violations.push({
+        kind: 'NOT_RECOVERED',
+        instance: proc.name,
+        at: Date.now(),
+        message: `${proc.name} restarted after ${window.kind} did not get ready: ${(error as Error).message}`,
+      });
+    }
   }
 
   /** Polls every instance until all are ready and fresh; records what does not recover in time. */

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@revocable/infra';
+import { rangePort } from './ports.ts';
 import { Kafka, logLevel } from 'kafkajs';
 import { createDatabase } from '../support/database.ts';
 import { FaultBroker } from './broker.ts';
@@ -72,7 +72,7 @@ export class FaultSystem {
     ];
     // Proxies first: the broker advertises their ports.
     const proxyPorts: number[] = [];
-    for (let i = 0; i < names.length; i++) proxyPorts.push(await freePort());
+    for (let i = 0; i < names.length; i++) proxyPorts.push(await rangePort());
     const broker = await FaultBroker.create(names.map((_, i) => ({ name: `V${i}`, advertisedPort: proxyPorts[i] as number })));
     const proxies = broker.listeners.map((l) => new TcpProxy([{ host: '127.0.0.1', port: l.port }]));
     for (const [i, proxy] of proxies.entries()) await proxy.listen(proxyPorts[i]);
@@ -86,7 +86,7 @@ export class FaultSystem {
       const topic = `revocable.faults.${randomUUID()}`;
       const adminToken = randomBytes(24).toString('base64url');
       const secrets = { orders: randomBytes(18).toString('base64url'), profile: randomBytes(18).toString('base64url') };
-      const authPorts = [await freePort(), await freePort()];
+      const authPorts = [await rangePort(), await rangePort()];
       const authBalancer = new TcpProxy(authPorts.map((port) => ({ host: '127.0.0.1', port })));
       const balancerPort = await authBalancer.listen();
       cleanups.push(() => authBalancer.close());
@@ -130,7 +130,7 @@ export class FaultSystem {
 
       const verifiers: Verifier[] = [];
       for (const [i, n] of names.entries()) {
-        const port = await freePort();
+        const port = await rangePort();
         const proxy = proxies[i] as TcpProxy;
         const proc = new ServiceProcess(n.name, n.audience, port, {
           HOST: '127.0.0.1',
