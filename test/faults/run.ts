@@ -56,7 +56,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultReport> 
   const monitor = new FreshnessMonitor(system, history);
   let keepLogs = true;
   try {
-    const workload = new Workload(system, history, workloadRng, { users: options.users ?? 30, rate: options.probeRate ?? 120 });
+    const workload = new Workload(system, history, workloadRng, { users: options.users ?? 30, rate: options.probeRate ?? 100 });
     await workload.register();
     const mutator = new Mutator(system, history, workload, mutatorRng, { rate: options.mutationRate ?? 2 });
     const nemesis = new Nemesis({ system, history, workload, mutator, rng: scheduleRng, log });

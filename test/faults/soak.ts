@@ -13,7 +13,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '600' },
     seed: { type: 'string' },
-    rate: { type: 'string', default: '120' },
+    rate: { type: 'string', default: '100' },
   },
   strict: true,
 });
