@@ -64,7 +64,7 @@ export class ServiceProcess {
   }
 
   /** Spawns a new generation; resolves once `/readyz` answers 200 (or throws after the deadline). */
-  async start(readyTimeoutMs = 60_000): Promise<void> {
+  async start(readyTimeoutMs = 120_000): Promise<void> {
     if (this.#child !== null) throw new Error(`${this.name} is already running`);
     this.generation += 1;
     this.startedAt[this.generation] = Date.now();
