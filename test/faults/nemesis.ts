@@ -6,7 +6,7 @@ import { terminateBackends } from './truth.ts';
 import { http, type Mutator, type Workload } from './workload.ts';
 
 /** How long every instance has, after a fault is healed, to be ready and fresh again by itself. */
-export const RECOVERY_DEADLINE_MS = 10_000;
+export const RECOVERY_DEADLINE_MS = 15_000;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
