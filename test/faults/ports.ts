@@ -1,4 +1,7 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Fixed ports for everything the nemesis kills and restarts, from this suite's range
@@ -6,10 +9,48 @@ import { createServer } from 'node:net';
  * the ephemeral range can be taken while its owner is down: a client retrying a connect
  * to 127.0.0.1:P may get P as its own source port and connect to itself (TCP simultaneous
  * open), and the restarted broker then fails with "Address already in use".
+ *
+ * The range is split into blocks of 100; a run claims one block with a lock file (stale
+ * locks of dead processes are taken over), so two runs at once never pick the same port
+ * between choosing it and binding it.
  */
 export const PORT_RANGE = { first: 26000, last: 26999 } as const;
+const BLOCK = 100;
 
-const handedOut = new Set<number>();
+let block: number | null = null;
+let next = 0;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function claimBlock(): number {
+  const blocks = (PORT_RANGE.last - PORT_RANGE.first + 1) / BLOCK;
+  const start = process.pid % blocks;
+  for (let i = 0; i < blocks; i++) {
+    const b = (start + i) % blocks;
+    const lock = join(tmpdir(), `revocable-faults-ports-${PORT_RANGE.first + b * BLOCK}.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(lock, 'wx');
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        process.once('exit', () => rmSync(lock, { force: true }));
+        return b;
+      } catch {
+        const owner = Number(readFileSync(lock, 'utf8').trim() || '0');
+        if (owner > 0 && pidAlive(owner)) break;
+        rmSync(lock, { force: true }); // stale: its process is gone
+      }
+    }
+  }
+  throw new Error(`every block of ports in ${PORT_RANGE.first}-${PORT_RANGE.last} is claimed by a running fault suite`);
+}
 
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -20,17 +61,12 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
-/** A port of {@link PORT_RANGE} that is free now and not handed out before in this process. */
+/** The next free port of this process's block of {@link PORT_RANGE}. */
 export async function rangePort(): Promise<number> {
-  const size = PORT_RANGE.last - PORT_RANGE.first + 1;
-  const start = Math.floor(Math.random() * size);
-  for (let i = 0; i < size; i++) {
-    const port = PORT_RANGE.first + ((start + i) % size);
-    if (handedOut.has(port)) continue;
-    if (await bindable(port)) {
-      handedOut.add(port);
-      return port;
-    }
+  block ??= claimBlock();
+  while (next < BLOCK) {
+    const port = PORT_RANGE.first + block * BLOCK + next++;
+    if (await bindable(port)) return port;
   }
-  throw new Error(`no free port left in ${PORT_RANGE.first}-${PORT_RANGE.last}`);
+  throw new Error(`the ${BLOCK} ports of block ${PORT_RANGE.first + block * BLOCK} are used up`);
 }
