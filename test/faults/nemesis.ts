@@ -45,7 +45,7 @@ export class Nemesis {
         const burst = this.#c.mutator.burst(burstRng, 5);
         await delay(3000);
         await burst;
-        await system.broker.start();
+        await system.broker.start(180_000);
         await system.waitBrokerAnswers(60_000);
         break;
       }
