@@ -1,114 +1,88 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+/**
+ * The one Kafka broker launcher: a real single-node Apache Kafka 3.9 broker (KRaft,
+ * broker+controller) run from the Maven Central jars. `up` launches it detached (it
+ * outlives the CLI, pid recorded the moment it is spawned); tests and benchmarks get a
+ * {@link KafkaBroker} handle that can stop, kill and restart it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InfraError } from './errors.ts';
+import { freePort, listensOn } from './ports.ts';
+import { requireJava, requireMaven } from './prerequisites.ts';
 
 /** Repository root (infra/src/../..). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const POM = join(REPO_ROOT, 'infra/kafka/pom.xml');
-/** Where `mvn dependency:copy-dependencies` puts the broker's jars (git-ignored). */
+/** Where `mvn dependency:copy-dependencies` puts the broker's jars (git-ignored); `KAFKA_LIBS_DIR` overrides. */
 export const KAFKA_LIBS_DIR = process.env['KAFKA_LIBS_DIR'] ?? join(REPO_ROOT, 'infra/.cache/kafka/libs');
 
-/** Thrown when the broker cannot be provisioned or started; the message says what to do. */
-export class InfraError extends Error {
-  readonly code: 'ERR_JAVA_MISSING' | 'ERR_MAVEN_FAILED' | 'ERR_BROKER_START_FAILED' | 'ERR_PORT_TIMEOUT';
-  constructor(code: InfraError['code'], message: string) {
-    super(message);
-    this.name = 'InfraError';
-    this.code = code;
-  }
+// Short-lived helper processes (mvn, kafka-storage): stopped too when `up` is interrupted.
+const helpers = new Set<ChildProcess>();
+
+/** Kills the helper processes still running (used by `up`'s interrupt handler). */
+export function killHelpers(): void {
+  for (const child of helpers) child.kill('SIGKILL');
+}
+
+function run(command: string, args: string[]): Promise<{ status: number | null; output: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    helpers.add(child);
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.once('error', (error) => {
+      helpers.delete(child);
+      fail(new InfraError('ERR_BROKER_START_FAILED', `${command} could not be run: ${error.message}`));
+    });
+    child.once('close', (status) => {
+      helpers.delete(child);
+      done({ status, output });
+    });
+  });
+}
+
+/** Whether the jars for infra/kafka/pom.xml are already in {@link KAFKA_LIBS_DIR}. */
+export function kafkaJarsCached(): boolean {
+  const stamp = join(KAFKA_LIBS_DIR, '.pom-sha256');
+  return existsSync(stamp) && readFileSync(stamp, 'utf8') === createHash('sha256').update(readFileSync(POM)).digest('hex');
 }
 
 /**
  * Makes sure the Kafka jars are in {@link KAFKA_LIBS_DIR}, fetching them from Maven Central
  * with `mvn dependency:copy-dependencies` when missing or when infra/kafka/pom.xml changed.
+ * Throws `ERR_MAVEN_MISSING` / `ERR_MAVEN_FAILED` with the fix.
  */
-export function ensureKafkaJars(log: (line: string) => void = () => {}): string {
-  const pomHash = createHash('sha256').update(readFileSync(POM)).digest('hex');
-  const stamp = join(KAFKA_LIBS_DIR, '.pom-sha256');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === pomHash) return KAFKA_LIBS_DIR;
-  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) {
-    throw new InfraError('ERR_JAVA_MISSING', 'java not found: install Java 17+ (e.g. apt-get install openjdk-17-jre-headless) or set KAFKA_BROKERS to an existing broker');
-  }
+export async function ensureKafkaJars(log: (line: string) => void = () => {}): Promise<string> {
+  if (kafkaJarsCached()) return KAFKA_LIBS_DIR;
+  requireMaven();
   log('fetching Apache Kafka jars from Maven Central (first run only)');
   rmSync(KAFKA_LIBS_DIR, { recursive: true, force: true });
-  const mvn = spawnSync(
-    'mvn',
-    ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${KAFKA_LIBS_DIR}`, '-DincludeScope=runtime'],
-    { encoding: 'utf8' },
-  );
-  if (mvn.error || mvn.status !== 0) {
-    const detail = mvn.error ? mvn.error.message : `${mvn.stdout}${mvn.stderr}`.trim().split('\n').slice(-5).join(' | ');
-    throw new InfraError('ERR_MAVEN_FAILED', `mvn dependency:copy-dependencies failed (needs Maven and access to Maven Central): ${detail}`);
+  const mvn = await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${KAFKA_LIBS_DIR}`, '-DincludeScope=runtime']);
+  if (mvn.status !== 0) {
+    const detail = mvn.output.trim().split('\n').slice(-3).join(' | ');
+    throw new InfraError('ERR_MAVEN_FAILED', `mvn dependency:copy-dependencies failed (needs access to Maven Central): ${detail}`);
   }
-  writeFileSync(stamp, pomHash);
+  writeFileSync(join(KAFKA_LIBS_DIR, '.pom-sha256'), createHash('sha256').update(readFileSync(POM)).digest('hex'));
   return KAFKA_LIBS_DIR;
 }
 
-/** Asks the OS for a free loopback TCP port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** Resolves once something accepts TCP connections on host:port, or throws after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs: number, host = '127.0.0.1'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((done) => {
-      const socket = connect({ host, port });
-      socket.once('connect', () => {
-        socket.destroy();
-        done(true);
-      });
-      socket.once('error', () => done(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new InfraError('ERR_PORT_TIMEOUT', `nothing answered on ${host}:${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-export interface KafkaBrokerOptions {
-  /** Client port; default: a free port. */
-  port?: number;
-  /** Controller (KRaft quorum) port; default: a free port. */
-  controllerPort?: number;
-  /** Data + logs directory; default: a fresh temporary directory, removed by `destroy()`. */
-  dataDir?: string;
+/** What a broker is started with. */
+export interface BrokerSettings {
+  /** Client (PLAINTEXT) port on 127.0.0.1. */
+  port: number;
+  /** Controller (KRaft quorum) port on 127.0.0.1. */
+  controllerPort: number;
+  /** Holds server.properties, log4j.properties and the `log/` data directory. */
+  dataDir: string;
+  /** Where stdout/stderr go. Default `<dataDir>/broker.log`. */
+  logFile?: string;
   /** JVM max heap, e.g. `512m`. Default `512m`. */
   heap?: string;
-  /** How long to wait for the broker to answer, in milliseconds. Default 60000. */
-  startTimeoutMs?: number;
-  log?: (line: string) => void;
-}
-
-/** A real single-node Apache Kafka broker (KRaft, broker+controller) run from the Maven jars. */
-export interface KafkaBroker {
-  /** `host:port` for clients. */
-  readonly brokers: string[];
-  readonly port: number;
-  readonly dataDir: string;
-  /** Pid of the running JVM, or null when stopped. */
-  pid(): number | null;
-  /** Starts it again after `stop()`/`kill()`, same ports and data. */
-  start(): Promise<void>;
-  /** Graceful stop (SIGTERM), waits for exit. */
-  stop(): Promise<void>;
-  /** Hard kill (SIGKILL), waits for exit. */
-  kill(): Promise<void>;
-  /** Stops and deletes the data directory if it was created here. */
-  destroy(): Promise<void>;
 }
 
 /** Writes server.properties and log4j.properties for a single-node KRaft broker on loopback. */
@@ -152,7 +126,7 @@ export function writeBrokerConfig(dataDir: string, port: number, controllerPort:
   return properties;
 }
 
-export function javaArgs(libs: string, dataDir: string, heap: string, main: string[]): string[] {
+function javaArgs(libs: string, dataDir: string, heap: string, main: string[]): string[] {
   return [
     `-Xmx${heap}`,
     '-Xms128m',
@@ -167,59 +141,134 @@ export function javaArgs(libs: string, dataDir: string, heap: string, main: stri
 }
 
 /** Formats the KRaft metadata log once (a fresh data dir needs a cluster id). */
-export function formatStorage(libs: string, dataDir: string, properties: string): void {
+async function formatStorage(libs: string, dataDir: string, properties: string): Promise<void> {
   if (existsSync(join(dataDir, 'log', 'meta.properties'))) return;
-  const id = spawnSync('java', javaArgs(libs, dataDir, '256m', ['kafka.tools.StorageTool', 'random-uuid']), { encoding: 'utf8' });
-  const clusterId = id.stdout.trim().split('\n').pop() ?? '';
-  const format = spawnSync(
-    'java',
-    javaArgs(libs, dataDir, '256m', ['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--ignore-formatted']),
-    { encoding: 'utf8' },
-  );
-  if (format.status !== 0 || clusterId.length === 0) {
-    throw new InfraError('ERR_BROKER_START_FAILED', `kafka-storage format failed: ${(format.stderr || format.stdout).trim().slice(-400)}`);
-  }
+  const id = await run('java', javaArgs(libs, dataDir, '256m', ['kafka.tools.StorageTool', 'random-uuid']));
+  const clusterId = id.status === 0 ? (id.output.trim().split('\n').pop() ?? '') : '';
+  if (clusterId.length === 0) throw new InfraError('ERR_BROKER_START_FAILED', `kafka-storage random-uuid failed: ${id.output.trim().slice(-300)}`);
+  const format = await run('java', javaArgs(libs, dataDir, '256m', ['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--ignore-formatted']));
+  if (format.status !== 0) throw new InfraError('ERR_BROKER_START_FAILED', `kafka-storage format failed: ${format.output.trim().slice(-300)}`);
+}
+
+/** How {@link launchBroker} runs the JVM. */
+export interface LaunchOptions {
+  /** Outlive this process (own process group, unref'd), for `up`. Default false. */
+  detached?: boolean;
+  /** Called with the JVM's pid right after the spawn, before any waiting (record it there). */
+  onSpawn?: (pid: number) => void;
+  /** How long the broker may take to listen, in milliseconds. Default 60000. */
+  startTimeoutMs?: number;
+  log?: (line: string) => void;
 }
 
 /**
- * Starts a real Kafka broker from the Maven jars (fetching them on first use), waits until
- * it accepts connections and answers, and returns a handle that only ever signals the
- * process it started.
+ * Checks Java (and Maven while the jars are missing), writes the configuration, formats the
+ * storage once, spawns the JVM and resolves once *that* pid listens on the client port.
+ * On any failure the JVM is killed before the error (one line, `InfraError`) is thrown.
+ */
+export async function launchBroker(settings: BrokerSettings, options: LaunchOptions = {}): Promise<ChildProcess> {
+  requireJava();
+  const libs = await ensureKafkaJars(options.log);
+  const properties = writeBrokerConfig(settings.dataDir, settings.port, settings.controllerPort);
+  await formatStorage(libs, settings.dataDir, properties);
+  const logFile = settings.logFile ?? join(settings.dataDir, 'broker.log');
+  const out = openSync(logFile, 'a');
+  const child = spawn('java', javaArgs(libs, settings.dataDir, settings.heap ?? '512m', ['kafka.Kafka', properties]), {
+    stdio: ['ignore', out, out],
+    detached: options.detached ?? false,
+  });
+  closeSync(out);
+  let failure: InfraError | null = null;
+  child.once('error', (error) => (failure = new InfraError('ERR_BROKER_START_FAILED', `java could not be started: ${error.message}`)));
+  child.once('exit', (code, signal) => {
+    failure ??= new InfraError('ERR_BROKER_START_FAILED', `Kafka exited (${code ?? signal}) during start; see ${logFile}`);
+  });
+  if (child.pid === undefined) {
+    await new Promise((r) => setImmediate(r));
+    throw failure ?? new InfraError('ERR_BROKER_START_FAILED', 'java could not be started');
+  }
+  if (options.detached) child.unref();
+  options.onSpawn?.(child.pid);
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  for (;;) {
+    if (failure) throw failure;
+    if (await listensOn(child.pid, settings.port)) return child;
+    if (Date.now() > deadline) {
+      await killAndWait(child);
+      throw new InfraError('ERR_BROKER_START_FAILED', `Kafka did not listen on 127.0.0.1:${settings.port} within ${options.startTimeoutMs ?? 60_000} ms; see ${logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((done) => child.once('exit', done));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Options of {@link startKafkaBroker}. */
+export interface KafkaBrokerOptions {
+  /** Client port; default: a free port. */
+  port?: number;
+  /** Controller (KRaft quorum) port; default: a free port. */
+  controllerPort?: number;
+  /** Data + logs directory; default: a fresh temporary directory, removed by `destroy()`. */
+  dataDir?: string;
+  /** JVM max heap, e.g. `512m`. Default `512m`. */
+  heap?: string;
+  /** How long to wait for the broker to listen, in milliseconds. Default 60000. */
+  startTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/** A running broker started by {@link startKafkaBroker}; it only ever signals the JVM it started. */
+export interface KafkaBroker {
+  /** `host:port` for clients. */
+  readonly brokers: string[];
+  readonly port: number;
+  readonly dataDir: string;
+  /** Pid of the running JVM, or null when stopped. */
+  pid(): number | null;
+  /** Starts it again after `stop()`/`kill()`, same ports and data. */
+  start(): Promise<void>;
+  /** Graceful stop (SIGTERM, SIGKILL after 30 s), waits for exit. */
+  stop(): Promise<void>;
+  /** Hard kill (SIGKILL), waits for exit. */
+  kill(): Promise<void>;
+  /** Stops and deletes the data directory if it was created here. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * Starts a private broker for tests and benchmarks (a child of this process).
+ *
+ * @example
+ * const broker = await startKafkaBroker();
+ * try { useKafka(broker.brokers); await broker.kill(); await broker.start(); }
+ * finally { await broker.destroy(); }
  */
 export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
-  const log = options.log ?? (() => {});
-  const libs = ensureKafkaJars(log);
   const port = options.port ?? (await freePort());
   const controllerPort = options.controllerPort ?? (await freePort());
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'revocable-kafka-'));
-  const heap = options.heap ?? '512m';
-  const properties = writeBrokerConfig(dataDir, port, controllerPort);
-  formatStorage(libs, dataDir, properties);
+  const settings: BrokerSettings = { port, controllerPort, dataDir, ...(options.heap ? { heap: options.heap } : {}) };
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
 
   const launch = async (): Promise<void> => {
-    const out = openSync(join(dataDir, 'broker.log'), 'a');
-    const proc = spawn('java', javaArgs(libs, dataDir, heap, ['kafka.Kafka', properties]), { stdio: ['ignore', out, out] });
-    closeSync(out);
+    const proc = await launchBroker(settings, {
+      ...(options.startTimeoutMs ? { startTimeoutMs: options.startTimeoutMs } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
     child = proc;
     exited = new Promise((done) => proc.once('exit', () => done()));
     proc.once('exit', () => {
       if (child === proc) child = null;
     });
-    try {
-      await Promise.race([
-        waitForPort(port, options.startTimeoutMs ?? 60_000),
-        exited.then(() => {
-          throw new InfraError('ERR_BROKER_START_FAILED', `Kafka exited during start; see ${join(dataDir, 'broker.log')}`);
-        }),
-      ]);
-    } catch (error) {
-      proc.kill('SIGKILL');
-      throw error;
-    }
-    log(`Kafka broker up on 127.0.0.1:${port} (pid ${proc.pid})`);
+    options.log?.(`Kafka broker up on 127.0.0.1:${port} (pid ${proc.pid})`);
   };
 
   const signal = async (sig: NodeJS.Signals): Promise<void> => {
@@ -245,47 +294,6 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * Starts a broker that outlives this process (for `revocable up`): same configuration as
- * {@link startKafkaBroker}, fixed ports and data directory, output appended to `logFile`.
- * Returns the JVM's pid once the broker accepts connections.
- */
-export async function launchDetachedBroker(options: {
-  port: number;
-  controllerPort: number;
-  dataDir: string;
-  logFile: string;
-  heap?: string;
-  log?: (line: string) => void;
-}): Promise<number> {
-  const libs = ensureKafkaJars(options.log);
-  const properties = writeBrokerConfig(options.dataDir, options.port, options.controllerPort);
-  formatStorage(libs, options.dataDir, properties);
-  const out = openSync(options.logFile, 'a');
-  const proc = spawn('java', javaArgs(libs, options.dataDir, options.heap ?? '512m', ['kafka.Kafka', properties]), {
-    stdio: ['ignore', out, out],
-    detached: true,
-  });
-  closeSync(out);
-  let exitCode: number | null = null;
-  proc.once('exit', (code) => (exitCode = code ?? -1));
-  proc.unref();
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exitCode !== null) throw new InfraError('ERR_BROKER_START_FAILED', `Kafka exited with ${exitCode} during start; see ${options.logFile}`);
-    try {
-      await waitForPort(options.port, 1000);
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        proc.kill('SIGKILL');
-        throw new InfraError('ERR_PORT_TIMEOUT', `Kafka did not answer on 127.0.0.1:${options.port} within 60 s; see ${options.logFile}`);
-      }
-    }
-  }
-  return proc.pid ?? -1;
 }
 
 /** Lists the jar names (for diagnostics and the README). */

@@ -1,7 +1,7 @@
 /**
  * The Revocable demo: what `./infra/revocable up` runs once the cluster is up.
  *
- *   node test/demo/demo.ts [--json]
+ *   node infra/src/demo.ts [--json]   (or ./infra/revocable demo, against a running cluster)
  *
  * Env: AUTH_URL, ORDERS_URL, PROFILE_URL (defaults: 127.0.0.1 ports 3000, 3001, 3002).
  *
