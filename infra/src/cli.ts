@@ -60,12 +60,12 @@ async function reset(): Promise<number> {
   await stopRecorded(dir, out);
   const file = secretsFile(dir);
   if (existsSync(file)) {
-    const { DEFAULT_POSTGRES } = await import('./dev-plan.ts');
+    const { postgresServer } = await import('./dev-plan.ts');
     const { readFileSync } = await import('node:fs');
     const secrets = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>;
     if (secrets.DATABASE_NAME) {
       const { dropDatabase } = await import('./database.ts');
-      const url = `${DEFAULT_POSTGRES}/${secrets.DATABASE_NAME}`;
+      const url = `${postgresServer()}/${secrets.DATABASE_NAME}`;
       out((await dropDatabase(url)) ? `dropped database ${secrets.DATABASE_NAME}` : `database ${secrets.DATABASE_NAME} did not exist`);
     }
   }

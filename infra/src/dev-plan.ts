@@ -71,8 +71,23 @@ export function devSecrets(dir: string): DevSecrets {
   return secrets;
 }
 
-/** The database server `up` uses when DATABASE_URL is not given. */
-export const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432';
+/**
+ * The PostgreSQL server on which `up` creates (and `reset` drops) the dev database when
+ * DATABASE_URL is not given: `POSTGRES_URL` (its path is ignored), default
+ * `postgres://postgres@127.0.0.1:5432`.
+ */
+export function postgresServer(env: NodeJS.ProcessEnv = process.env): string {
+  const raw = env['POSTGRES_URL'] || 'postgres://postgres@127.0.0.1:5432';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InfraError('ERR_INFRA_CONFIG', 'POSTGRES_URL must be a URL like postgres://postgres@127.0.0.1:5432');
+  }
+  url.pathname = '';
+  url.search = '';
+  return url.toString().replace(/\/$/, '');
+}
 
 /** The ports `up` uses, from the environment (no side effects; for `status`). */
 export function devPorts(env: NodeJS.ProcessEnv = process.env): Record<keyof typeof DEFAULT_PORTS, number> {
@@ -109,7 +124,7 @@ export function devPlan(env: NodeJS.ProcessEnv = process.env): DevPlan {
   }
   const secrets = devSecrets(dir);
   const kafkaBrokers = external ?? `127.0.0.1:${ports.kafka}`;
-  const databaseUrl = env['DATABASE_URL'] || `${DEFAULT_POSTGRES}/${secrets.DATABASE_NAME}`;
+  const databaseUrl = env['DATABASE_URL'] || `${postgresServer(env)}/${secrets.DATABASE_NAME}`;
   const services = planServices({
     ports: { auth: ports.auth, orders: ports.orders, profile: ports.profile },
     kafkaBrokers,

@@ -105,11 +105,25 @@ export async function portHolder(port: number): Promise<PortHolder | null> {
   return { port, pid, command: pid === null ? 'a process of another user or namespace' : commandLine(pid) || '?' };
 }
 
-/** Whether `pid` (or a child sharing its socket) listens on `port`. */
+/** Whether `pid` itself holds a listening socket on `port` (only that process's fds are read). */
 export async function listensOn(pid: number, port: number): Promise<boolean> {
   const inodes = listeningInodes(port);
   if (inodes === null) return accepts(port);
-  return inodes.size > 0 && pidsOwning(inodes).includes(pid);
+  if (inodes.size === 0) return false;
+  const wanted = new Set([...inodes].map((i) => `socket:[${i}]`));
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return fds.some((fd) => {
+    try {
+      return wanted.has(readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** One line naming the port, its role and who holds it. */
