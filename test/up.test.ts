@@ -231,6 +231,31 @@ describe('up', () => {
     await expectNothingRunning(runDir, ports);
   });
 
+  it('without Maven (and no cached Kafka jars) or without PostgreSQL: one line each with the fix, nothing started', { timeout: 60_000 }, async () => {
+    const ports = await freePorts();
+    const { runDir, env } = await checkout('noprereq');
+    const bin = mkdtempSync(join(tmpdir(), 'revocable-nomvn-'));
+    cleanups.push(async () => rmSync(bin, { recursive: true, force: true }));
+    mkdirSync(join(bin, 'bin'));
+    mkdirSync(join(bin, 'libs'));
+    symlinkSync(process.execPath, join(bin, 'bin', 'node'));
+    const java = ['/usr/bin/java', ...(process.env['JAVA_HOME'] ? [join(process.env['JAVA_HOME'], 'bin/java')] : [])].find((p) => existsSync(p));
+    expect(java, 'java is installed on this machine').toBeDefined();
+    symlinkSync(java ?? '', join(bin, 'bin', 'java'));
+    // A port nothing listens on stands for a PostgreSQL server that is not running.
+    const closed = Number((await freePorts()).KAFKA_PORT);
+    const deadDatabase = `postgres://postgres@127.0.0.1:${closed}/revocable_nowhere`;
+    const run = await cli(['up', '--no-demo'], { ...env, ...ports, PATH: join(bin, 'bin'), KAFKA_LIBS_DIR: join(bin, 'libs'), DATABASE_URL: deadDatabase });
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr)).toEqual([
+      'revocable up: mvn not found on PATH (needed once, to fetch the Kafka jars from Maven Central): install Maven (e.g. apt-get install -y maven) or set KAFKA_BROKERS to a running broker',
+      expect.stringMatching(new RegExp(`^revocable up: PostgreSQL at 127\\.0\\.0\\.1:${closed} does not answer \\(.*ECONNREFUSED.*\\): start it \\(.*\\) or set DATABASE_URL$`)),
+      'revocable up: nothing was started',
+    ]);
+    expect(run.stderr).not.toMatch(/Unhandled|TypeError|\n\s+at /);
+    await expectNothingRunning(runDir, ports);
+  });
+
   it("a service's configuration error is its one line, not old log lines, and what started is stopped", { timeout: 120_000 }, async () => {
     const ports = await freePorts();
     const { runDir, env } = await checkout('config');

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '@revocable/infra';
+import { freePort, ServiceProcess } from '@revocable/infra';
 import { createTransport, revocationTopicSpec } from '@revocable/events';
 import { kafkaBrokers, uniqueTopic } from './support/env.ts';
 
@@ -15,13 +15,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 // Generous: on a loaded 2-core machine a process start (TypeScript stripping, the Kafka client
 // library, the replay) can take tens of seconds; this is a deadline, not a timing check.
-async function waitFor(fn: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('waitFor timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const READY_DEADLINE_MS = 90_000;
 
 describe.each(['orders', 'profile'] as const)('%s as a process', (name) => {
   it('starts, becomes ready, answers 401 without a token and exits 0 on SIGTERM', async () => {
@@ -30,24 +24,23 @@ describe.each(['orders', 'profile'] as const)('%s as a process', (name) => {
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
     const port = await freePort();
-    const child = spawn(process.execPath, [`services/${name}/src/server.ts`], {
-      cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', PORT: String(port), KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const base = `http://127.0.0.1:${port}`;
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = once(child, 'exit');
+    // Only PATH and the documented variables: the service needs nothing else.
+    const service = ServiceProcess.spawn(
+      { name, port, url: base, env: { PORT: String(port), KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, LOG_LEVEL: 'info' } },
+      { baseEnv: { PATH: process.env['PATH'] ?? '' }, onLine: (line) => (output += `${line}\n`) },
+    );
+    const exited = once(service.child, 'exit');
     try {
-      const base = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200);
+      // Ready: /readyz 200 from this very process (its pid holds the listening socket).
+      await service.waitReady({ timeoutMs: READY_DEADLINE_MS });
       const res = await fetch(`${base}/v1/${name === 'orders' ? 'orders' : 'profile'}`, { headers: { authorization: 'Bearer not.a.jwt' } });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token", error_description="malformed"');
       expect((await fetch(`${base}/metrics`)).status).toBe(200);
     } finally {
-      child.kill('SIGTERM');
+      service.child.kill('SIGTERM');
     }
     const [code] = await exited;
     expect(code, output).toBe(0);
