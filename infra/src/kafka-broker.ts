@@ -156,10 +156,13 @@ export interface LaunchOptions {
   detached?: boolean;
   /** Called with the JVM's pid right after the spawn, before any waiting (record it there). */
   onSpawn?: (pid: number) => void;
-  /** How long the broker may take to listen, in milliseconds. Default 60000. */
+  /** How long the broker may take to listen, in milliseconds. Default 180000 (a JVM on a busy 2-core machine is slow). */
   startTimeoutMs?: number;
   log?: (line: string) => void;
 }
+
+/** Default deadline for a broker to listen after its spawn. */
+const START_TIMEOUT_MS = 180_000;
 
 /**
  * Checks Java (and Maven while the jars are missing), writes the configuration, formats the
@@ -189,13 +192,13 @@ export async function launchBroker(settings: BrokerSettings, options: LaunchOpti
   }
   if (options.detached) child.unref();
   options.onSpawn?.(child.pid);
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  const deadline = Date.now() + (options.startTimeoutMs ?? START_TIMEOUT_MS);
   for (;;) {
     if (failure) throw failure;
     if (await listensOn(child.pid, settings.port)) return child;
     if (Date.now() > deadline) {
       await killAndWait(child);
-      throw new InfraError('ERR_BROKER_START_FAILED', `Kafka did not listen on 127.0.0.1:${settings.port} within ${options.startTimeoutMs ?? 60_000} ms; see ${logFile}`);
+      throw new InfraError('ERR_BROKER_START_FAILED', `Kafka did not listen on 127.0.0.1:${settings.port} within ${options.startTimeoutMs ?? START_TIMEOUT_MS} ms; see ${logFile}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -218,7 +221,7 @@ export interface KafkaBrokerOptions {
   dataDir?: string;
   /** JVM max heap, e.g. `512m`. Default `512m`. */
   heap?: string;
-  /** How long to wait for the broker to listen, in milliseconds. Default 60000. */
+  /** How long to wait for the broker to listen, in milliseconds. Default 180000. */
   startTimeoutMs?: number;
   log?: (line: string) => void;
 }
