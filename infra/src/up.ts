@@ -193,7 +193,7 @@ export async function up(io: UpIo, options: { demo: boolean; env?: NodeJS.Proces
       }
       if (w.name === 'kafka') continue;
       const service = ServiceProcess.spawn(plan.services[w.name], { detached: true, logFile: join(dir, `${w.name}.log`), onSpawn: record(w), baseEnv: env });
-      await service.waitReady({ timeoutMs: 90_000, onTick: (i) => io.tick?.(`\r  ${spinner[i % spinner.length]} ${w.name.padEnd(8)} starting…`) });
+      await service.waitReady({ timeoutMs: 120_000, onTick: (i) => io.tick?.(`\r  ${spinner[i % spinner.length]} ${w.name.padEnd(8)} starting…`) });
       io.tick?.('\r\x1b[K');
       io.out(`  ✓ ${w.name.padEnd(8)} ready  ${plan.services[w.name].url} (pid ${service.pid})`);
     }

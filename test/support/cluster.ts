@@ -40,7 +40,7 @@ export interface ClusterOptions {
   env?: Partial<Record<ServiceName | 'all', Record<string, string>>>;
   /** Which services to start. Default all three. */
   services?: readonly ServiceName[];
-  /** Deadline for each service to answer 200 on `/readyz` (from its own pid), in milliseconds. Default 60000. */
+  /** Deadline for each service to answer 200 on `/readyz` (from its own pid), in milliseconds. Default 120000 (a deadline, not a timing check: a loaded 2-core machine starts a service in tens of seconds). */
   readyTimeoutMs?: number;
   /** Also stream the services' logs to this process's stderr (or set REVOCABLE_CLUSTER_LOGS=1). */
   echoLogs?: boolean;
@@ -119,7 +119,7 @@ const TEST_AUTH_ENV: Record<string, string> = {
  */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const wanted = options.services ?? SERVICE_NAMES;
-  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
   const echo = options.echoLogs ?? process.env['REVOCABLE_CLUSTER_LOGS'] === '1';
   const brokers = typeof options.kafkaBrokers === 'string' ? options.kafkaBrokers : options.kafkaBrokers.join(',');
   const topic = options.topic ?? `revocable.test.${randomUUID()}`;
