@@ -4,7 +4,7 @@
  * outlives the CLI, pid recorded the moment it is spawned); tests and benchmarks get a
  * {@link KafkaBroker} handle that can stop, kill and restart it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ const POM = join(REPO_ROOT, 'infra/kafka/pom.xml');
 /** Where `mvn dependency:copy-dependencies` puts the broker's jars (git-ignored); `KAFKA_LIBS_DIR` overrides. */
 export const KAFKA_LIBS_DIR = process.env['KAFKA_LIBS_DIR'] ?? join(REPO_ROOT, 'infra/.cache/kafka/libs');
 
-// Short-lived helper processes (mvn, kafka-storage): stopped too when `up` is interrupted.
+// Short-lived helper processes (kafka-storage): stopped too when `up` is interrupted.
 const helpers = new Set<ChildProcess>();
 
 /** Kills the helper processes still running (used by `up`'s interrupt handler). */
@@ -54,17 +54,18 @@ export function kafkaJarsCached(): boolean {
 
 /**
  * Makes sure the Kafka jars are in {@link KAFKA_LIBS_DIR}, fetching them from Maven Central
- * with `mvn dependency:copy-dependencies` when missing or when infra/kafka/pom.xml changed.
- * Throws `ERR_MAVEN_MISSING` / `ERR_MAVEN_FAILED` with the fix.
+ * with `mvn dependency:copy-dependencies` when missing or when infra/kafka/pom.xml changed
+ * (synchronous: callers outside the launcher use it too). Throws `ERR_MAVEN_MISSING` /
+ * `ERR_MAVEN_FAILED` with the fix. Returns the directory.
  */
-export async function ensureKafkaJars(log: (line: string) => void = () => {}): Promise<string> {
+export function ensureKafkaJars(log: (line: string) => void = () => {}): string {
   if (kafkaJarsCached()) return KAFKA_LIBS_DIR;
   requireMaven();
   log('fetching Apache Kafka jars from Maven Central (first run only)');
   rmSync(KAFKA_LIBS_DIR, { recursive: true, force: true });
-  const mvn = await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${KAFKA_LIBS_DIR}`, '-DincludeScope=runtime']);
-  if (mvn.status !== 0) {
-    const detail = mvn.output.trim().split('\n').slice(-3).join(' | ');
+  const mvn = spawnSync('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${KAFKA_LIBS_DIR}`, '-DincludeScope=runtime'], { encoding: 'utf8' });
+  if (mvn.error || mvn.status !== 0) {
+    const detail = mvn.error ? mvn.error.message : `${mvn.stdout}${mvn.stderr}`.trim().split('\n').slice(-3).join(' | ');
     throw new InfraError('ERR_MAVEN_FAILED', `mvn dependency:copy-dependencies failed (needs access to Maven Central): ${detail}`);
   }
   writeFileSync(join(KAFKA_LIBS_DIR, '.pom-sha256'), createHash('sha256').update(readFileSync(POM)).digest('hex'));
@@ -171,7 +172,7 @@ const START_TIMEOUT_MS = 180_000;
  */
 export async function launchBroker(settings: BrokerSettings, options: LaunchOptions = {}): Promise<ChildProcess> {
   requireJava();
-  const libs = await ensureKafkaJars(options.log);
+  const libs = ensureKafkaJars(options.log);
   const properties = writeBrokerConfig(settings.dataDir, settings.port, settings.controllerPort);
   await formatStorage(libs, settings.dataDir, properties);
   const logFile = settings.logFile ?? join(settings.dataDir, 'broker.log');
