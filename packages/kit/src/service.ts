@@ -78,7 +78,7 @@ function oneLine(error: unknown): string {
 
 /**
  * The `server.ts` of every Revocable service: parses the environment once (a bad value
- * prints `<name>: <VARIABLE>: <what is wrong and the fix>` and exits 1), builds the app
+ * prints `<name>: configuration error: <VARIABLE>: <what is wrong and the fix>` and exits 1), builds the app
  * (retrying while `startRetry` says the error is transient, then `<name>: failed to start:
  * <code> <message>` and exit 1), listens, and on SIGTERM/SIGINT closes the app (its
  * `onClose` hooks stop consumers, relays and pools) before exiting 0, or 1 when closing
@@ -95,7 +95,7 @@ export async function runService<C extends ServerConfig>(options: RunServiceOpti
   try {
     config = options.loadConfig(process.env);
   } catch (error) {
-    if (error instanceof ConfigError) return fail(error.message);
+    if (error instanceof ConfigError) return fail(`configuration error: ${error.message}`);
     throw error;
   }
 
