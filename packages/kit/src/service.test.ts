@@ -66,6 +66,6 @@ describe('runService', () => {
   it('refuses a bad setting with one line naming the variable, exit 1, before building anything', async () => {
     const { code, stderr } = await serve({ PORT: 'eighty' }, { failures: 0, code: '', retriable: false }).exited;
     expect(code).toBe(1);
-    expect(stderr).toBe('demo: PORT: must be an integer between 0 and 65535, got "eighty"\n');
+    expect(stderr).toBe('demo: configuration error: PORT: must be an integer between 0 and 65535, got "eighty"\n');
   });
 });
