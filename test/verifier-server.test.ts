@@ -59,6 +59,6 @@ describe.each(['orders', 'profile'] as const)('%s as a process', (name) => {
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const [code] = await once(child, 'exit');
     expect(code).toBe(1);
-    expect(stderr).toBe(`${name}: PORT: must be an integer between 0 and 65535, got "eighty"\n`);
+    expect(stderr).toBe(`${name}: configuration error: PORT: must be an integer between 0 and 65535, got "eighty"\n`);
   });
 });
