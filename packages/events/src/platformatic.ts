@@ -21,6 +21,8 @@ const SET = 0; // IncrementalAlterConfigs operation
 const TOPIC_RESOURCE = 2;
 const LATEST = -1n;
 const EARLIEST = -2n;
+/** How long a subscription waits at start for a topic whose partitions the broker is still settling, in ms. */
+const START_SETTLE_MS = 10_000;
 const ACKS_ALL = -1;
 
 type Library = typeof import('@platformatic/kafka');
@@ -295,12 +297,22 @@ class BroadcastReader implements BroadcastSubscription {
   }
 
   async start(): Promise<void> {
-    // The first metadata read surfaces a wrong address or bad credentials to the caller.
-    try {
-      await this.#refreshMetadata();
-    } catch (error) {
-      await this.#consumer.close(true).catch(() => undefined);
-      throw wrap(error, `subscribing to ${this.#options.topic}`);
+    // The first metadata read surfaces a wrong address or bad credentials to the caller. A
+    // broker that answers but has not settled a new topic's partitions yet (stale metadata,
+    // e.g. NOT_LEADER_OR_FOLLOWER right after creation) is waited for, within a bound.
+    const deadline = Date.now() + START_SETTLE_MS;
+    for (;;) {
+      try {
+        await this.#refreshMetadata();
+        break;
+      } catch (error) {
+        if (findError(error, 'hasStaleMetadata', true) !== null && Date.now() < deadline) {
+          await delay(100);
+          continue;
+        }
+        await this.#consumer.close(true).catch(() => undefined);
+        throw wrap(error, `subscribing to ${this.#options.topic}`);
+      }
     }
     this.#loop = this.#run();
   }
