@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,30 +14,12 @@ import { createKafkaTransport, encodeEvent, revocationTopicSpec, type EventProdu
 import { freePort } from '@revocable/infra';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { gateCaddySnippet, startCaddy, type Caddy } from './support/caddy.ts';
+import { rawRequest } from './support/http.ts';
 import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 import { startEchoUpstream, startGate, startStaticJwks, type EchoUpstream, type GateProcess } from './support/gate.ts';
 
 const ISSUER = 'https://auth.gate-caddy.test';
 const CADDY_EXAMPLE = fileURLToPath(new URL('../services/gate/deploy/Caddyfile', import.meta.url));
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function raw(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('gate behind Caddy forward_auth, in front of a Python upstream', () => {
   const topic = uniqueTopic('test.gate.caddy');
@@ -99,17 +80,17 @@ describe('gate behind Caddy forward_auth, in front of a Python upstream', () => 
 
   it('a valid token reaches the upstream with the identity headers; forged ones are dropped', async () => {
     const sid = randomUUID();
-    const res = await raw(port, 'POST', '/orders/1?x=1', { authorization: `Bearer ${await token({ sid, scope: 'orders:write', client_id: 'cli' })}`, 'x-auth-subject': 'forged' });
+    const res = await rawRequest(port, 'POST', '/orders/1?x=1', { authorization: `Bearer ${await token({ sid, scope: 'orders:write', client_id: 'cli' })}`, 'x-auth-subject': 'forged' });
     expect(res.status, res.body).toBe(200);
     const seen = JSON.parse(res.body) as { method: string; path: string; headers: Record<string, string> };
     expect(seen.method).toBe('POST');
     expect(seen.path).toBe('/orders/1?x=1');
     expect(seen.headers).toMatchObject({ 'x-auth-subject': 'caddy-user', 'x-auth-session': sid, 'x-auth-scope': 'orders:write', 'x-auth-client': 'cli' });
-    const noClient = await raw(port, 'GET', '/orders', { authorization: `Bearer ${await token()}`, 'x-auth-client': 'forged' });
+    const noClient = await rawRequest(port, 'GET', '/orders', { authorization: `Bearer ${await token()}`, 'x-auth-client': 'forged' });
     expect(noClient.status).toBe(200);
     expect((JSON.parse(noClient.body) as { headers: Record<string, string> }).headers['x-auth-client'] ?? '').toBe('');
 
-    const pub = await raw(port, 'GET', '/public/x', { 'x-auth-subject': 'forged', 'x-auth-client': 'forged' });
+    const pub = await rawRequest(port, 'GET', '/public/x', { 'x-auth-subject': 'forged', 'x-auth-client': 'forged' });
     expect(pub.status).toBe(200);
     const pubSeen = JSON.parse(pub.body) as { headers: Record<string, string> };
     // Caddy 2.6 copies the gate's empty values (never the client's): empty means none.
@@ -118,14 +99,14 @@ describe('gate behind Caddy forward_auth, in front of a Python upstream', () => 
   });
 
   it('denials reach the client as the gate answered them: 401, 403 with scope, 400 for path tricks', async () => {
-    const none = await raw(port, 'GET', '/orders');
+    const none = await rawRequest(port, 'GET', '/orders');
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer');
     expect(JSON.parse(none.body)).toMatchObject({ error: 'invalid_token', reason: 'missing_token' });
-    const noScope = await raw(port, 'POST', '/orders', { authorization: `Bearer ${await token()}` });
+    const noScope = await rawRequest(port, 'POST', '/orders', { authorization: `Bearer ${await token()}` });
     expect(noScope.status).toBe(403);
     expect(noScope.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="orders:write"');
-    const sneaky = await raw(port, 'GET', '/public/..%2Forders');
+    const sneaky = await rawRequest(port, 'GET', '/public/..%2Forders');
     expect(sneaky.status).toBe(400);
     expect(sneaky.headers['x-auth-reason']).toBe('encoded_separator');
   });
@@ -133,11 +114,11 @@ describe('gate behind Caddy forward_auth, in front of a Python upstream', () => 
   it('a session revoked on the topic is refused through Caddy within the deadline', async () => {
     const sid = randomUUID();
     const t = await token({ sid });
-    expect((await raw(port, 'GET', '/orders', { authorization: `Bearer ${t}` })).status).toBe(200);
+    expect((await rawRequest(port, 'GET', '/orders', { authorization: `Bearer ${t}` })).status).toBe(200);
     await producer.send(topic, [{ key: 'caddy-user', value: encodeEvent({ v: 1, id: randomUUID(), at: Date.now(), type: 'session.revoked', sub: 'caddy-user', sid, reason: 'logout', until: Math.floor(Date.now() / 1000) + 900 }) }]);
     const denied = await waitFor(
       async () => {
-        const res = await raw(port, 'GET', '/orders', { authorization: `Bearer ${t}` });
+        const res = await rawRequest(port, 'GET', '/orders', { authorization: `Bearer ${t}` });
         return res.status === 401 ? res : false;
       },
       { timeoutMs: 5_000, intervalMs: 10, what: 'Caddy to refuse the revoked token' },

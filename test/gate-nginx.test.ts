@@ -11,7 +11,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,32 +19,13 @@ import { freePort } from '@revocable/infra';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { startCluster, type Cluster } from './support/cluster.ts';
 import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
+import { rawRequest, type RawAnswer } from './support/http.ts';
 import { BootstrapRelay, startEchoUpstream, startGate, startMergedJwks, type EchoUpstream, type GateProcess } from './support/gate.ts';
 import { gateNginxSnippet, startNginx, type Nginx } from './support/nginx.ts';
 
 const NGINX_EXAMPLE = fileURLToPath(new URL('../services/gate/deploy/nginx.conf', import.meta.url));
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** A raw HTTP request: node:http sends the path exactly as given (fetch would normalise `..`). */
-function raw(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const echoed = (answer: Answer) => JSON.parse(answer.body) as { method: string; path: string; headers: Record<string, string> };
+const echoed = (answer: RawAnswer) => JSON.parse(answer.body) as { method: string; path: string; headers: Record<string, string> };
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub: string; sid: string };
 
 describe('gate behind nginx auth_request, in front of a Python upstream', () => {
@@ -130,7 +110,7 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
   it('a valid token reaches the upstream with the identity headers; a forged one never does', async () => {
     const token = await newUserToken();
     const { sub, sid } = claimsOf(token);
-    const res = await raw(nginxPort, 'GET', '/orders/7?x=1', { ...bearer(token), 'x-auth-subject': 'forged' });
+    const res = await rawRequest(nginxPort, 'GET', '/orders/7?x=1', { ...bearer(token), 'x-auth-subject': 'forged' });
     expect(res.status, res.body).toBe(200);
     const seen = echoed(res);
     expect(seen.path).toBe('/orders/7?x=1');
@@ -138,14 +118,14 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
     expect(seen.headers['x-auth-session']).toBe(sid);
     expect(seen.headers['x-auth-client']).toBeUndefined();
 
-    const scoped = await raw(nginxPort, 'POST', '/orders', bearer(await scopedToken('orders:read orders:write', 'mobile-app')));
+    const scoped = await rawRequest(nginxPort, 'POST', '/orders', bearer(await scopedToken('orders:read orders:write', 'mobile-app')));
     expect(scoped.status, scoped.body).toBe(200);
     expect(echoed(scoped).method).toBe('POST');
     expect(echoed(scoped).headers).toMatchObject({ 'x-auth-subject': 'scoped-user', 'x-auth-scope': 'orders:read orders:write', 'x-auth-client': 'mobile-app' });
   });
 
   it('a public route passes without a token, and strips identity headers a client sends', async () => {
-    const res = await raw(nginxPort, 'GET', '/public/index.html', { 'x-auth-subject': 'admin', 'x-auth-scope': 'orders:admin' });
+    const res = await rawRequest(nginxPort, 'GET', '/public/index.html', { 'x-auth-subject': 'admin', 'x-auth-scope': 'orders:admin' });
     expect(res.status, res.body).toBe(200);
     const seen = echoed(res);
     expect(seen.path).toBe('/public/index.html');
@@ -154,11 +134,11 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
   });
 
   it('no token or a bad one: 401 with WWW-Authenticate and the reason, and the upstream is not called', async () => {
-    const none = await raw(nginxPort, 'GET', '/orders');
+    const none = await rawRequest(nginxPort, 'GET', '/orders');
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer');
     expect(none.headers['x-auth-reason']).toBe('missing_token');
-    const bad = await raw(nginxPort, 'GET', '/orders', bearer('not.a.jwt'));
+    const bad = await rawRequest(nginxPort, 'GET', '/orders', bearer('not.a.jwt'));
     expect(bad.status).toBe(401);
     expect(bad.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="malformed"');
     expect(JSON.parse(bad.body)).toEqual({ error: 'invalid_token', reason: 'malformed' });
@@ -166,11 +146,11 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
 
   it('a token without the route\'s scope gets 403 insufficient_scope with the scope attribute', async () => {
     // The auth service's tokens carry no scope today: refused on the write rule.
-    const plain = await raw(nginxPort, 'POST', '/orders', bearer(await newUserToken()));
+    const plain = await rawRequest(nginxPort, 'POST', '/orders', bearer(await newUserToken()));
     expect(plain.status).toBe(403);
     expect(plain.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="orders:write"');
     expect(plain.headers['x-auth-reason']).toBe('insufficient_scope');
-    const readOnly = await raw(nginxPort, 'DELETE', '/orders/1', bearer(await scopedToken('orders:read')));
+    const readOnly = await rawRequest(nginxPort, 'DELETE', '/orders/1', bearer(await scopedToken('orders:read')));
     expect(readOnly.status).toBe(403);
     expect(readOnly.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="orders:write"');
   });
@@ -179,9 +159,9 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
     const token = await newUserToken();
     // /public/../admin is /admin for the upstream, so the admin rule applies.
     for (const path of ['/public/../admin', '/public/%2e%2e/admin', '/public/.%2E/admin/users', '//public/../admin']) {
-      const anonymous = await raw(nginxPort, 'GET', path);
+      const anonymous = await rawRequest(nginxPort, 'GET', path);
       expect(anonymous.status, path).toBe(401);
-      const noScope = await raw(nginxPort, 'GET', path, bearer(token));
+      const noScope = await rawRequest(nginxPort, 'GET', path, bearer(token));
       expect(noScope.status, path).toBe(403);
       expect(noScope.headers['www-authenticate'], path).toBe('Bearer error="insufficient_scope", scope="orders:admin"');
     }
@@ -190,25 +170,25 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
       ['/public/%252e%252e/admin', 'ambiguous_encoding'],
       ['/public/..;/admin', 'ambiguous_encoding'],
     ] as const) {
-      const res = await raw(nginxPort, 'GET', path, bearer(token));
+      const res = await rawRequest(nginxPort, 'GET', path, bearer(token));
       expect(res.status, path).toBe(400);
       expect(res.headers['x-auth-reason'], path).toBe(reason);
     }
     // Nothing covers /elsewhere: denied, not passed.
-    const uncovered = await raw(nginxPort, 'GET', '/elsewhere', bearer(token));
+    const uncovered = await rawRequest(nginxPort, 'GET', '/elsewhere', bearer(token));
     expect(uncovered.status).toBe(403);
     expect(uncovered.headers['x-auth-reason']).toBe('no_route');
   });
 
   it('after logout the same token gets 401 revoked within the propagation time', async () => {
     const token = await newUserToken();
-    expect((await raw(nginxPort, 'GET', '/orders', bearer(token))).status).toBe(200);
+    expect((await rawRequest(nginxPort, 'GET', '/orders', bearer(token))).status).toBe(200);
     const logout = await fetch(`${cluster.authUrl}/v1/logout`, { method: 'POST', headers: bearer(token) });
     expect(logout.status).toBe(204);
     const loggedOutAt = performance.now();
     const denied = await waitFor(
       async () => {
-        const res = await raw(nginxPort, 'GET', '/orders', bearer(token));
+        const res = await rawRequest(nginxPort, 'GET', '/orders', bearer(token));
         return res.status === 401 ? res : false;
       },
       { timeoutMs: 5_000, intervalMs: 5, what: 'nginx to refuse the logged-out token' },
@@ -222,11 +202,11 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
   it('a restarted gate answers 503 until it caught up, then refuses the token revoked while it was down', async () => {
     const kept = await newUserToken();
     const revoked = await newUserToken();
-    expect((await raw(nginxPort, 'GET', '/orders', bearer(revoked))).status).toBe(200);
+    expect((await rawRequest(nginxPort, 'GET', '/orders', bearer(revoked))).status).toBe(200);
 
     expect(await gate.stop()).toBe(0);
     // The gate is down: nginx fails closed.
-    const down = await raw(nginxPort, 'GET', '/orders', bearer(kept));
+    const down = await rawRequest(nginxPort, 'GET', '/orders', bearer(kept));
     expect(down.status).toBe(503);
     expect(down.headers['x-auth-reason']).toBe('gate_unavailable');
 
@@ -236,19 +216,19 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
     // Kafka held out of reach: the restarted gate listens but cannot catch up.
     await relay.shut();
     gate = await startGate(gatePort, gateEnv);
-    const notReady = await raw(nginxPort, 'GET', '/orders', bearer(kept));
+    const notReady = await rawRequest(nginxPort, 'GET', '/orders', bearer(kept));
     expect(notReady.status).toBe(503);
     expect(notReady.headers['x-auth-reason']).toBe('not_ready');
     expect(notReady.headers['retry-after']).toBe('1');
     expect((await fetch(`${gate.url}/readyz`)).status).toBe(503);
-    const publicMeanwhile = await raw(nginxPort, 'GET', '/public/x');
+    const publicMeanwhile = await rawRequest(nginxPort, 'GET', '/public/x');
     expect(publicMeanwhile.status).toBe(200);
 
     await relay.open();
     const seen: number[] = [];
     await waitFor(
       async () => {
-        const res = await raw(nginxPort, 'GET', '/orders', bearer(revoked));
+        const res = await rawRequest(nginxPort, 'GET', '/orders', bearer(revoked));
         seen.push(res.status);
         return res.status !== 503;
       },
@@ -257,8 +237,8 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
     // Every answer was 503 until it caught up; the first other one already refuses the token.
     expect(seen.slice(0, -1).every((s) => s === 503), JSON.stringify(seen)).toBe(true);
     expect(seen.at(-1)).toBe(401);
-    expect((await raw(nginxPort, 'GET', '/orders', bearer(revoked))).headers['x-auth-reason']).toBe('revoked');
-    expect((await raw(nginxPort, 'GET', '/orders', bearer(kept))).status).toBe(200);
+    expect((await rawRequest(nginxPort, 'GET', '/orders', bearer(revoked))).headers['x-auth-reason']).toBe('revoked');
+    expect((await rawRequest(nginxPort, 'GET', '/orders', bearer(kept))).status).toBe(200);
   }, 240_000);
 
   it('the gate reports its checks on /metrics', async () => {

@@ -16,6 +16,7 @@ export {
   startKafkaBroker,
   writeBrokerConfig,
   type BrokerSettings,
+  type ExtraListener,
   type KafkaBroker,
   type KafkaBrokerOptions,
   type LaunchOptions,

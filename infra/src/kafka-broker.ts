@@ -73,6 +73,20 @@ export function ensureKafkaJars(log: (line: string) => void = () => {}): string 
 }
 
 /** What a broker is started with. */
+/**
+ * A further PLAINTEXT listener of the broker, advertised at another port: Kafka answers
+ * metadata with the addresses of the listener a request came in on, so a client bootstrapped
+ * there keeps every connection on it (the fault suite puts a cuttable proxy in front of each).
+ */
+export interface ExtraListener {
+  /** Listener name, upper case, e.g. `V0`. */
+  name: string;
+  /** Port the broker listens on for this listener. */
+  port: number;
+  /** Port clients are told to use (a proxy in front of `port`). */
+  advertisedPort: number;
+}
+
 export interface BrokerSettings {
   /** Client (PLAINTEXT) port on 127.0.0.1. */
   port: number;
@@ -84,22 +98,31 @@ export interface BrokerSettings {
   logFile?: string;
   /** JVM max heap, e.g. `512m`. Default `512m`. */
   heap?: string;
+  /** Processors the JVM may believe it has (`-XX:ActiveProcessorCount`). Default: the machine's. */
+  cpus?: number;
+  /** Listeners besides the client one. Default none. */
+  extraListeners?: readonly ExtraListener[];
 }
 
 /** Writes server.properties and log4j.properties for a single-node KRaft broker on loopback. */
-export function writeBrokerConfig(dataDir: string, port: number, controllerPort: number): string {
+export function writeBrokerConfig(settings: BrokerSettings): string {
+  const { dataDir, port, controllerPort } = settings;
+  const extra = settings.extraListeners ?? [];
   mkdirSync(join(dataDir, 'log'), { recursive: true });
   const properties = join(dataDir, 'server.properties');
+  const listen = [`PLAINTEXT://127.0.0.1:${port}`, ...extra.map((l) => `${l.name}://127.0.0.1:${l.port}`)];
+  const advertise = [`PLAINTEXT://127.0.0.1:${port}`, ...extra.map((l) => `${l.name}://127.0.0.1:${l.advertisedPort}`)];
+  const protocols = ['PLAINTEXT', ...extra.map((l) => l.name), 'CONTROLLER'].map((name) => `${name}:PLAINTEXT`);
   writeFileSync(
     properties,
     [
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=${[...listen, `CONTROLLER://127.0.0.1:${controllerPort}`].join(',')}`,
+      `advertised.listeners=${advertise.join(',')}`,
       'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `listener.security.protocol.map=${protocols.join(',')}`,
       'inter.broker.listener.name=PLAINTEXT',
       `log.dirs=${join(dataDir, 'log')}`,
       'num.partitions=3',
@@ -127,12 +150,13 @@ export function writeBrokerConfig(dataDir: string, port: number, controllerPort:
   return properties;
 }
 
-function javaArgs(libs: string, dataDir: string, heap: string, main: string[]): string[] {
+function javaArgs(libs: string, dataDir: string, heap: string, main: string[], cpus?: number): string[] {
   return [
     `-Xmx${heap}`,
     '-Xms128m',
     '-XX:+UseG1GC',
     '-XX:TieredStopAtLevel=1',
+    ...(cpus !== undefined ? [`-XX:ActiveProcessorCount=${cpus}`] : []),
     '-Djava.awt.headless=true',
     `-Dlog4j.configuration=file:${join(dataDir, 'log4j.properties')}`,
     '-cp',
@@ -167,17 +191,18 @@ const START_TIMEOUT_MS = 180_000;
 
 /**
  * Checks Java (and Maven while the jars are missing), writes the configuration, formats the
- * storage once, spawns the JVM and resolves once *that* pid listens on the client port.
+ * storage once, spawns the JVM and resolves once *that* pid listens on the client port and on
+ * every extra listener.
  * On any failure the JVM is killed before the error (one line, `InfraError`) is thrown.
  */
 export async function launchBroker(settings: BrokerSettings, options: LaunchOptions = {}): Promise<ChildProcess> {
   requireJava();
   const libs = ensureKafkaJars(options.log);
-  const properties = writeBrokerConfig(settings.dataDir, settings.port, settings.controllerPort);
+  const properties = writeBrokerConfig(settings);
   await formatStorage(libs, settings.dataDir, properties);
   const logFile = settings.logFile ?? join(settings.dataDir, 'broker.log');
   const out = openSync(logFile, 'a');
-  const child = spawn('java', javaArgs(libs, settings.dataDir, settings.heap ?? '512m', ['kafka.Kafka', properties]), {
+  const child = spawn('java', javaArgs(libs, settings.dataDir, settings.heap ?? '512m', ['kafka.Kafka', properties], settings.cpus), {
     stdio: ['ignore', out, out],
     detached: options.detached ?? false,
   });
@@ -194,15 +219,21 @@ export async function launchBroker(settings: BrokerSettings, options: LaunchOpti
   if (options.detached) child.unref();
   options.onSpawn?.(child.pid);
   const deadline = Date.now() + (options.startTimeoutMs ?? START_TIMEOUT_MS);
+  const ports = [settings.port, ...(settings.extraListeners ?? []).map((l) => l.port)];
   for (;;) {
     if (failure) throw failure;
-    if (await listensOn(child.pid, settings.port)) return child;
+    if (await listensOnAll(child.pid, ports)) return child;
     if (Date.now() > deadline) {
       await killAndWait(child);
       throw new InfraError('ERR_BROKER_START_FAILED', `Kafka did not listen on 127.0.0.1:${settings.port} within ${options.startTimeoutMs ?? START_TIMEOUT_MS} ms; see ${logFile}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+async function listensOnAll(pid: number, ports: readonly number[]): Promise<boolean> {
+  for (const port of ports) if (!(await listensOn(pid, port))) return false;
+  return true;
 }
 
 async function killAndWait(child: ChildProcess): Promise<void> {

@@ -1,19 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, KafkaConfig, LogEntry, Producer } from 'kafkajs';
 import type { KafkaConnectionOptions } from './options.ts';
-import {
-  TransportError,
-  isTransportError,
-  type BroadcastSubscription,
-  type BroadcastSubscriptionOptions,
-  type EventProducer,
-  type EventTransport,
-  type IncomingRecord,
-  type OutgoingRecord,
-  type TopicAdmin,
-  type TopicSpec,
-  type TransportErrorCode,
-} from './transport.ts';
+import { TransportError, isTransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventProducer, type EventTransport, type IncomingRecord, type OutgoingRecord, type TopicAdmin, type TopicSpec, type TransportErrorCode } from './transport.ts';
 
 // kafkajs is CommonJS: Node's ESM loader does not see its named exports (vitest's transform
 // does), so everything comes from the default export. Loaded on first use: a service on the

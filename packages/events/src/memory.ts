@@ -1,15 +1,5 @@
 import { javaPartition } from './murmur2.ts';
-import {
-  TransportError,
-  type BroadcastSubscription,
-  type BroadcastSubscriptionOptions,
-  type EventProducer,
-  type EventTransport,
-  type IncomingRecord,
-  type OutgoingRecord,
-  type TopicAdmin,
-  type TopicSpec,
-} from './transport.ts';
+import { TransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventProducer, type EventTransport, type IncomingRecord, type OutgoingRecord, type TopicAdmin, type TopicSpec } from './transport.ts';
 
 interface StoredRecord {
   key: Buffer | null;

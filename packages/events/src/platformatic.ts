@@ -1,18 +1,6 @@
 import type { Admin, BaseOptions, ClusterMetadata, Consumer, MessageToProduce, Producer } from '@platformatic/kafka';
 import { murmur2 } from './murmur2.ts';
-import {
-  TransportError,
-  isTransportError,
-  type BroadcastSubscription,
-  type BroadcastSubscriptionOptions,
-  type EventProducer,
-  type EventTransport,
-  type IncomingRecord,
-  type OutgoingRecord,
-  type TopicAdmin,
-  type TopicSpec,
-  type TransportErrorCode,
-} from './transport.ts';
+import { TransportError, isTransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventProducer, type EventTransport, type IncomingRecord, type OutgoingRecord, type TopicAdmin, type TopicSpec, type TransportErrorCode } from './transport.ts';
 import type { KafkaConnectionOptions } from './options.ts';
 
 const IS_CONTROL_BATCH = 0b10_0000;
