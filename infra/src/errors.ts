@@ -2,6 +2,8 @@
  * Every failure of the infrastructure code is an {@link InfraError} with a stable `code`
  * and a one-line `message` that names what is wrong and how to fix it.
  */
+import { CodedError } from '@revocable/protocol';
+
 export type InfraErrorCode =
   /** `java` is not on PATH (needed for the Kafka broker). */
   | 'ERR_JAVA_MISSING'
@@ -25,11 +27,4 @@ export type InfraErrorCode =
   | 'ERR_INTERRUPTED';
 
 /** A failure of the orchestrator; `message` is one line meant for the user. */
-export class InfraError extends Error {
-  readonly code: InfraErrorCode;
-  constructor(code: InfraErrorCode, message: string) {
-    super(message);
-    this.name = 'InfraError';
-    this.code = code;
-  }
-}
+export class InfraError extends CodedError<InfraErrorCode> {}

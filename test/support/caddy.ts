@@ -4,16 +4,13 @@
  * no automatic HTTPS. `stop()` ends it and removes the dir.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDebianPackage } from './apt.ts';
+import { superviseDaemon, type Daemon } from './daemon.ts';
 
-export interface Caddy {
-  output(): string;
-  stop(): Promise<void>;
-}
+export type Caddy = Daemon;
 
 /** Starts Caddy with `siteBlocks` after a global block turning admin and auto-HTTPS off; waits for `port`. */
 export async function startCaddy(siteBlocks: string, port: number): Promise<Caddy> {
@@ -21,42 +18,11 @@ export async function startCaddy(siteBlocks: string, port: number): Promise<Cadd
   const dir = mkdtempSync(join(tmpdir(), 'revocable-caddy-'));
   const file = join(dir, 'Caddyfile');
   writeFileSync(file, `{\n\tadmin off\n\tauto_https off\n}\n\n${siteBlocks}`);
-  let output = '';
   const child = spawn(binary, ['run', '--config', file, '--adapter', 'caddyfile'], {
     env: { PATH: process.env['PATH'] ?? '', HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
-  process.once('exit', () => child.kill('SIGKILL'));
-  const stop = async () => {
-    if (!exited) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exit;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 15_000;
-  while (!(await accepts(port))) {
-    if (exited || Date.now() > deadline) {
-      await stop();
-      throw new Error(`caddy did not listen on ${port}: ${output.trim().split('\n').slice(-5).join(' | ')}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { output: () => output, stop };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
+  return superviseDaemon(child, { name: 'caddy', ports: [port], dir });
 }
 
 /** The gate's Caddy example (services/gate/deploy/Caddyfile) with its ports replaced. */

@@ -4,11 +4,11 @@
  * the ports the caller chose. `stop()` ends it (SIGQUIT, then SIGKILL) and removes the dir.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDebianPackage } from './apt.ts';
+import { superviseDaemon } from './daemon.ts';
 
 export interface Nginx {
   /** The prefix directory (config, logs). */
@@ -52,42 +52,9 @@ ${httpBlock}
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  let output = '';
   const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr', '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
-  process.once('exit', () => child.kill('SIGKILL'));
-
-  const stop = async () => {
-    if (!exited) {
-      child.kill('SIGQUIT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exit;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 15_000;
-  for (const port of ports) {
-    while (!(await accepts(port))) {
-      if (exited || Date.now() > deadline) {
-        await stop();
-        throw new NginxError(`nginx did not listen on ${port}: ${output.trim().split('\n').slice(-5).join(' | ')}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return { dir, output: () => output, stop };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
+  const daemon = await superviseDaemon(child, { name: 'nginx', ports, dir, stopSignal: 'SIGQUIT', failure: (message) => new NginxError(message) });
+  return { dir, ...daemon };
 }
 
 /** The gate's nginx example (services/gate/deploy/nginx.conf) with its ports replaced. */

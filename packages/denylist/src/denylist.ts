@@ -1,5 +1,5 @@
 import type { RevocableEvent } from '@revocable/events';
-import type { DenialKind } from '@revocable/protocol';
+import { CodedError, type DenialKind } from '@revocable/protocol';
 import { createIdHasher, type IdHash64, type IdHasher } from './hash.ts';
 import { ExpiringHashTable } from './table.ts';
 
@@ -59,14 +59,7 @@ export interface DenylistSize {
 export type DenylistErrorCode = 'ERR_DENYLIST_INVALID_ARGUMENT' | 'ERR_DENYLIST_INVALID_CLOCK';
 
 /** Thrown for a programming error: an argument of the wrong type/range, or a clock returning a non-number. */
-export class DenylistError extends Error {
-  readonly code: DenylistErrorCode;
-  constructor(code: DenylistErrorCode, message: string) {
-    super(message);
-    this.name = 'DenylistError';
-    this.code = code;
-  }
-}
+export class DenylistError extends CodedError<DenylistErrorCode> {}
 
 const MAX_EXPIRES_AT = 0xffff_ffff;
 const MAX_VERSION = 0xffff_ffff;

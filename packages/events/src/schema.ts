@@ -6,7 +6,7 @@
  * forget the entry then without knowing the issuer's TTL settings.
  */
 
-import { EVENT_TYPES, type EventRejectCode, type EventType } from '@revocable/protocol';
+import { CodedError, EVENT_TYPES, type EventRejectCode, type EventType } from '@revocable/protocol';
 
 /** Current schema version written by producers. Consumers accept versions they know. */
 export const EVENT_SCHEMA_VERSION = 1;
@@ -102,14 +102,7 @@ export function eventKey(event: RevocableEvent): string | null {
 export type { EventRejectCode };
 
 /** Thrown by {@link encodeEvent} when a producer tries to publish an invalid event. */
-export class EventValidationError extends Error {
-  readonly code: EventRejectCode;
-  constructor(code: EventRejectCode, message: string) {
-    super(message);
-    this.name = 'EventValidationError';
-    this.code = code;
-  }
-}
+export class EventValidationError extends CodedError<EventRejectCode> {}
 
 export type ParseResult =
   | { ok: true; event: RevocableEvent }

@@ -211,3 +211,21 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
+
+/**
+ * Base of the errors the packages throw for a caller to match: a stable machine `code`
+ * (callers match it, never the class name) and a one-line `message` for people. `name` is
+ * the subclass's own name.
+ *
+ * @example
+ * class DenylistError extends CodedError<'ERR_DENYLIST_INVALID_ARGUMENT'> {}
+ * try { … } catch (e) { if (e instanceof CodedError && e.code === 'ERR_DENYLIST_INVALID_ARGUMENT') … }
+ */
+export class CodedError<Code extends string = string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
