@@ -12,6 +12,7 @@ import { createPool, type Pool } from './db.ts';
 import { AuthError } from './errors.ts';
 import { CachedKeyResolver } from './key-resolver.ts';
 import { KeyStore } from './keys.ts';
+import { hashQueueFromConfig } from './hash-queue.ts';
 import { createMetrics, type AuthMetrics } from './metrics.ts';
 import { expectedMigrations, runMigrations } from './migrate.ts';
 import { createPasswordHasher, type PasswordHasher } from './password.ts';
@@ -47,6 +48,8 @@ export interface ServiceDeps {
   pool: Pool;
   keys: KeyStore;
   hasher: PasswordHasher;
+  /** Hashes registrations (the registration lane of the hashing queue); default `hasher`. */
+  registrationHasher?: PasswordHasher;
   metrics?: AuthMetrics;
   log?: Pick<Logger, 'info' | 'warn'>;
   now: () => number;
@@ -57,7 +60,7 @@ export interface ServiceDeps {
  * needs. Used by {@link buildApp} and by the service tests.
  */
 export function createServices(config: AuthConfig, deps: ServiceDeps): AuthServices {
-  const { pool, keys, hasher, metrics, log, now } = deps;
+  const { pool, keys, hasher, registrationHasher, metrics, log, now } = deps;
   const window = { accessTtlSeconds: config.accessTtlSeconds, clockSkewSeconds: config.clockSkewSeconds };
   const events = createEventBuilder(window);
   const resolver = new CachedKeyResolver({ load: () => keys.publicKeys(), ttlMs: config.keyCacheTtlSeconds * 1000, now });
@@ -81,7 +84,7 @@ export function createServices(config: AuthConfig, deps: ServiceDeps): AuthServi
   });
   return {
     tokens,
-    accounts: new AccountService({ pool, tokens, revocations, throttle, hasher, passwordMinLength: config.passwordMinLength, log, now }),
+    accounts: new AccountService({ pool, tokens, revocations, throttle, hasher, registrationHasher, passwordMinLength: config.passwordMinLength, log, now }),
     sessions: new SessionService({
       pool,
       tokens,
@@ -182,9 +185,18 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     await pool.end().catch(() => {});
     throw error;
   }
-  const hasher = createPasswordHasher(config.passwordScryptCost);
-  await hasher.prepare();
-  const services = createServices(config, { pool, keys, hasher, metrics, now, log: app.log.child({ component: 'auth' }) });
+  const scrypt = createPasswordHasher(config.passwordScryptCost);
+  await scrypt.prepare();
+  const queue = hashQueueFromConfig(config, metrics);
+  const services = createServices(config, {
+    pool,
+    keys,
+    hasher: queue.wrap(scrypt, 'login'),
+    registrationHasher: queue.wrap(scrypt, 'register'),
+    metrics,
+    now,
+    log: app.log.child({ component: 'auth' }),
+  });
 
   let relay: OutboxRelay | undefined;
   if (deps.relay ?? config.relayEnabled) {

@@ -13,8 +13,10 @@ import {
   type Env,
 } from '@revocable/config';
 import type { SigningAlgorithm } from '@revocable/tokens';
+import { loadHardeningConfig, type HardeningConfig } from './config-hardening.ts';
 
 export { ConfigError };
+export type { HardeningConfig };
 
 /** A resource service allowed to call RFC 7662 introspection (HTTP Basic). */
 export interface IntrospectionClient {
@@ -136,6 +138,8 @@ export interface AuthConfig {
   bodyLimitBytes: number;
   /** TRUST_PROXY, default false: honour X-Forwarded-For (only behind a proxy you control). */
   trustProxy: boolean;
+  /** Issue 12's limits: password hashing queue, registration limiter, client-auth limits, … */
+  hardening: HardeningConfig;
 }
 
 const ID = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -213,6 +217,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
   }
 
   return {
+    hardening: loadHardeningConfig(env),
     port: int(env, 'PORT', 3000, 0, 65_535),
     host: str(env, 'HOST', '127.0.0.1'),
     logLevel: logLevelFromEnv(env),

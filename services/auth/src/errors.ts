@@ -24,6 +24,7 @@ export const AUTH_ERRORS = {
   ERR_AUTH_NOT_FOUND: { status: 404, error: 'not_found' },
   ERR_AUTH_RATE_LIMITED: { status: 429, error: 'rate_limited' },
   ERR_AUTH_DB_UNAVAILABLE: { status: 503, error: 'temporarily_unavailable' },
+  ERR_AUTH_BUSY: { status: 503, error: 'temporarily_unavailable' },
 } as const;
 
 export type AuthErrorCode = keyof typeof AUTH_ERRORS;

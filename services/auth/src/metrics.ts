@@ -16,6 +16,12 @@ export interface AuthMetrics {
   outboxOldestAgeSeconds: Gauge;
   /** Statements sent to PostgreSQL (BEGIN/COMMIT included), all connections of the pool. */
   dbStatements: Counter;
+  /** scrypt computations started, by lane (login, register) and op (hash, verify). */
+  passwordWork: Counter<'lane' | 'op'>;
+  /** Password work refused with 503 because its lane of the hashing queue was full. */
+  passwordRejected: Counter<'lane'>;
+  /** The hashing queue now: running, waiting_login, waiting_register. */
+  passwordQueue: Gauge<'state'>;
 }
 
 export function createMetrics(): AuthMetrics {
@@ -52,6 +58,24 @@ export function createMetrics(): AuthMetrics {
     dbStatements: new Counter({
       name: 'revocable_auth_db_statements_total',
       help: 'Statements sent to PostgreSQL by the request pool and the relay (BEGIN and COMMIT included)',
+      registers: [registry],
+    }),
+    passwordWork: new Counter({
+      name: 'revocable_auth_password_work_total',
+      help: 'scrypt computations started (password hashes and verifications), by queue lane and operation',
+      labelNames: ['lane', 'op'],
+      registers: [registry],
+    }),
+    passwordRejected: new Counter({
+      name: 'revocable_auth_password_queue_rejected_total',
+      help: 'Requests answered 503 because their lane of the password hashing queue was full',
+      labelNames: ['lane'],
+      registers: [registry],
+    }),
+    passwordQueue: new Gauge({
+      name: 'revocable_auth_password_queue',
+      help: 'Password hashing queue: running, waiting_login, waiting_register',
+      labelNames: ['state'],
       registers: [registry],
     }),
   };

@@ -69,7 +69,12 @@ export const accountRoutes = fp(
 
     app.post<{ Body: Static<typeof RegisterBody> }>(
       '/v1/users',
-      { schema: { tags: ['account'], summary: 'Register with email and password', body: RegisterBody, response: { 201: UserResponse, ...errors } }, preValidation: jsonOnly },
+      {
+        schema: { tags: ['account'], summary: 'Register with email and password', body: RegisterBody, response: { 201: UserResponse, ...errors } },
+        // Its own per-IP counter: a registration costs a password hash, like a login.
+        config: { rateLimit: { max: config.hardening.registerRateLimitPerIp, timeWindow: config.hardening.registerRateLimitWindowSeconds * 1000 } },
+        preValidation: jsonOnly,
+      },
       async (request, reply) => {
         const user = await accounts.register(request.body.email, request.body.password);
         return reply.status(201).send({ id: user.id, email: user.email });

@@ -27,6 +27,8 @@ export interface AccountServiceOptions {
   revocations: Revocations;
   throttle: LoginThrottle;
   hasher: PasswordHasher;
+  /** Hashes registrations (the registration lane of the hashing queue); default `hasher`. */
+  registrationHasher?: PasswordHasher | undefined;
   /** PASSWORD_MIN_LENGTH (characters, NFKC). */
   passwordMinLength: number;
   log?: Pick<Logger, 'info' | 'warn'> | undefined;
@@ -44,7 +46,7 @@ export class AccountService {
   async register(emailInput: string, password: string): Promise<{ id: string; email: string }> {
     const email = normalizeEmail(emailInput);
     this.#checkPassword(password);
-    const hash = await this.#o.hasher.hash(password);
+    const hash = await (this.#o.registrationHasher ?? this.#o.hasher).hash(password);
     try {
       return { id: await insertUser(this.#o.pool, email, hash, new Date(this.#o.now())), email };
     } catch (error) {
@@ -71,12 +73,17 @@ export class AccountService {
     this.#checkPassword(newPassword);
     const user = await findUserCredentials(pool, claims.sub);
     if (user === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
-    const accountKey = throttle.accountKey(user.email);
-    await throttle.check(accountKey);
-    if (!(await hasher.verify(currentPassword, user.password_hash))) {
-      await throttle.recordFailure(accountKey);
-      throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'current password is wrong');
+    // Counted before the password is checked, as in login (the same per-account limit).
+    const claim = await throttle.claim(throttle.accountKey(user.email));
+    let ok: boolean;
+    try {
+      ok = await hasher.verify(currentPassword, user.password_hash);
+    } catch (error) {
+      await throttle.release(claim).catch(() => {});
+      throw error;
     }
+    if (!ok) throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'current password is wrong');
+    await throttle.release(claim);
     const hash = await hasher.hash(newPassword);
     const aud = tokens.allowedAudiences(claims.aud);
     return withTransaction(pool, async (client) => {

@@ -2,7 +2,7 @@ import { hmac, subkey } from '../crypto.ts';
 import { AuthError } from '../errors.ts';
 import type { AuthMetrics } from '../metrics.ts';
 import type { Db } from '../queries/db.ts';
-import { clearFailures, findFailures, recordFailure } from '../queries/login-failures.ts';
+import { claimAttempt, clearFailures, findWindowStart, releaseAttempt } from '../queries/login-failures.ts';
 
 /** Options for {@link LoginThrottle}. */
 export interface LoginThrottleOptions {
@@ -17,9 +17,21 @@ export interface LoginThrottleOptions {
   now: () => number;
 }
 
+/** One claimed attempt: give it back with {@link LoginThrottle.release} when it succeeded. */
+export interface AttemptClaim {
+  accountKey: Buffer;
+  windowStartedAt: Date;
+}
+
 /**
- * Failed logins per account, in PostgreSQL (shared by every instance). The account key is
- * an HMAC of the normalised email, so unknown emails are counted too and no email is stored.
+ * Password attempts per account, in PostgreSQL (shared by every instance). The account
+ * key is an HMAC of the normalised email, so unknown emails are counted too and no email
+ * is stored.
+ *
+ * An attempt is claimed (counted) before its password is verified, in one statement, so
+ * the limit holds under concurrency: of 40 parallel guesses against a limit of 10, 10
+ * verify a password and 30 get 429 without one. A successful attempt gives only its own
+ * claim back; failures counted meanwhile by other attempts stay counted.
  */
 export class LoginThrottle {
   readonly #o: LoginThrottleOptions;
@@ -35,26 +47,30 @@ export class LoginThrottle {
     return hmac(this.#accountKey, email);
   }
 
-  /** Throws ERR_AUTH_RATE_LIMITED (429, Retry-After) past the limit inside the window. */
-  async check(accountKey: Buffer): Promise<void> {
+  /**
+   * Counts one attempt before its password is checked. Throws ERR_AUTH_RATE_LIMITED (429,
+   * Retry-After until the window ends) when LOGIN_MAX_FAILURES_PER_ACCOUNT attempts are
+   * already counted in the window.
+   */
+  async claim(accountKey: Buffer): Promise<AttemptClaim> {
     const nowMs = this.#o.now();
-    const row = await findFailures(this.#o.db, accountKey);
-    if (row === undefined) return;
-    const windowEnds = row.window_started_at.getTime() + this.#o.windowSeconds * 1000;
-    if (windowEnds > nowMs && row.failures >= this.#o.maxFailures) {
-      this.#o.metrics?.logins.inc({ result: 'throttled' });
-      throw new AuthError('ERR_AUTH_RATE_LIMITED', 'too many failed logins for this account, retry later', {
-        retryAfterSeconds: Math.max(1, Math.ceil((windowEnds - nowMs) / 1000)),
-      });
-    }
+    const windowMs = this.#o.windowSeconds * 1000;
+    const claimed = await claimAttempt(this.#o.db, accountKey, new Date(nowMs), new Date(nowMs - windowMs), this.#o.maxFailures);
+    if (claimed !== undefined) return { accountKey, windowStartedAt: claimed.window_started_at };
+    this.#o.metrics?.logins.inc({ result: 'throttled' });
+    const started = await findWindowStart(this.#o.db, accountKey);
+    const windowEnds = (started?.getTime() ?? nowMs) + windowMs;
+    throw new AuthError('ERR_AUTH_RATE_LIMITED', 'too many failed attempts for this account, retry later', {
+      retryAfterSeconds: Math.max(1, Math.ceil((windowEnds - nowMs) / 1000)),
+    });
   }
 
-  async recordFailure(accountKey: Buffer): Promise<void> {
-    const nowMs = this.#o.now();
-    await recordFailure(this.#o.db, accountKey, new Date(nowMs), new Date(nowMs - this.#o.windowSeconds * 1000));
+  /** Gives a claim back: the attempt succeeded, or never got to verify a password. `db`: the caller's transaction, if any. */
+  async release(claim: AttemptClaim, db: Db = this.#o.db): Promise<void> {
+    await releaseAttempt(db, claim.accountKey, claim.windowStartedAt);
   }
 
-  /** Forgets the account's failures (a successful login, an admin enable). `db`: the caller's transaction, if any. */
+  /** Forgets every counted attempt of the account (an admin enable). `db`: the caller's transaction, if any. */
   async clear(accountKey: Buffer, db: Db = this.#o.db): Promise<void> {
     await clearFailures(db, accountKey);
   }

@@ -116,30 +116,38 @@ export class SessionService {
       throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'invalid email or password');
     }
     if (password.length > PASSWORD_MAX) throw new AuthError('ERR_AUTH_INVALID_REQUEST', `password must be at most ${PASSWORD_MAX} characters`);
-    const accountKey = throttle.accountKey(email);
-    await throttle.check(accountKey);
-
-    const user = await findUserByEmail(pool, email);
-    const ok = user === undefined ? await hasher.verifyDummy(password) : await hasher.verify(password, user.password_hash);
+    // Counted before the password is checked (one statement): the limit holds under concurrency.
+    const claim = await throttle.claim(throttle.accountKey(email));
+    let user: Awaited<ReturnType<typeof findUserByEmail>>;
+    let ok: boolean;
+    try {
+      user = await findUserByEmail(pool, email);
+      ok = user === undefined ? await hasher.verifyDummy(password) : await hasher.verify(password, user.password_hash);
+    } catch (error) {
+      // No password was checked (busy, database): the attempt does not count.
+      await throttle.release(claim).catch(() => {});
+      throw error;
+    }
     if (!ok || user === undefined || user.disabled_at !== null) {
-      await throttle.recordFailure(accountKey);
       metrics?.logins.inc({ result: 'invalid_credentials' });
       throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'invalid email or password');
     }
-    await throttle.clear(accountKey);
+    // Only this attempt's claim: failures counted meanwhile by other attempts stay.
+    await throttle.release(claim);
+    const found = user;
 
     const issued = await withTransaction(pool, async (client) => {
       const nowMs = this.#o.now();
       // Serialises this user's logins so the session cap holds under concurrency.
-      const current = await lockUser(client, user.id);
+      const current = await lockUser(client, found.id);
       if (current === undefined || current.disabled_at !== null) throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'invalid email or password');
-      await this.#enforceSessionCap(client, user.id, nowMs);
+      await this.#enforceSessionCap(client, found.id, nowMs);
       const sid = randomUUID();
       const now = new Date(nowMs);
       const absoluteExpiresAt = nowMs + this.#o.sessionAbsoluteTtlSeconds * 1000;
       await insertSession(client, {
         id: sid,
-        userId: user.id,
+        userId: found.id,
         now,
         idleExpiresAt: new Date(Math.min(nowMs + this.#o.sessionIdleTtlSeconds * 1000, absoluteExpiresAt)),
         absoluteExpiresAt: new Date(absoluteExpiresAt),
@@ -148,7 +156,7 @@ export class SessionService {
       });
       const refreshToken = newRefreshToken();
       await insertRefreshToken(client, sha256(refreshToken), sid, 1, now);
-      const access = await this.#o.tokens.issue(client, { sub: user.id, sid, ver: current.token_version, aud });
+      const access = await this.#o.tokens.issue(client, { sub: found.id, sid, ver: current.token_version, aud });
       return { body: { ...access, refresh_token: refreshToken }, sid, refreshExpiresAt: absoluteExpiresAt };
     });
     metrics?.logins.inc({ result: 'success' });
