@@ -95,8 +95,8 @@ function escapeCell(text: string): string {
 
 function markdown(latest: LatestFile): string {
   const lines = [
-    '| bench | metric | Revocable | baseline | unit | ratio | note |',
-    '|---|---|---:|---:|---|---:|---|',
+    '| bench | metric | Revocable | baseline | unit | ratio | target | note |',
+    '|---|---|---:|---:|---|---:|---|---|',
   ];
   const envs = new Set<string>();
   let busy = false;
@@ -106,7 +106,7 @@ function markdown(latest: LatestFile): string {
     envs.add(`${name}: Node ${e.node}, ${e.cpus}× ${e.cpu}, ${e.memoryGiB} GiB, ${e.platform}, load ${e.loadAverage1m} at start, ${record.ranAt.slice(0, 16).replace('T', ' ')} UTC`);
     for (const r of record.results) {
       lines.push(
-        `| ${escapeCell(name)} | ${escapeCell(r.metric)} | ${formatNumber(r.ours)} | ${formatNumber(r.baseline)} (${escapeCell(r.baselineName)}) | ${escapeCell(r.unit)} | ${Number.isFinite(r.ratio) ? `${r.ratio.toFixed(1)}×` : 'n/a'} | ${escapeCell(r.note)} |`,
+        `| ${escapeCell(name)} | ${escapeCell(r.metric)} | ${formatNumber(r.ours)} | ${formatNumber(r.baseline)} (${escapeCell(r.baselineName)}) | ${escapeCell(r.unit)} | ${Number.isFinite(r.ratio) ? `${r.ratio.toFixed(1)}×` : 'n/a'} | ${r.target ? `${escapeCell(r.target.text)} ${r.target.met ? 'met' : '**missed**'}` : ''} | ${escapeCell(r.note)} |`,
       );
     }
   }

@@ -26,6 +26,8 @@ export interface BenchResult {
   ratio: number;
   /** How it was measured (sizes, configuration, caveats). */
   note: string;
+  /** The target this row is held against (from the issue that set it), and whether this run met it. */
+  target?: { text: string; met: boolean };
 }
 
 /** A benchmark module. Benchmarks are not tests: they report, they never assert timings. */

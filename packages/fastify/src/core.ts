@@ -142,7 +142,7 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     onEvent: (event) => denylist.apply(event),
     onApplied: (event, latencyMs) => {
       metrics?.eventsApplied.inc({ type: event.type });
-      metrics?.eventApplyLatency.observe({ phase: consumer.isCaughtUp() ? 'live' : 'replay' }, latencyMs / 1000);
+      metrics?.eventApplyLatency.observe({ phase: consumer.isCaughtUp() ? 'live' : 'replay', type: event.type }, latencyMs / 1000);
     },
     onSkip: (code, detail, meta) => {
       metrics?.eventsSkipped.inc({ code });

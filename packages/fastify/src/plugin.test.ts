@@ -345,7 +345,7 @@ describe('revocable plugin (real Kafka)', () => {
     expect(body).toMatch(/revocable_events_skipped_total\{code="ERR_EVENT_NOT_JSON"\} [1-9]/);
     expect(body).toMatch(/revocable_verify_cache_hit_ratio 0\.\d+/);
     expect(body).toMatch(/revocable_consumer_lag\{partition="0"\} 0/);
-    expect(body).toMatch(/revocable_event_apply_latency_seconds_count\{phase="live"\} [1-9]/);
+    expect(body).toMatch(/revocable_event_apply_latency_seconds_count\{phase="live",type="session.revoked"\} [1-9]/);
     expect(body).toMatch(/revocable_introspections_total\{result="inactive"\} [1-9]/);
     expect(body).toContain('revocable_freshness_seconds');
   });
