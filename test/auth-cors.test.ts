@@ -152,7 +152,9 @@ describe('auth CORS with CORS_ORIGINS', () => {
     const ok = await refresh({ origin: APP_ORIGIN, 'sec-fetch-site': 'cross-site', 'x-csrf-protection': '1' });
     expect(ok.statusCode).toBe(200);
     expect(ok.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
-    refreshToken = (ok.json() as { refresh_token: string }).refresh_token;
+    // Refreshed with the cookie: the successor travels in the cookie only, never in the body.
+    expect(ok.json()).not.toHaveProperty('refresh_token');
+    refreshToken = ok.cookies.find((c) => c.name === 'revocable_rt')?.value ?? '';
 
     const logout = await crossSite.inject({
       method: 'POST',

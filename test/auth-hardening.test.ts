@@ -6,7 +6,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
-import { createTestDatabase } from './support/env.ts';
+import type { RevocableEvent } from '@revocable/events';
+import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { readTopic } from './support/topic-reader.ts';
 
 let db: { url: string; drop: () => Promise<void> };
 const apps: FastifyInstance[] = [];
@@ -33,8 +35,8 @@ function env(overrides: Record<string, string> = {}): Record<string, string> {
 // One key for every app of this file: they share the database and its signing keys.
 const KEK = randomBytes(32).toString('base64');
 
-async function appWith(overrides: Record<string, string> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(loadConfig(env(overrides)), { logger: false, relay: false });
+async function appWith(overrides: Record<string, string> = {}, deps: { now?: () => number; relay?: boolean } = {}): Promise<FastifyInstance> {
+  const app = await buildApp(loadConfig(env(overrides)), { logger: false, relay: false, ...deps });
   apps.push(app);
   await app.ready();
   return app;
@@ -152,5 +154,145 @@ describe('bounded password hashing, registration limiter', () => {
     expect(firstCreated).toBeGreaterThan(lastRefused);
     expect(done.find((d) => d.kind === 'login')?.status).toBe(200);
     expect(await metric(app, 'revocable_auth_password_queue_rejected_total{lane="register"}')).toBe(refused.length);
+  });
+});
+
+function claimsOf(accessToken: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(accessToken.split('.')[1] as string, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+describe('TRUST_PROXY: a hop count or trusted proxy addresses, never "trust the client"', () => {
+  it('refuses true at start with the one line naming the fix; parses hops and CIDR lists', () => {
+    for (const value of ['true', 'TRUE', '*']) {
+      expect(() => loadConfig(env({ TRUST_PROXY: value }))).toThrow(/^TRUST_PROXY: .*number of proxies .*addresses\/CIDRs/);
+    }
+    expect(() => loadConfig(env({ TRUST_PROXY: '10.0.0.0/33' }))).toThrow(/^TRUST_PROXY: /);
+    expect(() => loadConfig(env({ TRUST_PROXY: 'proxy.internal' }))).toThrow(/^TRUST_PROXY: /);
+    expect(loadConfig(env({ TRUST_PROXY: '1' })).trustProxy).toBe(1);
+    expect(loadConfig(env({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,::1' })).trustProxy).toEqual(['10.0.0.0/8', '192.0.2.7', '::1']);
+    expect(loadConfig(env({})).trustProxy).toBe(false);
+  });
+
+  it('ignores X-Forwarded-For from an untrusted peer: 26 logins with distinct values still hit the per-IP limit', async () => {
+    const app = await appWith({ TRUST_PROXY: '10.0.0.0/8', LOGIN_RATE_LIMIT_PER_IP: '20' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 26; i++) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/login',
+        payload: { email: `xff-${i}@example.com`, password: 'whatever it is' },
+        remoteAddress: '198.51.100.50',
+        headers: { 'x-forwarded-for': `203.0.113.${i}` },
+      });
+      statuses.push(res.statusCode);
+    }
+    expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(20)).toEqual(Array<number>(6).fill(429));
+  });
+
+  it('believes a trusted proxy, but a malformed forwarded address is ignored and never stored', async () => {
+    const app = await appWith({ TRUST_PROXY: '10.0.0.0/8' });
+    const email = await register(app);
+    const sessionIpAfterLogin = async (forwarded: string): Promise<unknown> => {
+      const login = await app.inject({ method: 'POST', url: '/v1/login', payload: { email, password: PASSWORD }, remoteAddress: '10.1.2.3', headers: { 'x-forwarded-for': forwarded } });
+      expect(login.statusCode, login.body).toBe(200);
+      const list = await app.inject({ method: 'GET', url: '/v1/sessions', headers: { authorization: `Bearer ${login.json().access_token as string}` } });
+      return (list.json().sessions as Array<{ current: boolean; ip: unknown }>).find((x) => x.current)?.ip;
+    };
+    expect(await sessionIpAfterLogin('198.51.100.23')).toBe('198.51.100.23');
+    const ignoredBefore = await metric(app, 'revocable_auth_forwarded_address_ignored_total');
+    expect(await sessionIpAfterLogin('<script>alert(1)</script>')).toBe('10.1.2.3');
+    expect(await metric(app, 'revocable_auth_forwarded_address_ignored_total')).toBeGreaterThan(ignoredBefore);
+  });
+});
+
+describe('refresh reuse grace window: short, same client only, logged and counted', () => {
+  let offsetMs = 0;
+  const now = () => Date.now() + offsetMs;
+  let app: FastifyInstance;
+  const events: RevocableEvent[] = [];
+  let stopReader: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    const topic = uniqueTopic('auth-hardening');
+    app = await appWith({ KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, HEARTBEAT_INTERVAL_MS: '500' }, { now, relay: true });
+    const reader = await readTopic(kafkaBrokers(), topic, (event) => events.push(event));
+    stopReader = () => reader.stop();
+  }, 120_000);
+  afterAll(async () => stopReader());
+
+  const client = { 'user-agent': 'Browser/1.0' };
+  async function rotated(): Promise<{ first: string; second: string; sid: string }> {
+    const email = await register(app);
+    const login = await app.inject({ method: 'POST', url: '/v1/login', payload: { email, password: PASSWORD }, headers: client, remoteAddress: '192.0.2.10' });
+    const first = login.json().refresh_token as string;
+    const refreshed = await app.inject({ method: 'POST', url: '/oauth/token', payload: { grant_type: 'refresh_token', refresh_token: first }, headers: client, remoteAddress: '192.0.2.10' });
+    expect(refreshed.statusCode).toBe(200);
+    return { first, second: refreshed.json().refresh_token as string, sid: claimsOf(login.json().access_token as string)['sid'] as string };
+  }
+  const duplicate = (token: string, headers: Record<string, string>, remoteAddress: string) =>
+    app.inject({ method: 'POST', url: '/oauth/token', payload: { grant_type: 'refresh_token', refresh_token: token }, headers, remoteAddress });
+  const reuseEvent = (sid: string) =>
+    waitFor(() => events.find((e) => e.type === 'session.revoked' && e.sid === sid && e.reason === 'reuse_detected'), { timeoutMs: 20_000, what: `session.revoked(reuse_detected) for ${sid}` });
+
+  it('defaults to 2 s', () => {
+    expect(loadConfig(env()).refreshReuseGraceSeconds).toBe(2);
+  });
+
+  it('a duplicate from the same client inside the window gets the same successor (counted)', async () => {
+    const { first, second } = await rotated();
+    const before = await metric(app, 'revocable_auth_refresh_grace_total{outcome="honoured"}');
+    const dup = await duplicate(first, client, '192.0.2.10');
+    expect(dup.statusCode, dup.body).toBe(200);
+    expect(dup.json().refresh_token).toBe(second);
+    expect(await metric(app, 'revocable_auth_refresh_grace_total{outcome="honoured"}')).toBe(before + 1);
+  });
+
+  it('a duplicate from another user agent or IP inside the window is reuse: the family is revoked and session.revoked reaches the topic', async () => {
+    for (const [headers, ip] of [[{ 'user-agent': 'Thief/2.0' }, '192.0.2.10'], [client, '198.51.100.66']] as const) {
+      const { first, second, sid } = await rotated();
+      const before = await metric(app, 'revocable_auth_refresh_grace_total{outcome="other_client"}');
+      const dup = await duplicate(first, headers, ip);
+      expect(dup.statusCode).toBe(400);
+      expect(dup.json()).toMatchObject({ error: 'invalid_grant', reason: 'reuse_detected' });
+      expect(await metric(app, 'revocable_auth_refresh_grace_total{outcome="other_client"}')).toBe(before + 1);
+      // The owner's successor is dead too: the whole family is revoked.
+      expect((await duplicate(second, client, '192.0.2.10')).json()).toMatchObject({ reason: 'session_revoked' });
+      await reuseEvent(sid);
+    }
+  });
+
+  it('a duplicate from the same client after the window is reuse', async () => {
+    const { first, sid } = await rotated();
+    offsetMs += 3000;
+    try {
+      const dup = await duplicate(first, client, '192.0.2.10');
+      expect(dup.json()).toMatchObject({ error: 'invalid_grant', reason: 'reuse_detected' });
+    } finally {
+      offsetMs -= 3000;
+    }
+    await reuseEvent(sid);
+  });
+});
+
+describe('cookie mode: the refresh token stays out of the JSON body', () => {
+  it('login and refresh with the cookie-mode header answer without refresh_token; the cookie carries it', async () => {
+    const app = await appWith({ COOKIE_SECURE: 'false' });
+    const email = await register(app);
+    const cookieMode = { 'x-csrf-protection': '1' };
+    const login = await app.inject({ method: 'POST', url: '/v1/login', payload: { email, password: PASSWORD }, headers: cookieMode });
+    expect(login.statusCode).toBe(200);
+    expect(login.json()).not.toHaveProperty('refresh_token');
+    expect(login.json()).toHaveProperty('access_token');
+    const cookie = login.cookies.find((c) => c.name === 'revocable_rt');
+    expect(cookie?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(cookie?.httpOnly).toBe(true);
+    const refreshed = await app.inject({ method: 'POST', url: '/oauth/token', payload: { grant_type: 'refresh_token' }, headers: { ...cookieMode, cookie: `revocable_rt=${cookie?.value ?? ''}` } });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    expect(refreshed.json()).not.toHaveProperty('refresh_token');
+    expect(refreshed.cookies.find((c) => c.name === 'revocable_rt')?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // A client that keeps the token itself (no cookie-mode header) still gets it in the body.
+    const plain = await app.inject({ method: 'POST', url: '/v1/login', payload: { email, password: PASSWORD } });
+    expect(plain.json().refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 });

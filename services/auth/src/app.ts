@@ -16,6 +16,7 @@ import { hashQueueFromConfig } from './hash-queue.ts';
 import { createMetrics, type AuthMetrics } from './metrics.ts';
 import { expectedMigrations, runMigrations } from './migrate.ts';
 import { createPasswordHasher, type PasswordHasher } from './password.ts';
+import { clientIpOf, clientIpPlugin } from './plugins/client-ip.ts';
 import { contextPlugin, CSRF_HEADER } from './plugins/context.ts';
 import { corsPlugin } from './plugins/cors.ts';
 import { errorHandlerPlugin } from './plugins/errors.ts';
@@ -97,6 +98,7 @@ export function createServices(config: AuthConfig, deps: ServiceDeps): AuthServi
       maxSessionsPerUser: config.maxSessionsPerUser,
       refreshReuseGraceSeconds: config.refreshReuseGraceSeconds,
       metrics,
+      log,
       now,
     }),
     keyAdmin: new KeyAdminService({ pool, keys, resolver, events, metrics, log, now }),
@@ -139,7 +141,8 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
               : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'] },
         }),
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
+    // A hop count as proxy-addr's function form (Fastify's types take no number): trust the first n hops.
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: true, coerceTypes: false, allErrors: false } },
   });
@@ -263,8 +266,11 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   app.removeContentTypeParser('text/plain');
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: config.bodyLimitBytes });
+  // Before the rate limiter: its key is the client address, never a malformed forwarded value.
+  await app.register(clientIpPlugin, { ignored: metrics.forwardedIgnored });
   await app.register(fastifyRateLimit, {
     global: true,
+    keyGenerator: (request) => request.clientIp || clientIpOf(request).ip,
     max: config.rateLimitPerIp,
     timeWindow: 60_000,
     errorResponseBuilder: (_request, context) =>
@@ -308,6 +314,10 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   await app.register(oauthRoutes);
   await app.register(adminRoutes);
   return app;
+}
+
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
 }
 
 function firstLine(message: string): string {

@@ -1,5 +1,6 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { intFromEnv as int, type Env } from '@revocable/config';
+import { ConfigError, intFromEnv as int, type Env } from '@revocable/config';
 
 /**
  * The auth-hardening limits (issue 12), parsed from the environment by {@link loadHardeningConfig}
@@ -28,4 +29,46 @@ export function loadHardeningConfig(env: Env): HardeningConfig {
     registerRateLimitPerIp: int(env, 'REGISTER_RATE_LIMIT_PER_IP', int(env, 'LOGIN_RATE_LIMIT_PER_IP', 20, 1, 1_000_000), 1, 1_000_000),
     registerRateLimitWindowSeconds: int(env, 'REGISTER_RATE_LIMIT_WINDOW_SECONDS', int(env, 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400), 1, 86_400),
   };
+}
+
+/**
+ * TRUST_PROXY, Fastify's `trustProxy` convention minus "trust everyone": `false` (default,
+ * the socket address is the client), a hop count (`1`: one proxy of yours in front), or a
+ * comma-separated list of proxy addresses / CIDRs (`10.0.0.0/8,192.0.2.7`) whose
+ * `X-Forwarded-For` is believed.
+ */
+export type TrustProxy = false | number | string[];
+
+/** Parses TRUST_PROXY; `true` (trust whatever a client sends) is refused with the fix. */
+export function trustProxyFromEnv(env: Env): TrustProxy {
+  const raw = (env['TRUST_PROXY'] ?? '').trim();
+  if (raw === '' || /^(false|0|no|off)$/i.test(raw)) return false;
+  if (/^(true|yes|on|\*)$/i.test(raw)) {
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `"${raw}" would believe any X-Forwarded-For a client sends; give the number of proxies in front of the service (e.g. 1) or their addresses/CIDRs (e.g. 10.0.0.0/8)`,
+    );
+  }
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > 16) throw new ConfigError('TRUST_PROXY', `a hop count must be 1 to 16, got ${raw}`);
+    return hops;
+  }
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const entry of entries) {
+    if (!isAddressOrCidr(entry)) {
+      throw new ConfigError('TRUST_PROXY', `"${entry.slice(0, 64)}" is not an IP address or CIDR; give a hop count (e.g. 1) or addresses/CIDRs (e.g. 10.0.0.0/8,192.0.2.7)`);
+    }
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) return false;
+  if (slash < 0) return true;
+  const bits = entry.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
 }

@@ -13,10 +13,10 @@ import {
   type Env,
 } from '@revocable/config';
 import type { SigningAlgorithm } from '@revocable/tokens';
-import { loadHardeningConfig, type HardeningConfig } from './config-hardening.ts';
+import { loadHardeningConfig, trustProxyFromEnv, type HardeningConfig, type TrustProxy } from './config-hardening.ts';
 
 export { ConfigError };
-export type { HardeningConfig };
+export type { HardeningConfig, TrustProxy };
 
 /** A resource service allowed to call RFC 7662 introspection (HTTP Basic). */
 export interface IntrospectionClient {
@@ -95,7 +95,10 @@ export interface AuthConfig {
   sessionAbsoluteTtlSeconds: number;
   /** MAX_SESSIONS_PER_USER, default 10; the oldest is evicted beyond it. */
   maxSessionsPerUser: number;
-  /** REFRESH_REUSE_GRACE_SECONDS, default 10: a duplicate refresh inside it gets the same successor. */
+  /**
+   * REFRESH_REUSE_GRACE_SECONDS, default 2: a duplicate refresh inside it, from the client
+   * that rotated the token (same IP and user agent), gets the same successor; 0 disables it.
+   */
   refreshReuseGraceSeconds: number;
   /** KEY_ENCRYPTION_KEY, required: 32 bytes base64; encrypts private keys at rest (AES-256-GCM). */
   keyEncryptionKey: Buffer;
@@ -136,8 +139,11 @@ export interface AuthConfig {
   introspectionRateLimitPerIp: number;
   /** BODY_LIMIT_BYTES, default 16384. */
   bodyLimitBytes: number;
-  /** TRUST_PROXY, default false: honour X-Forwarded-For (only behind a proxy you control). */
-  trustProxy: boolean;
+  /**
+   * TRUST_PROXY, default false: a hop count or a list of proxy addresses/CIDRs whose
+   * X-Forwarded-For is believed (never "trust everyone"); see {@link TrustProxy}.
+   */
+  trustProxy: TrustProxy;
   /** Issue 12's limits: password hashing queue, registration limiter, client-auth limits, … */
   hardening: HardeningConfig;
 }
@@ -248,7 +254,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     sessionIdleTtlSeconds,
     sessionAbsoluteTtlSeconds,
     maxSessionsPerUser: int(env, 'MAX_SESSIONS_PER_USER', 10, 1, 1000),
-    refreshReuseGraceSeconds: int(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 300),
+    refreshReuseGraceSeconds: int(env, 'REFRESH_REUSE_GRACE_SECONDS', 2, 0, 60),
     keyEncryptionKey,
     adminToken,
     introspectionClients,
@@ -265,6 +271,6 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     rateLimitPerIp: int(env, 'RATE_LIMIT_PER_IP', 300, 1, 10_000_000),
     introspectionRateLimitPerIp: int(env, 'INTROSPECTION_RATE_LIMIT_PER_IP', 60_000, 1, 100_000_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, 1024, 1_048_576),
-    trustProxy: bool(env, 'TRUST_PROXY', false),
+    trustProxy: trustProxyFromEnv(env),
   };
 }

@@ -22,6 +22,10 @@ export interface AuthMetrics {
   passwordRejected: Counter<'lane'>;
   /** The hashing queue now: running, waiting_login, waiting_register. */
   passwordQueue: Gauge<'state'>;
+  /** Duplicate refreshes inside the grace window: honoured (same client) or other_client (treated as reuse). */
+  refreshGrace: Counter<'outcome'>;
+  /** Requests whose forwarded client address was not an IP address (ignored: the socket address is used). */
+  forwardedIgnored: Counter;
 }
 
 export function createMetrics(): AuthMetrics {
@@ -76,6 +80,17 @@ export function createMetrics(): AuthMetrics {
       name: 'revocable_auth_password_queue',
       help: 'Password hashing queue: running, waiting_login, waiting_register',
       labelNames: ['state'],
+      registers: [registry],
+    }),
+    refreshGrace: new Counter({
+      name: 'revocable_auth_refresh_grace_total',
+      help: 'Duplicate refreshes inside the grace window: honoured (same client) or other_client (revoked as reuse)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    forwardedIgnored: new Counter({
+      name: 'revocable_auth_forwarded_address_ignored_total',
+      help: 'Requests whose X-Forwarded-For client address was malformed and ignored (the socket address was used)',
       registers: [registry],
     }),
   };

@@ -99,14 +99,30 @@ export function refreshCookie(app: FastifyInstance, request: FastifyRequest): st
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** Sends a token response: no-store, and the refresh token also as an HttpOnly cookie. */
-export function sendTokens(app: FastifyInstance, reply: FastifyReply, issued: IssuedTokens): FastifyReply {
+/**
+ * Whether the client asked for cookie delivery of the refresh token: it sends the
+ * `x-csrf-protection` header (the SDK's cookie mode does on every call), or it
+ * authenticated this request with the refresh cookie.
+ */
+export function wantsCookieDelivery(request: FastifyRequest, usedCookie = false): boolean {
+  const marker = request.headers[CSRF_HEADER];
+  return usedCookie || (typeof marker === 'string' && marker.length > 0);
+}
+
+/**
+ * Sends a token response: no-store, and the refresh token as an HttpOnly cookie. With
+ * `cookieOnly` (the client asked for cookie delivery, {@link wantsCookieDelivery}) the
+ * refresh token is left out of the JSON body, so page script never sees it.
+ */
+export function sendTokens(app: FastifyInstance, reply: FastifyReply, issued: IssuedTokens, cookieOnly = false): FastifyReply {
   const c = app.revocableAuth.config;
   const maxAge = Math.max(0, Math.floor((issued.refreshExpiresAt - app.revocableAuth.now()) / 1000));
   for (const path of REFRESH_COOKIE_PATHS) {
     reply.setCookie(c.refreshCookieName, issued.body.refresh_token, { httpOnly: true, secure: c.cookieSecure, sameSite: c.cookieSameSite, partitioned: c.cookieSameSite === 'none', path, maxAge });
   }
-  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(issued.body);
+  const body: Partial<IssuedTokens['body']> = { ...issued.body };
+  if (cookieOnly) delete body.refresh_token;
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(body);
 }
 
 export function clearRefreshCookie(app: FastifyInstance, reply: FastifyReply): void {

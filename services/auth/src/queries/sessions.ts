@@ -18,6 +18,8 @@ export interface SessionRow {
 export interface RefreshRow extends SessionRow {
   generation: number;
   rotated_at: Date | null;
+  /** HMAC of the rotating client's IP and user agent; null for tokens rotated before it was recorded. */
+  rotated_by: Buffer | null;
   token_version: number;
   disabled_at: Date | null;
 }
@@ -97,7 +99,7 @@ export async function insertRefreshToken(db: Db, tokenHash: Buffer, sid: string,
 /** The refresh token by hash, with its session and user, locking the token and the session. */
 export async function lockRefreshToken(db: Db, tokenHash: Buffer): Promise<RefreshRow | undefined> {
   const { rows } = await db.query<RefreshRow>(
-    `SELECT s.*, rt.generation, rt.rotated_at, u.token_version, u.disabled_at
+    `SELECT s.*, rt.generation, rt.rotated_at, rt.rotated_by, u.token_version, u.disabled_at
        FROM refresh_tokens rt
        JOIN sessions s ON s.id = rt.session_id
        JOIN users u ON u.id = s.user_id
@@ -114,8 +116,9 @@ export async function lockRefreshTokenOnly(db: Db, tokenHash: Buffer): Promise<{
   return rows[0];
 }
 
-export async function markRotated(db: Db, tokenHash: Buffer, now: Date): Promise<void> {
-  await db.query('UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1', [tokenHash, now]);
+/** Marks a refresh token used, recording which client (`rotatedBy`, an HMAC of its IP and user agent) rotated it. */
+export async function markRotated(db: Db, tokenHash: Buffer, now: Date, rotatedBy: Buffer): Promise<void> {
+  await db.query('UPDATE refresh_tokens SET rotated_at = $2, rotated_by = $3 WHERE token_hash = $1', [tokenHash, now, rotatedBy]);
 }
 
 /** The session a refresh token belongs to (id and user). */

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
 import { AuthError } from '../errors.ts';
-import { assertNotCrossSite, bearerToken, clearRefreshCookie, refreshCookie, requireUser, sendTokens } from '../plugins/context.ts';
+import { assertNotCrossSite, bearerToken, clearRefreshCookie, refreshCookie, requireUser, sendTokens, wantsCookieDelivery } from '../plugins/context.ts';
 
 const Email = Type.String({ minLength: 1, maxLength: 320, description: 'Email address (normalised: NFC, lower case)' });
 const Password = Type.String({ minLength: 1, maxLength: 1024 });
@@ -30,7 +30,9 @@ export const TokenResponse = Type.Object({
   access_token: Type.String({ description: 'RFC 9068 JWT (typ at+jwt)' }),
   token_type: Type.Literal('Bearer'),
   expires_in: Type.Integer({ description: 'seconds' }),
-  refresh_token: Type.String({ description: 'opaque, 256-bit, single use (rotated on every refresh)' }),
+  refresh_token: Type.Optional(
+    Type.String({ description: 'opaque, 256-bit, single use (rotated on every refresh); left out when the client asked for cookie delivery (x-csrf-protection header, or refreshed with the cookie)' }),
+  ),
   scope: Type.Optional(Type.String()),
 });
 const AccessOnlyResponse = Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer() });
@@ -90,8 +92,8 @@ export const accountRoutes = fp(
       },
       async (request, reply) => {
         const { email, password, audience } = request.body;
-        const issued = await sessions.login(email, password, audience, { userAgent: request.headers['user-agent'], ip: request.ip });
-        return sendTokens(app, reply, issued);
+        const issued = await sessions.login(email, password, audience, { userAgent: request.headers['user-agent'], ip: request.clientIp });
+        return sendTokens(app, reply, issued, wantsCookieDelivery(request));
       },
     );
 

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
 import { safeEqual } from '../crypto.ts';
 import { AuthError } from '../errors.ts';
-import { assertNotCrossSite, refreshCookie, sendTokens } from '../plugins/context.ts';
+import { assertNotCrossSite, refreshCookie, sendTokens, wantsCookieDelivery } from '../plugins/context.ts';
 import { ErrorResponse, TokenResponse } from './account.ts';
 
 const Resource = Type.Union([Type.String({ maxLength: 256 }), Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 8 })]);
@@ -54,13 +54,15 @@ export const oauthRoutes = fp(
           throw new AuthError('ERR_AUTH_UNSUPPORTED_GRANT_TYPE', 'only grant_type=refresh_token is supported here; log in at /v1/login');
         }
         let token = body.refresh_token;
+        let fromCookie = false;
         if (token === undefined || token === '') {
           token = refreshCookie(app, request);
           if (token === undefined) throw new AuthError('ERR_AUTH_INVALID_REQUEST', 'refresh_token is required (body or cookie)');
           assertNotCrossSite(request);
+          fromCookie = true;
         }
-        const issued = await sessions.refresh(token, body.resource ?? body.audience);
-        return sendTokens(app, reply, issued);
+        const issued = await sessions.refresh(token, body.resource ?? body.audience, { userAgent: request.headers['user-agent'], ip: request.clientIp });
+        return sendTokens(app, reply, issued, wantsCookieDelivery(request, fromCookie));
       },
     );
 

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionRevokeReason } from '@revocable/events';
 import { TokenVerificationError, type AccessTokenClaims } from '@revocable/tokens';
-import { looksLikeRefreshToken, newRefreshToken, sha256, subkey, successorRefreshToken } from '../crypto.ts';
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from '@revocable/protocol';
+import { hmac, looksLikeRefreshToken, newRefreshToken, sha256, subkey, successorRefreshToken } from '../crypto.ts';
 import { withTransaction, type Pool } from '../db.ts';
 import { AuthError, type RefreshRefusalReason } from '../errors.ts';
 import type { AuthMetrics } from '../metrics.ts';
@@ -67,6 +69,7 @@ export interface SessionServiceOptions {
   maxSessionsPerUser: number;
   refreshReuseGraceSeconds: number;
   metrics?: AuthMetrics | undefined;
+  log?: Pick<Logger, 'info' | 'warn'> | undefined;
   now: () => number;
 }
 
@@ -93,10 +96,17 @@ const SESSION_TIMEOUT_REASONS: ReadonlySet<string> = new Set<SessionRevokeReason
 export class SessionService {
   readonly #o: SessionServiceOptions;
   readonly #successorKey: Buffer;
+  readonly #clientKey: Buffer;
 
   constructor(options: SessionServiceOptions) {
     this.#o = options;
     this.#successorKey = subkey(options.keyEncryptionKey, 'refresh-successor');
+    this.#clientKey = subkey(options.keyEncryptionKey, 'refresh-client');
+  }
+
+  /** Who a refresh comes from, for the grace window: an HMAC of its IP and user agent (neither is stored). */
+  #clientFingerprint(meta: ClientMeta): Buffer {
+    return hmac(this.#clientKey, `${meta.ip ?? ''}\n${meta.userAgent ?? ''}`);
   }
 
   /**
@@ -171,12 +181,15 @@ export class SessionService {
 
   /**
    * RFC 6749 §6 refresh with rotation. A rotated token presented again is reuse: the whole
-   * session is revoked (`reuse_detected`), unless it comes within the grace window and its
-   * successor is still unused, in which case the duplicate gets that same successor.
-   * A refusal is `ERR_AUTH_INVALID_GRANT` with a {@link RefreshRefusalReason}.
+   * session is revoked (`reuse_detected`), unless it comes within the grace window
+   * (REFRESH_REUSE_GRACE_SECONDS), from the same client that rotated it (same IP and user
+   * agent, `meta`), and its successor is still unused: then the duplicate gets that same
+   * successor (logged and counted). A refusal is `ERR_AUTH_INVALID_GRANT` with a
+   * {@link RefreshRefusalReason}.
    */
-  async refresh(refreshToken: string, resource: string | string[] | undefined): Promise<IssuedTokens> {
-    const { metrics, tokens, revocations } = this.#o;
+  async refresh(refreshToken: string, resource: string | string[] | undefined, meta: ClientMeta = {}): Promise<IssuedTokens> {
+    const { metrics, tokens, revocations, log } = this.#o;
+    const fingerprint = this.#clientFingerprint(meta);
     const aud = tokens.audience(resource);
     if (!looksLikeRefreshToken(refreshToken)) {
       metrics?.refreshes.inc({ result: 'invalid' });
@@ -202,11 +215,19 @@ export class SessionService {
       if (row.rotated_at !== null) {
         const successor = successorRefreshToken(this.#successorKey, refreshToken);
         const next = await lockRefreshTokenOnly(client, sha256(successor));
-        const inGrace = nowMs - row.rotated_at.getTime() <= this.#o.refreshReuseGraceSeconds * 1000;
-        if (inGrace && next !== undefined && next.rotated_at === null) {
+        const ageMs = nowMs - row.rotated_at.getTime();
+        const inGrace = ageMs <= this.#o.refreshReuseGraceSeconds * 1000 && next !== undefined && next.rotated_at === null;
+        const sameClient = row.rotated_by !== null && row.rotated_by.length === fingerprint.length && timingSafeEqual(row.rotated_by, fingerprint);
+        if (inGrace && sameClient) {
           const access = await tokens.issue(client, { sub: row.user_id, sid: row.id, ver: row.token_version, aud });
           metrics?.refreshes.inc({ result: 'grace_duplicate' });
+          metrics?.refreshGrace.inc({ outcome: 'honoured' });
+          log?.info({ event: 'refresh.grace_duplicate', sub: row.user_id, sid: row.id, ageMs }, 'duplicate refresh inside the grace window: same successor');
           return { body: { ...access, refresh_token: successor }, sid: row.id, refreshExpiresAt: row.absolute_expires_at.getTime() };
+        }
+        if (inGrace) {
+          metrics?.refreshGrace.inc({ outcome: 'other_client' });
+          log?.warn({ event: 'refresh.grace_refused', sub: row.user_id, sid: row.id, ageMs }, 'duplicate refresh inside the grace window from another client: reuse');
         }
         await revocations.session(client, row.user_id, row.id, 'reuse_detected', nowMs);
         metrics?.refreshes.inc({ result: 'reuse_detected' });
@@ -222,7 +243,7 @@ export class SessionService {
       }
       const now = new Date(nowMs);
       const successor = successorRefreshToken(this.#successorKey, refreshToken);
-      await markRotated(client, sha256(refreshToken), now);
+      await markRotated(client, sha256(refreshToken), now, fingerprint);
       await insertRefreshToken(client, sha256(successor), row.id, row.generation + 1, now);
       const absolute = row.absolute_expires_at.getTime();
       await touchSession(client, row.id, now, new Date(Math.min(nowMs + this.#o.sessionIdleTtlSeconds * 1000, absolute)));
