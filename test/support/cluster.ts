@@ -73,6 +73,18 @@ export interface Cluster {
   startService(name: ServiceName): Promise<void>;
   /** The captured log lines of one service (last few thousand, every run of it), or of all when omitted. */
   logs(name?: ServiceName): string;
+  /**
+   * Starts one more instance of a resource service (same environment, its own free port),
+   * resolves when it is ready; `stop()` stops it with the rest.
+   */
+  startReplica(name: Exclude<ServiceName, 'auth'>): Promise<Replica>;
+}
+
+/** An extra instance of a resource service, from {@link Cluster.startReplica}. */
+export interface Replica {
+  url: string;
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** Thrown when a service does not start; the message carries the tail of its log. */
@@ -185,12 +197,43 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     processes[name] = null;
   };
 
+  const replicas = new Set<ServiceProcess>();
+  const startReplica = async (name: Exclude<ServiceName, 'auth'>): Promise<Replica> => {
+    const port = await freePort();
+    const plan = { ...plans[name], port, url: `http://127.0.0.1:${port}`, env: { ...plans[name].env, PORT: String(port) } };
+    const label = `${name}@${port}` as ServiceName;
+    const service = ServiceProcess.spawn(plan, {
+      onLine: (line) => {
+        logLines[name].push(`(${label}) ${line}`);
+        if (logLines[name].length > MAX_LOG_LINES) logLines[name].splice(0, logLines[name].length - MAX_LOG_LINES);
+        if (echo) process.stderr.write(`[${label}] ${line}\n`);
+      },
+    });
+    trackChild(service.child);
+    replicas.add(service);
+    try {
+      await service.waitReady({ timeoutMs: readyTimeoutMs });
+    } catch (error) {
+      await service.stop('SIGKILL').catch(() => undefined);
+      replicas.delete(service);
+      throw error;
+    }
+    return {
+      url: plan.url,
+      child: service.child,
+      async stop(signal: NodeJS.Signals = 'SIGTERM') {
+        replicas.delete(service);
+        await service.stop(signal);
+      },
+    };
+  };
+
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     // Resource services first: they must not see the auth service vanish mid-shutdown.
-    await Promise.all([stopService('orders'), stopService('profile')]);
+    await Promise.all([stopService('orders'), stopService('profile'), ...[...replicas].map((r) => r.stop())]);
     await stopService('auth');
     await database.drop();
   };
@@ -221,6 +264,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     stopService,
     startService,
     logs,
+    startReplica,
   };
 }
 

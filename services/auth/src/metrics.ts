@@ -8,6 +8,8 @@ export interface AuthMetrics {
   refreshes: Counter<'result'>;
   revocations: Counter<'type' | 'reason'>;
   outboxPublished: Counter;
+  /** `revocable_auth_outbox_publish_latency_seconds{type}`: event time (commit) → Kafka acknowledged, 1 ms buckets at the low end. */
+  outboxPublishLatency: Histogram<'type'>;
   outboxSendErrors: Counter;
   outboxInvalid: Counter;
   heartbeatsSent: Counter;
@@ -49,6 +51,13 @@ export function createMetrics(): AuthMetrics {
       registers: [registry],
     }),
     outboxPublished: new Counter({ name: 'revocable_auth_outbox_published_total', help: 'Outbox events acknowledged by Kafka', registers: [registry] }),
+    outboxPublishLatency: new Histogram({
+      name: 'revocable_auth_outbox_publish_latency_seconds',
+      help: 'From a revocation committing (its event time) to Kafka acknowledging it, on this service clock, by event type',
+      labelNames: ['type'],
+      buckets: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
     outboxSendErrors: new Counter({ name: 'revocable_auth_outbox_send_errors_total', help: 'Failed relay cycles (Kafka or PostgreSQL)', registers: [registry] }),
     outboxInvalid: new Counter({ name: 'revocable_auth_outbox_invalid_total', help: 'Outbox rows that failed validation and were dropped', registers: [registry] }),
     heartbeatsSent: new Counter({ name: 'revocable_auth_heartbeats_sent_total', help: 'Heartbeat records acknowledged by Kafka', registers: [registry] }),

@@ -197,6 +197,7 @@ export class OutboxRelay {
         [this.#o.batchSize],
       );
       const records: OutgoingRecord[] = [];
+      const published: Array<{ type: string; at: number }> = [];
       const done: string[] = [];
       for (const row of rows) {
         const checked = validateEvent(row.payload);
@@ -208,9 +209,14 @@ export class OutboxRelay {
           continue;
         }
         records.push({ key: row.event_key, value: encodeEvent(checked.event) });
+        published.push({ type: checked.event.type, at: checked.event.at });
         done.push(row.id);
       }
-      if (records.length > 0) await producer.send(this.#o.topicSpec.topic, records);
+      if (records.length > 0) {
+        await producer.send(this.#o.topicSpec.topic, records);
+        const ackedAt = this.#o.now();
+        for (const p of published) this.#o.metrics?.outboxPublishLatency.observe({ type: p.type }, Math.max(0, ackedAt - p.at) / 1000);
+      }
       if (done.length > 0) await client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [done]);
       await client.query('COMMIT');
       if (records.length > 0) {
