@@ -104,7 +104,7 @@ async function jwksServed(): Promise<number> {
   const text = await (await fetch(`${authUrl}/metrics`)).text();
   const line = text
     .split('\n')
-    .find((l) => l.startsWith('revocable_auth_http_request_duration_seconds_count{') && l.includes('route="/.well-known/jwks.json"') && l.includes('status="200"'));
+    .find((l) => l.startsWith('revocable_http_request_duration_seconds_count{') && l.includes('route="/.well-known/jwks.json"') && l.includes('status="200"'));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 

@@ -15,7 +15,7 @@ import {
   type TokenState,
 } from './decide.ts';
 import { introspectToken, type IntrospectionOptions } from './introspection.ts';
-import { createVerifierMetrics, initSkipCodes, type VerifierMetrics } from './metrics.ts';
+import { createVerifierMetrics, initSkipCodes, type BuildInfo, type VerifierMetrics } from './metrics.ts';
 import { RevokedTokenError, TokenVerifier, type AuthContext, type TokenCheck } from './verifier.ts';
 
 /** Options of {@link createVerifierCore} (and of the `revocable` plugin). */
@@ -50,6 +50,8 @@ export interface VerifierCoreOptions {
   introspection?: IntrospectionOptions;
   /** Add prom-client's process/runtime metrics to the registry. Default false. */
   defaultMetrics?: boolean;
+  /** Adds `revocable_build_info{service, version, node}` to the registry. Default: none. */
+  buildInfo?: BuildInfo;
   /** Injected clock, epoch milliseconds. Default `Date.now`. */
   now?: () => number;
 }
@@ -189,7 +191,7 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
         return total;
       },
     },
-    { defaultMetrics: options.defaultMetrics === true },
+    { defaultMetrics: options.defaultMetrics === true, ...(options.buildInfo !== undefined ? { buildInfo: options.buildInfo } : {}) },
   );
   initSkipCodes(metrics, SKIP_CODES);
   const m = metrics;

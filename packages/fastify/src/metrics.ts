@@ -33,16 +33,53 @@ export interface VerifierMetrics {
   eventApplyLatency: Histogram<'phase' | 'type'>;
   /** `revocable_introspections_total{result}`. */
   introspections: Counter<'result'>;
+  /** `revocable_http_request_duration_seconds{method, route, status}`: every answered request (the same name and buckets in every service). */
+  httpRequests: Histogram<'method' | 'route' | 'status'>;
+}
+
+/** Buckets of `revocable_http_request_duration_seconds`, seconds (the same in every service). */
+export const HTTP_DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** What `revocable_build_info` says about a running service. */
+export interface BuildInfo {
+  /** Service name, e.g. `orders`. */
+  service: string;
+  /** The service's package version. */
+  version: string;
+}
+
+/**
+ * Registers `revocable_build_info{service, version, node}` (always 1) on `registry`: the
+ * join key dashboards use to tell which build and runtime answer.
+ * @example
+ * registerBuildInfo(registry, { service: 'orders', version: '0.1.0' });
+ */
+export function registerBuildInfo(registry: Registry, info: BuildInfo): void {
+  new Gauge({
+    name: 'revocable_build_info',
+    help: 'Always 1; the labels name the service, its version and the Node.js runtime.',
+    labelNames: ['service', 'version', 'node'] as const,
+    registers: [registry],
+  }).set({ service: info.service, version: info.version, node: process.version }, 1);
 }
 
 /**
  * Creates the verifier metrics on a fresh registry (never prom-client's global one, so two
- * apps in one process do not clash). `defaultMetrics` adds process/runtime metrics.
+ * apps in one process do not clash). `defaultMetrics` adds process/runtime metrics (`process_*`,
+ * `nodejs_*`, unprefixed as in every service); `buildInfo` adds `revocable_build_info`.
  */
-export function createVerifierMetrics(sources: MetricSources, options: { defaultMetrics?: boolean } = {}): VerifierMetrics {
+export function createVerifierMetrics(sources: MetricSources, options: { defaultMetrics?: boolean; buildInfo?: BuildInfo } = {}): VerifierMetrics {
   const registry = new Registry();
   const registers = [registry];
   if (options.defaultMetrics === true) collectDefaultMetrics({ register: registry });
+  if (options.buildInfo !== undefined) registerBuildInfo(registry, options.buildInfo);
+  const httpRequests = new Histogram({
+    name: 'revocable_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route (the pattern, "unmatched" for no route) and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [...HTTP_DURATION_BUCKETS],
+    registers,
+  });
 
   const requests = new Counter({
     name: 'revocable_requests_total',
@@ -160,7 +197,7 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
       this.inc({ result: 'miss' }, misses);
     },
   });
-  return { registry, requests, eventsApplied, eventsSkipped, eventApplyLatency, introspections };
+  return { registry, requests, eventsApplied, eventsSkipped, eventApplyLatency, introspections, httpRequests };
 }
 
 /** Labels every reject code up front so dashboards see zeros rather than gaps. */

@@ -34,6 +34,24 @@ declare module 'fastify' {
   }
 }
 
+const HEALTH_SCHEMA = { type: 'object', description: 'The process is alive', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } } as const;
+const READY_SCHEMA = {
+  type: 'object',
+  description: '200 when ready; 503 while catching up or when the reader is down',
+  required: ['status', 'freshness_seconds', 'reader'],
+  properties: {
+    status: { type: 'string', enum: ['ready', 'catching_up', 'reader_down'] },
+    freshness_seconds: { type: ['number', 'null'], description: 'how old the revocation state may be, seconds; null before the first heartbeat' },
+    reader: {
+      type: 'object',
+      required: ['state', 'restarts'],
+      properties: { state: { type: 'string' }, reason: { type: ['string', 'null'] }, restarts: { type: 'integer' } },
+    },
+  },
+} as const;
+// Documentation only: the body is the registry's text, sent as a string (never serialized).
+const METRICS_SCHEMA = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } as const;
+
 // A refusal answers (and does not call `done`: the request goes no further); an allowed
 // request carries its token context on.
 function proceed(decision: AuthDecision, request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
@@ -85,10 +103,18 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
     else proceed(decision, request, reply, done);
   });
 
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.httpRequests.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
   if (options.healthRoutes !== false) {
-    const publicRoute = { config: { auth: { public: true } } };
-    app.get('/healthz', publicRoute, async () => ({ status: 'ok' }));
-    app.get('/readyz', publicRoute, async (_request, reply) => {
+    const config = { auth: { public: true } };
+    app.get('/healthz', { config, schema: { tags: ['ops'], summary: 'Liveness', response: { 200: HEALTH_SCHEMA } } }, async () => ({ status: 'ok' }));
+    app.get('/readyz', { config, schema: { tags: ['ops'], summary: 'Readiness: caught up with the revocation topic and the reader running', response: { 200: READY_SCHEMA, 503: READY_SCHEMA } } }, async (_request, reply) => {
       const caughtUp = consumer.isCaughtUp();
       // A dead reader (failed, or stalled while the broker answers) takes the instance out of rotation.
       const reader = consumer.status();
@@ -100,7 +126,7 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
         reader: { state: reader.state, reason: reader.reason, restarts: reader.restarts },
       });
     });
-    app.get('/metrics', publicRoute, async (_request, reply) => {
+    app.get('/metrics', { config, schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)', response: { 200: METRICS_SCHEMA } } }, async (_request, reply) => {
       const body = await metrics.registry.metrics();
       return reply.type(metrics.registry.contentType).send(body);
     });

@@ -10,3 +10,17 @@ export {
   type VerifierConfig,
 } from './config.ts';
 export { createResourceApp, runService, type ErrorMapper, type ResourceAppOptions, type RunServiceOptions, type StartRetry } from './service.ts';
+export {
+  echoRequestId,
+  MAX_REQUEST_ID_LENGTH,
+  PROBE_PATHS,
+  redactUrl,
+  REQUEST_ID_HEADER,
+  requestIdFromHeader,
+  RevocableLogController,
+  serviceLogOptions,
+  type ServiceLogOptions,
+} from './logging.ts';
+export { HTTP_DURATION_BUCKETS, registerBuildInfo, type BuildInfo } from '@revocable/fastify';
+export { packageVersion } from './build-info.ts';
+export { ERROR_BODY_SCHEMA, ERROR_STATUS_DESCRIPTIONS, takesInput, withErrorResponses } from './openapi.ts';

@@ -1,6 +1,9 @@
+import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { resourceCors } from '@revocable/fastify';
 import { ConfigError, type Env, type ServerConfig } from './config.ts';
+import { echoRequestId, serviceLogOptions } from './logging.ts';
+import { takesInput, withErrorResponses } from './openapi.ts';
 
 /** A domain error a service maps to an HTTP answer, or `undefined` to fall through. */
 export type ErrorMapper = (error: FastifyError) => { status: number; error: string; description: string } | undefined;
@@ -14,20 +17,28 @@ export interface ResourceAppOptions {
   mapError?: ErrorMapper;
   /** CORS_ORIGINS: browser origins allowed to call with a Bearer header. Default none. */
   corsOrigins?: readonly string[];
+  /**
+   * Serve an OpenAPI 3.1 document of the routes at `GET /docs/json`, with the errors every
+   * route can answer (400 on input, 401/403/503 on protected routes, 500) added. Default none.
+   */
+  openapi?: { title: string; version: string; description?: string };
 }
 
 /**
  * A Fastify instance set up the way every Revocable resource service answers: pino JSON
- * logs that never contain the `authorization` header or cookies, unknown body fields
+ * logs that never contain the `authorization` header, cookies or query-string values
+ * (probes at debug), `X-Request-Id` honoured when valid and always echoed, unknown body fields
  * refused (400), OAuth-style `{error, error_description}` bodies, and no stack traces —
  * the one place such a service maps errors to HTTP (auth failures are the plugin's).
  */
 export function createResourceApp(options: ResourceAppOptions): FastifyInstance {
   const app = Fastify({
-    logger: { level: options.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    ...serviceLogOptions({ level: options.logLevel }),
     bodyLimit: options.bodyLimitBytes ?? 16 * 1024,
     ajv: { customOptions: { removeAdditional: false } },
   });
+  app.addHook('onRequest', echoRequestId);
+  if (options.openapi !== undefined) documentRoutes(app, options.openapi);
   // Queued first, so a preflight is answered before any route or auth hook.
   if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) void app.register(resourceCors, { origins: options.corsOrigins });
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -44,6 +55,23 @@ export function createResourceApp(options: ResourceAppOptions): FastifyInstance 
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'no such route' }));
   return app;
+}
+
+function documentRoutes(app: FastifyInstance, info: { title: string; version: string; description?: string }): void {
+  void app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: info.title, version: info.version, ...(info.description !== undefined ? { description: info.description } : {}) },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+    transform: ({ schema, url, route }) => {
+      const isPublic = (route.config as { auth?: { public?: boolean } } | undefined)?.auth?.public === true;
+      const statuses = [...(takesInput(schema as Record<string, unknown> | undefined) ? [400] : []), ...(isPublic ? [] : [401, 403, 503]), 500];
+      const documented = withErrorResponses(schema as Record<string, unknown> | undefined, statuses);
+      return { url, schema: isPublic ? documented : { security: [{ bearer: [] }], ...documented } };
+    },
+  });
+  app.get('/docs/json', { schema: { hide: true }, config: { auth: { public: true } } }, async () => app.swagger());
 }
 
 /** Retrying the start while a dependency is not up yet (compose, rolling restarts). */

@@ -5,7 +5,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createEventBuilder, revocationTopicSpec, type EventTransport } from '@revocable/events';
-import { transportFromConfig } from '@revocable/kit';
+import { echoRequestId, serviceLogOptions, transportFromConfig } from '@revocable/kit';
 import type { Logger } from '@revocable/protocol';
 import type { AuthConfig } from './config.ts';
 import { createPool, type Pool } from './db.ts';
@@ -20,6 +20,7 @@ import { clientIpOf, clientIpPlugin } from './plugins/client-ip.ts';
 import { contextPlugin, CSRF_HEADER } from './plugins/context.ts';
 import { corsPlugin } from './plugins/cors.ts';
 import { errorHandlerPlugin } from './plugins/errors.ts';
+import { documentAuthRoute } from './openapi.ts';
 import { OutboxRelay } from './relay.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -132,14 +133,13 @@ export interface AuthDeps {
 export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
   const app = Fastify({
+    // Request ids (X-Request-Id), redacted query strings, probes at debug: the kit's rules.
+    ...serviceLogOptions({ level: config.logLevel, redact: ['res.headers["set-cookie"]'] }),
     ...(deps.logger !== undefined && typeof deps.logger !== 'boolean'
-      ? { loggerInstance: deps.logger }
-      : {
-          logger:
-            deps.logger === false
-              ? false
-              : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'] },
-        }),
+      ? { logger: undefined, loggerInstance: deps.logger }
+      : deps.logger === false
+        ? { logger: false }
+        : {}),
     bodyLimit: config.bodyLimitBytes,
     // A hop count as proxy-addr's function form (Fastify's types take no number): trust the first n hops.
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
@@ -247,6 +247,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     await pool.end();
   });
 
+  app.addHook('onRequest', echoRequestId);
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
@@ -277,6 +278,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
       new AuthError('ERR_AUTH_RATE_LIMITED', 'too many requests, retry later', { retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)) }),
   });
   await app.register(fastifySwagger, {
+    transform: documentAuthRoute,
     openapi: {
       openapi: '3.1.0',
       info: {

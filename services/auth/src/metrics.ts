@@ -1,4 +1,7 @@
+import { HTTP_DURATION_BUCKETS, packageVersion, registerBuildInfo } from '@revocable/kit';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const VERSION = packageVersion(new URL('../package.json', import.meta.url));
 
 /** Prometheus metrics of one auth instance (own registry: no global state between apps). */
 export interface AuthMetrics {
@@ -32,14 +35,16 @@ export interface AuthMetrics {
 
 export function createMetrics(): AuthMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'revocable_auth_' });
+  // Unprefixed process_*/nodejs_* and the same HTTP histogram as every other service.
+  collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry, { service: 'auth', version: VERSION });
   return {
     registry,
     httpRequests: new Histogram({
-      name: 'revocable_auth_http_request_duration_seconds',
-      help: 'HTTP request duration by route and status',
+      name: 'revocable_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route (the pattern, "unmatched" for no route) and status.',
       labelNames: ['method', 'route', 'status'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      buckets: [...HTTP_DURATION_BUCKETS],
       registers: [registry],
     }),
     logins: new Counter({ name: 'revocable_auth_logins_total', help: 'Login attempts by result', labelNames: ['result'], registers: [registry] }),

@@ -2,10 +2,12 @@ import { createRemoteJWKSet } from 'jose';
 import { Counter } from 'prom-client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authFailureResponse, revocable, type RevocableOptions } from '@revocable/fastify';
-import { createResourceApp, verifierOptionsFromConfig } from '@revocable/kit';
+import { createResourceApp, packageVersion, verifierOptionsFromConfig } from '@revocable/kit';
 import type { GateConfig } from './config.ts';
 import { normalisePath, type PathRejectReason } from './path.ts';
 import { matchRoute, type GateRoute } from './routes.ts';
+
+const BUILD_INFO = { service: 'gate', version: packageVersion(new URL('../package.json', import.meta.url)) };
 
 /** Test seams: an injected clock, event transport or key resolver, or any other plugin option. */
 export type GateOverrides = Partial<RevocableOptions>;
@@ -61,7 +63,7 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
   const getKey =
     overrides.getKey ??
     createRemoteJWKSet(new URL(config.verifier.jwksUrl), { cooldownDuration: config.verifier.jwksCooldownMs, cacheMaxAge: 600_000, timeoutDuration: 3000 });
-  await app.register(revocable, verifierOptionsFromConfig({ ...config.verifier, audience: audiences[0] ?? 'gate' }, { getKey, ...overrides }));
+  await app.register(revocable, verifierOptionsFromConfig({ ...config.verifier, audience: audiences[0] ?? 'gate' }, { getKey, buildInfo: BUILD_INFO, ...overrides }));
   const core = app.revocable;
   const verifiers = new Map(audiences.map((audience) => [audience, core.verifierFor(audience)]));
 

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { revocable, type RevocableOptions } from '@revocable/fastify';
-import { createResourceApp, verifierOptionsFromConfig } from '@revocable/kit';
+import { createResourceApp, packageVersion, verifierOptionsFromConfig } from '@revocable/kit';
 import type { OrdersConfig } from './config.ts';
 import { OrderLimitError, OrderStore } from './store.ts';
+
+const BUILD_INFO = { service: 'orders', version: packageVersion(new URL('../package.json', import.meta.url)) };
 
 /** Test seams: an injected clock or event transport, or any other plugin option. */
 export type OrdersOverrides = Partial<RevocableOptions>;
@@ -39,12 +41,13 @@ export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides 
   const app = createResourceApp({
     logLevel: config.logLevel,
     corsOrigins: config.corsOrigins,
+    openapi: { title: 'Revocable orders service (sample, audience orders)', version: BUILD_INFO.version, description: 'CRUD over the caller\'s own orders; every token checked against the Kafka-fed denylist.' },
     mapError: (error) => (error instanceof OrderLimitError ? { status: 409, error: 'limit_reached', description: error.message } : undefined),
   });
   const store = new OrderStore({ maxPerOwner: config.maxOrdersPerUser, ...(overrides.now !== undefined ? { now: overrides.now } : {}) });
   const maxSeconds = config.verifier.freshnessMaxSeconds;
 
-  await app.register(revocable, verifierOptionsFromConfig(config.verifier, overrides));
+  await app.register(revocable, verifierOptionsFromConfig(config.verifier, { buildInfo: BUILD_INFO, ...overrides }));
 
   const read = { auth: { freshness: { maxSeconds, policy: 'fail-open' as const } } };
   const write = { auth: { freshness: { maxSeconds, policy: 'fail-closed' as const } } };
@@ -63,7 +66,7 @@ export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides 
           },
           required: ['item', 'quantity'],
         },
-        response: { 201: orderSchema },
+        response: { 201: { ...orderSchema, description: 'The order, created' }, 409: { ...errorSchema, description: 'MAX_ORDERS_PER_USER reached (`limit_reached`)' } },
       },
     },
     async (request, reply) => {
@@ -74,17 +77,17 @@ export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides 
 
   app.get(
     '/v1/orders',
-    { config: read, schema: { response: { 200: { type: 'object', properties: { orders: { type: 'array', items: orderSchema } } } } } },
+    { config: read, schema: { response: { 200: { type: 'object', description: "The caller's orders", properties: { orders: { type: 'array', items: orderSchema } } } } } },
     async (request) => ({ orders: store.list(owner(request)) }),
   );
 
-  app.get('/v1/orders/:id', { config: read, schema: { params: idParams, response: { 200: orderSchema, 404: errorSchema } } }, async (request, reply) => {
+  app.get('/v1/orders/:id', { config: read, schema: { params: idParams, response: { 200: { ...orderSchema, description: 'The order' }, 404: { ...errorSchema, description: 'No such order of the caller (`not_found`)' } } } }, async (request, reply) => {
     const order = store.get(owner(request), (request.params as { id: string }).id);
     if (order === undefined) return reply.code(404).send({ error: 'not_found', error_description: 'no such order' });
     return order;
   });
 
-  app.delete('/v1/orders/:id', { config: write, schema: { params: idParams } }, async (request, reply) => {
+  app.delete('/v1/orders/:id', { config: write, schema: { params: idParams, response: { 204: { type: 'null', description: 'Deleted' }, 404: { ...errorSchema, description: 'No such order of the caller (`not_found`)' } } } }, async (request, reply) => {
     const deleted = store.delete(owner(request), (request.params as { id: string }).id);
     if (!deleted) return reply.code(404).send({ error: 'not_found', error_description: 'no such order' });
     return reply.code(204).send();

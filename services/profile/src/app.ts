@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { revocable, type FreshnessPolicy, type RevocableOptions } from '@revocable/fastify';
-import { createResourceApp, verifierOptionsFromConfig } from '@revocable/kit';
+import { createResourceApp, packageVersion, verifierOptionsFromConfig } from '@revocable/kit';
 import type { ProfileConfig } from './config.ts';
+
+const BUILD_INFO = { service: 'profile', version: packageVersion(new URL('../package.json', import.meta.url)) };
 
 /** Test seams: an injected clock or event transport, or any other plugin option. */
 export type ProfileOverrides = Partial<RevocableOptions>;
@@ -31,17 +33,21 @@ const profileSchema = {
  * else refuses (fail-closed).
  */
 export async function buildApp(config: ProfileConfig, overrides: ProfileOverrides = {}): Promise<FastifyInstance> {
-  const app = createResourceApp({ logLevel: config.logLevel, corsOrigins: config.corsOrigins });
+  const app = createResourceApp({
+    logLevel: config.logLevel,
+    corsOrigins: config.corsOrigins,
+    openapi: { title: 'Revocable profile service (sample, audience profile)', version: BUILD_INFO.version, description: 'The caller\'s own profile; writes ask the issuer (introspection) when revocation state is stale.' },
+  });
   const now = overrides.now ?? Date.now;
   const profiles = new Map<string, Profile>();
   const maxSeconds = config.verifier.freshnessMaxSeconds;
   const writePolicy: FreshnessPolicy = config.verifier.introspection !== undefined ? 'introspect' : 'fail-closed';
 
-  await app.register(revocable, verifierOptionsFromConfig(config.verifier, overrides));
+  await app.register(revocable, verifierOptionsFromConfig(config.verifier, { buildInfo: BUILD_INFO, ...overrides }));
 
   app.get(
     '/v1/profile',
-    { config: { auth: { freshness: { maxSeconds, policy: 'fail-open' } } }, schema: { response: { 200: profileSchema } } },
+    { config: { auth: { freshness: { maxSeconds, policy: 'fail-open' } } }, schema: { response: { 200: { ...profileSchema, description: "The caller's profile (empty until written)" } } } },
     async (request) => {
       const sub = subject(request);
       const profile = profiles.get(sub) ?? { displayName: '', bio: '', updatedAt: 0 };
@@ -63,7 +69,7 @@ export async function buildApp(config: ProfileConfig, overrides: ProfileOverride
           },
           required: ['displayName'],
         },
-        response: { 200: profileSchema },
+        response: { 200: { ...profileSchema, description: 'The profile, saved' } },
       },
     },
     async (request) => {
