@@ -101,22 +101,22 @@ describe('infra/docker-compose.yml', () => {
     const mountOf = (service: string, target: string) =>
       (spec(service).volumes ?? []).map((v) => v.split(':')).find(([, t]) => t === target)?.[0];
 
-    it('the broker writes its log (the revocation topic) into its named volume', () => {
-      const logDirs = spec('kafka').environment?.['KAFKA_LOG_DIRS'];
-      expect(logDirs).toBe('/var/lib/kafka/data');
-      const volume = mountOf('kafka', logDirs ?? '');
-      expect(volume).toBe('kafka-data');
+    /** The directory `variable` names in `service` is mounted from the named volume `volume`, which the file declares. */
+    const expectNamedVolume = (service: string, variable: string, directory: string, volume: string) => {
+      const dir = spec(service).environment?.[variable];
+      expect(dir).toBe(directory);
+      expect(mountOf(service, dir ?? '')).toBe(volume);
       expect(Object.keys(compose.volumes ?? {})).toContain(volume);
+    };
+
+    it('the broker writes its log (the revocation topic) into its named volume', () => {
+      expectNamedVolume('kafka', 'KAFKA_LOG_DIRS', '/var/lib/kafka/data', 'kafka-data');
       // A fixed cluster id, so a recreated container accepts the already formatted volume.
       expect(spec('kafka').environment?.['CLUSTER_ID']).toMatch(/\S{16,}/);
     });
 
     it('PostgreSQL keeps its data directory in its named volume', () => {
-      const pgdata = spec('postgres').environment?.['PGDATA'];
-      expect(pgdata).toBe('/var/lib/postgresql/data');
-      const volume = mountOf('postgres', pgdata ?? '');
-      expect(volume).toBe('postgres-data');
-      expect(Object.keys(compose.volumes ?? {})).toContain(volume);
+      expectNamedVolume('postgres', 'PGDATA', '/var/lib/postgresql/data', 'postgres-data');
     });
   });
 

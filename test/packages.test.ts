@@ -172,6 +172,17 @@ afterAll(async () => {
   if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
 });
 
+/** Type-checks and compiles the scratch service, runs it on plain Node.js, checks it serves and refuses, stops it. */
+async function compilesAndServes(): Promise<void> {
+  await typeCheckAndCompile();
+  const address = await startService();
+  try {
+    await servesAndRefuses(address);
+  } finally {
+    await stopService();
+  }
+}
+
 /** Compiles the scratch project with its own tsc (nodenext); throws with tsc's output on errors. */
 async function typeCheckAndCompile(): Promise<void> {
   const project = join(scratch, 'service');
@@ -274,25 +285,13 @@ describe('publishable packages, installed from tarballs with npm', () => {
   it('installs one fastify (the peer), type-checks under nodenext, and runs on plain Node.js: valid token served, logged-out token refused', async () => {
     expect(await installedFastify()).toBe('5.12.8');
     expect(existsSync(join(scratch, 'service/node_modules/@revocable/fastify/node_modules/fastify'))).toBe(false);
-    await typeCheckAndCompile();
-    const address = await startService();
-    try {
-      await servesAndRefuses(address);
-    } finally {
-      await stopService();
-    }
+    await compilesAndServes();
   }, TEST_TIMEOUT_MS);
 
   it(`does the same with fastify ${OLDEST_FASTIFY}, the oldest release the peer range allows`, async () => {
     const project = join(scratch, 'service');
     await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', '--save-exact', `fastify@${OLDEST_FASTIFY}`], project, npmEnv());
     expect(await installedFastify()).toBe(OLDEST_FASTIFY);
-    await typeCheckAndCompile();
-    const address = await startService();
-    try {
-      await servesAndRefuses(address);
-    } finally {
-      await stopService();
-    }
+    await compilesAndServes();
   }, TEST_TIMEOUT_MS);
 });

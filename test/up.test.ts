@@ -31,6 +31,15 @@ afterAll(async () => {
 });
 
 /** Five ports in this project's test range (23000-23999) that nothing listens on. */
+/** A scratch directory with `bin/node` only (a PATH without java, mvn…), removed after the test. */
+function scratchBin(name: string): string {
+  const bin = mkdtempSync(join(tmpdir(), `revocable-${name}-`));
+  cleanups.push(async () => rmSync(bin, { recursive: true, force: true }));
+  mkdirSync(join(bin, 'bin'));
+  symlinkSync(process.execPath, join(bin, 'bin', 'node'));
+  return bin;
+}
+
 async function freePorts(): Promise<{ KAFKA_PORT: string; KAFKA_CONTROLLER_PORT: string; AUTH_PORT: string; ORDERS_PORT: string; PROFILE_PORT: string }> {
   const picked: number[] = [];
   while (picked.length < 5) {
@@ -217,10 +226,7 @@ describe('up', () => {
   it('without Java on PATH it says so in one line with the fix and starts nothing', { timeout: 60_000 }, async () => {
     const ports = await freePorts();
     const { runDir, env } = await checkout('nojava');
-    const bin = mkdtempSync(join(tmpdir(), 'revocable-nojava-'));
-    cleanups.push(async () => rmSync(bin, { recursive: true, force: true }));
-    mkdirSync(join(bin, 'bin'));
-    symlinkSync(process.execPath, join(bin, 'bin', 'node'));
+    const bin = scratchBin('nojava');
     const run = await cli(['up', '--no-demo'], { ...env, ...ports, PATH: join(bin, 'bin') });
     expect(run.code).toBe(1);
     const errors = lines(run.stderr);
@@ -234,11 +240,8 @@ describe('up', () => {
   it('without Maven (and no cached Kafka jars) or without PostgreSQL: one line each with the fix, nothing started', { timeout: 60_000 }, async () => {
     const ports = await freePorts();
     const { runDir, env } = await checkout('noprereq');
-    const bin = mkdtempSync(join(tmpdir(), 'revocable-nomvn-'));
-    cleanups.push(async () => rmSync(bin, { recursive: true, force: true }));
-    mkdirSync(join(bin, 'bin'));
+    const bin = scratchBin('nomvn');
     mkdirSync(join(bin, 'libs'));
-    symlinkSync(process.execPath, join(bin, 'bin', 'node'));
     const java = ['/usr/bin/java', ...(process.env['JAVA_HOME'] ? [join(process.env['JAVA_HOME'], 'bin/java')] : [])].find((p) => existsSync(p));
     expect(java, 'java is installed on this machine').toBeDefined();
     symlinkSync(java ?? '', join(bin, 'bin', 'java'));

@@ -100,20 +100,10 @@ function build(impl: Impl, entries: number, kind: 'sid' | 'jti'): Structure {
     case 'revocable': {
       const denylist = new Denylist();
       const ref: TokenRef = { jti: 'j', sid: 's', sub: 's', ver: 1, kid: 'k' };
-      if (kind === 'jti') {
-        return {
-          insert: (id) => denylist.revokeToken(id, untilSeconds),
-          lookup: (id) => {
-            ref.jti = id;
-            return denylist.check(ref) !== null;
-          },
-          tableBytes: () => denylist.memoryBytes(),
-        };
-      }
       return {
-        insert: (id) => denylist.revokeSession(id, untilSeconds),
+        insert: (id) => (kind === 'jti' ? denylist.revokeToken(id, untilSeconds) : denylist.revokeSession(id, untilSeconds)),
         lookup: (id) => {
-          ref.sid = id;
+          ref[kind] = id;
           return denylist.check(ref) !== null;
         },
         tableBytes: () => denylist.memoryBytes(),

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, boolFromEnv, corsOriginsFromEnv, httpUrlFromEnv, intFromEnv, kafkaBrokersFromEnv, kafkaClientFromEnv, listFromEnv, logLevelFromEnv, topicFromEnv } from './index.ts';
+import { boolFromEnv, configErrorOf, corsOriginsFromEnv, httpUrlFromEnv, intFromEnv, kafkaBrokersFromEnv, kafkaClientFromEnv, listFromEnv, logLevelFromEnv, topicFromEnv } from './index.ts';
 
-function failure(read: () => unknown): ConfigError {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+const failure = configErrorOf;
 
 describe('environment readers', () => {
   it('take the default when unset or blank', () => {

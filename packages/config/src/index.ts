@@ -19,6 +19,23 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Runs `read` (a reader or a whole `loadConfig`) and returns the {@link ConfigError} it
+ * throws; throws itself when `read` succeeds or throws anything else. For tests that assert
+ * which variable a bad environment names.
+ *
+ * @example expect(configErrorOf(() => loadConfig({ PORT: 'x' })).variable).toBe('PORT');
+ */
+export function configErrorOf(read: () => unknown): ConfigError {
+  try {
+    read();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError, but the configuration was accepted');
+}
+
 /** A trimmed string, or `fallback` when unset or blank. */
 export function stringFromEnv(env: Env, name: string, fallback: string): string {
   const value = env[name];

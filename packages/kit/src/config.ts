@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  configErrorOf,
   corsOriginsFromEnv,
   httpUrlFromEnv as httpUrl,
   intFromEnv,
@@ -14,7 +15,7 @@ import { createTransport, type EventTransport } from '@revocable/events';
 import type { IntrospectionOptions, RevocableOptions } from '@revocable/fastify';
 import type { Logger } from '@revocable/protocol';
 
-export { ConfigError, intFromEnv, type Env };
+export { ConfigError, configErrorOf, intFromEnv, type Env };
 
 /** Environment-derived settings every resource service needs to run the verifier. */
 export interface VerifierConfig {

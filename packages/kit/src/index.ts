@@ -1,5 +1,6 @@
 export {
   ConfigError,
+  configErrorOf,
   intFromEnv,
   loadServerConfig,
   loadVerifierConfig,

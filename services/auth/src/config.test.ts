@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.ts';
+import { configErrorOf } from '@revocable/config';
+import { loadConfig, type ConfigError } from './config.ts';
 
 const KEK = Buffer.alloc(32, 7).toString('base64');
 const minimal = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/auth', KEY_ENCRYPTION_KEY: KEK };
 
-function errorOf(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = (env: Record<string, string>): ConfigError => configErrorOf(() => loadConfig(env));
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '@revocable/kit';
+import { configErrorOf, type ConfigError } from '@revocable/kit';
 import { loadConfig } from './config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gate-config-'));
@@ -13,15 +13,7 @@ const write = (name: string, text: string) => {
   return path;
 };
 
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('loadConfig accepted the environment');
-}
+const configError = (env: Record<string, string>): ConfigError => configErrorOf(() => loadConfig(env));
 
 describe('gate configuration', () => {
   it('reads the routes file and the verifier settings', () => {
