@@ -296,3 +296,79 @@ describe('cookie mode: the refresh token stays out of the JSON body', () => {
     expect(plain.json().refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 });
+
+describe('password policy', () => {
+  const attempt = (app: FastifyInstance, email: string, password: string) =>
+    app.inject({ method: 'POST', url: '/v1/users', payload: { email, password }, remoteAddress: '192.0.2.30' });
+
+  it.each([
+    ['only whitespace', () => ' '.repeat(12), /whitespace/],
+    ['a common password', () => 'password', /commonly used/],
+    ['a common password in other case', () => 'Baseball1', /commonly used/],
+    ['the email itself', (email: string) => email.toUpperCase(), /email address or its local part/],
+    ['the local part of the email', (email: string) => email.split('@')[0] as string, /email address or its local part/],
+    ['shorter than the minimum in code points (4 emoji = 8 UTF-16 units)', () => '\u{1F600}'.repeat(4), /8 to 1024 characters/],
+  ])('refuses %s with 400 invalid_request', async (_name, make, description) => {
+    const app = await appWith();
+    const email = `policy-${randomUUID().slice(0, 8)}@example.com`;
+    const res = await attempt(app, email, make(email));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(description) });
+  });
+
+  it('accepts a long enough uncommon password, counted in code points', async () => {
+    const app = await appWith();
+    expect((await attempt(app, `ok-${randomUUID()}@example.com`, '\u{1F600}'.repeat(8))).statusCode).toBe(201);
+  });
+
+  it('applies to a password change too', async () => {
+    const app = await appWith();
+    const email = await register(app);
+    const login = await app.inject({ method: 'POST', url: '/v1/login', payload: { email, password: PASSWORD } });
+    const authorization = `Bearer ${login.json().access_token as string}`;
+    for (const bad of ['qwertyuiop', email]) {
+      const res = await app.inject({ method: 'POST', url: '/v1/password', headers: { authorization }, payload: { current_password: PASSWORD, new_password: bad } });
+      expect(res.statusCode).toBe(400);
+    }
+  });
+});
+
+describe('emails: normalised (NFKC, case, trailing dot) and refused when a look-alike exists', () => {
+  it('refuses full-width, Cyrillic and trailing-dot look-alikes with 409, and logs in through the normalised forms', async () => {
+    const app = await appWith();
+    const local = `alice${randomUUID().slice(0, 8).replace(/[0-9]/g, 'x')}`;
+    const email = await register(app, `${local}@example.com`);
+    const fullWidth = [...email].map((c) => (c >= '!' && c <= '~' ? String.fromCodePoint(c.codePointAt(0)! + 0xfee0) : c)).join('');
+    const cyrillic = email.replace('a', '\u0430');
+    const variants = [fullWidth, cyrillic, `${email}.`, email.toUpperCase(), email.replace('l', '1')];
+    for (const variant of variants) {
+      const res = await app.inject({ method: 'POST', url: '/v1/users', payload: { email: variant, password: PASSWORD }, remoteAddress: '192.0.2.31' });
+      expect(res.statusCode, variant).toBe(409);
+      expect(res.json().error).toBe('email_taken');
+    }
+    for (const variant of [fullWidth, `${email}.`, email.toUpperCase()]) {
+      const res = await app.inject({ method: 'POST', url: '/v1/login', payload: { email: variant, password: PASSWORD } });
+      expect(res.statusCode, variant).toBe(200);
+    }
+    // A look-alike is not the account: logging in with it fails like a wrong password.
+    expect((await app.inject({ method: 'POST', url: '/v1/login', payload: { email: cyrillic, password: PASSWORD } })).statusCode).toBe(401);
+  });
+
+  it('fills in the skeleton of accounts created before the column existed, at start', async () => {
+    const app = await appWith();
+    const email = `legacy-${randomUUID()}@example.com`;
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query(`INSERT INTO users (email, password_hash, created_at, updated_at) VALUES ($1, 'x', now(), now())`, [email]);
+      await appWith(); // a restart
+      const { rows } = await client.query<{ email_skeleton: string | null }>('SELECT email_skeleton FROM users WHERE email = $1', [email]);
+      expect(rows[0]?.email_skeleton).toBeTypeOf('string');
+    } finally {
+      await client.end();
+    }
+    const lookAlike = await app.inject({ method: 'POST', url: '/v1/users', payload: { email: email.replace('e', '\u0435'), password: PASSWORD }, remoteAddress: '192.0.2.32' });
+    expect(lookAlike.statusCode).toBe(409);
+  });
+});

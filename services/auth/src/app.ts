@@ -201,6 +201,14 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     log: app.log.child({ component: 'auth' }),
   });
 
+  try {
+    const skeletons = await services.accounts.backfillEmailSkeletons();
+    if (skeletons.filled > 0) app.log.info(skeletons, 'email skeletons stored for existing accounts');
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+
   let relay: OutboxRelay | undefined;
   if (deps.relay ?? config.relayEnabled) {
     const transport =

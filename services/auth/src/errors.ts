@@ -11,6 +11,7 @@ export const AUTH_ERRORS = {
   ERR_AUTH_WEAK_PASSWORD: { status: 400, error: 'invalid_request' },
   ERR_AUTH_UNSUPPORTED_MEDIA_TYPE: { status: 415, error: 'invalid_request' },
   ERR_AUTH_EMAIL_TAKEN: { status: 409, error: 'email_taken' },
+  ERR_AUTH_EMAIL_CONFUSABLE: { status: 409, error: 'email_taken' },
   ERR_AUTH_INVALID_CREDENTIALS: { status: 401, error: 'invalid_grant' },
   ERR_AUTH_ACCOUNT_DISABLED: { status: 401, error: 'invalid_grant' },
   ERR_AUTH_INVALID_GRANT: { status: 400, error: 'invalid_grant' },

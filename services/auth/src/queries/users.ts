@@ -14,13 +14,26 @@ export interface LockedUserRow {
 }
 
 /** Inserts a user; throws SQLSTATE 23505 when the email is taken. */
-export async function insertUser(db: Db, email: string, passwordHash: string, now: Date): Promise<string> {
-  const { rows } = await db.query<{ id: string }>('INSERT INTO users (email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id', [
-    email,
-    passwordHash,
-    now,
-  ]);
+/** Inserts a user; a duplicate email violates `users_email_key`, a look-alike one `users_email_skeleton_key` (23505). */
+export async function insertUser(db: Db, email: string, emailSkeleton: string, passwordHash: string, now: Date): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    'INSERT INTO users (email, email_skeleton, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id',
+    [email, emailSkeleton, passwordHash, now],
+  );
   return (rows[0] as { id: string }).id;
+}
+
+/** Users created before skeletons were stored, in id order after `afterId`. */
+export async function usersWithoutSkeleton(db: Db, afterId: string, limit: number): Promise<Array<{ id: string; email: string }>> {
+  const { rows } = await db.query<{ id: string; email: string }>(
+    'SELECT id, email FROM users WHERE email_skeleton IS NULL AND id > $1 ORDER BY id LIMIT $2',
+    [afterId, limit],
+  );
+  return rows;
+}
+
+export async function setEmailSkeleton(db: Db, userId: string, emailSkeleton: string): Promise<void> {
+  await db.query('UPDATE users SET email_skeleton = $2 WHERE id = $1 AND email_skeleton IS NULL', [userId, emailSkeleton]);
 }
 
 export async function findUserByEmail(db: Db, email: string): Promise<LoginUserRow | undefined> {

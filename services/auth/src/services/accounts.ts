@@ -4,9 +4,10 @@ import { withTransaction, type Pool } from '../db.ts';
 import { AuthError } from '../errors.ts';
 import type { PasswordHasher } from '../password.ts';
 import { lockUnrevokedSession } from '../queries/sessions.ts';
-import { findUserCredentials, insertUser, lockUser, setDisabledAt, setPasswordHash } from '../queries/users.ts';
+import { findUserCredentials, insertUser, lockUser, setDisabledAt, setEmailSkeleton, setPasswordHash, usersWithoutSkeleton } from '../queries/users.ts';
 import type { AccessTokenResponse, AccessTokenService } from './access-tokens.ts';
-import { normalizeEmail, PASSWORD_MAX, UUID } from './email.ts';
+import { emailSkeleton, normalizeEmail, UUID } from './email.ts';
+import { checkPassword } from './password-policy.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { Revocations } from './revocations.ts';
 
@@ -43,24 +44,55 @@ export class AccountService {
     this.#o = options;
   }
 
+  /**
+   * Registers an account. The email is normalised (NFKC, case, trailing dot) and refused
+   * when it or its confusable skeleton (Unicode TS #39) belongs to an existing account
+   * (`ERR_AUTH_EMAIL_TAKEN`, `ERR_AUTH_EMAIL_CONFUSABLE`, both 409); the password must pass
+   * the policy ({@link checkPassword}, `ERR_AUTH_WEAK_PASSWORD`).
+   */
   async register(emailInput: string, password: string): Promise<{ id: string; email: string }> {
     const email = normalizeEmail(emailInput);
-    this.#checkPassword(password);
+    checkPassword(password, email, this.#o.passwordMinLength);
+    const skeleton = emailSkeleton(email);
     const hash = await (this.#o.registrationHasher ?? this.#o.hasher).hash(password);
     try {
-      return { id: await insertUser(this.#o.pool, email, hash, new Date(this.#o.now())), email };
+      return { id: await insertUser(this.#o.pool, email, skeleton, hash, new Date(this.#o.now())), email };
     } catch (error) {
-      if ((error as { code?: string }).code === '23505') throw new AuthError('ERR_AUTH_EMAIL_TAKEN', 'an account with this email already exists');
+      const e = error as { code?: string; constraint?: string };
+      if (e.code === '23505' && e.constraint === 'users_email_skeleton_key') {
+        throw new AuthError('ERR_AUTH_EMAIL_CONFUSABLE', 'an account with an email that looks the same already exists');
+      }
+      if (e.code === '23505') throw new AuthError('ERR_AUTH_EMAIL_TAKEN', 'an account with this email already exists');
       throw error;
     }
   }
 
-  #checkPassword(password: string): void {
-    const min = this.#o.passwordMinLength;
-    const length = [...password.normalize('NFKC')].length;
-    if (length < min || password.length > PASSWORD_MAX) {
-      throw new AuthError('ERR_AUTH_WEAK_PASSWORD', `password must be ${min} to ${PASSWORD_MAX} characters`);
+  /**
+   * Stores the skeleton of accounts created before skeletons were (run at start, after the
+   * migrations). An account whose skeleton collides with another existing one keeps none
+   * (both stay usable; new look-alikes of either are still refused) and is counted in the
+   * result. Idempotent, and safe with several instances starting at once.
+   */
+  async backfillEmailSkeletons(): Promise<{ filled: number; collisions: number }> {
+    let filled = 0;
+    let collisions = 0;
+    let after = '00000000-0000-0000-0000-000000000000';
+    for (;;) {
+      const rows = await usersWithoutSkeleton(this.#o.pool, after, 500);
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        after = row.id;
+        try {
+          await setEmailSkeleton(this.#o.pool, row.id, emailSkeleton(row.email));
+          filled++;
+        } catch (error) {
+          if ((error as { code?: string }).code !== '23505') throw error;
+          collisions++;
+        }
+      }
     }
+    if (collisions > 0) this.#o.log?.warn({ event: 'users.skeleton_collisions', collisions }, 'existing accounts with look-alike emails keep no skeleton');
+    return { filled, collisions };
   }
 
   /**
@@ -70,9 +102,9 @@ export class AccountService {
    */
   async changePassword(claims: AccessTokenClaims, currentPassword: string, newPassword: string): Promise<AccessTokenResponse> {
     const { pool, hasher, throttle, tokens } = this.#o;
-    this.#checkPassword(newPassword);
     const user = await findUserCredentials(pool, claims.sub);
     if (user === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
+    checkPassword(newPassword, user.email, this.#o.passwordMinLength);
     // Counted before the password is checked, as in login (the same per-account limit).
     const claim = await throttle.claim(throttle.accountKey(user.email));
     let ok: boolean;
