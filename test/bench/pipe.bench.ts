@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { startKafkaBroker } from '@revocable/infra';
 import { ensureDebianPackage } from '../support/apt.ts';
 import { startCluster, type Cluster, type Replica } from '../support/cluster.ts';
-import { median, type BenchModule, type BenchResult } from './types.ts';
+import { betterRatio, median, type BenchModule, type BenchResult } from './types.ts';
 
 const run = promisify(execFile);
 const PASSWORD = 'correct horse battery staple';
@@ -92,6 +92,75 @@ function cpuSeconds(pid: number, ticksPerSecond: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
+interface PipeCluster {
+  cluster: Cluster;
+  replicas: Replica[];
+  auth: string;
+  instances: string[];
+  login(i: number): Promise<Session>;
+  logout(token: string): Promise<void>;
+  scrape(url: string): Promise<string>;
+  /** One logout; ms of the request, and from its answer until every instance refuses the token. */
+  propagationOnce(i: number): Promise<{ logoutMs: number; allMs: number }>;
+}
+
+/** auth + three orders instances on `client`, 20 registered users, the probes the bench uses. */
+async function startPipeCluster(brokers: string, databaseUrl: string, client: 'platformatic' | 'kafkajs'): Promise<PipeCluster> {
+  const cluster = await startCluster({ kafkaBrokers: brokers, databaseUrl, services: ['auth', 'orders'], env: { all: { LOG_LEVEL: 'warn', KAFKA_CLIENT: client }, auth: { MAX_SESSIONS_PER_USER: '1000' } } });
+  const replicas: Replica[] = [];
+  try {
+    replicas.push(await cluster.startReplica('orders'), await cluster.startReplica('orders'));
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  const instances = [cluster.ordersUrl, ...replicas.map((r) => r.url)];
+  const auth = cluster.authUrl;
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${auth}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const emails = Array.from({ length: 20 }, () => `pipe-${randomUUID()}@example.test`);
+  for (const email of emails) {
+    const res = await post('/v1/users', { email, password: PASSWORD });
+    if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
+  }
+  const login = async (i: number): Promise<Session> => {
+    const res = await post('/v1/login', { email: emails[i % emails.length], password: PASSWORD, audience: 'orders' });
+    if (res.status !== 200) throw new Error(`login: ${res.status} ${await res.text()}`);
+    const body = (await res.json()) as { access_token: string; refresh_token: string };
+    return { access: body.access_token, refresh: body.refresh_token };
+  };
+  const status = async (url: string, token: string) => {
+    const res = await fetch(`${url}/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const logout = async (token: string) => {
+    const res = await post('/v1/logout', {}, { authorization: `Bearer ${token}` });
+    await res.arrayBuffer();
+    if (res.status !== 200 && res.status !== 204) throw new Error(`logout: ${res.status}`);
+  };
+  const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
+  const propagationOnce = async (i: number): Promise<{ logoutMs: number; allMs: number }> => {
+    const s = await login(i);
+    for (const url of instances) if ((await status(url, s.access)) !== 200) throw new Error('a fresh token was refused');
+    const sent = performance.now();
+    await logout(s.access);
+    const answered = performance.now();
+    const refusedAt = await Promise.all(
+      instances.map(async (url) => {
+        for (;;) {
+          if ((await status(url, s.access)) === 401) return performance.now();
+          if (performance.now() - answered > DEADLINE_MS) throw new Error(`${url} still accepts a logged-out token after ${DEADLINE_MS} ms`);
+        }
+      }),
+    );
+    return { logoutMs: answered - sent, allMs: Math.max(...refusedAt) - answered };
+  };
+  // Warm-up (JIT, connections, key caches).
+  for (let i = 0; i < 10; i++) await propagationOnce(i);
+  return { cluster, replicas, auth, instances, login, logout, scrape, propagationOnce };
+}
+
 const bench: BenchModule = {
   name: 'pipe',
   async run(): Promise<BenchResult[]> {
@@ -99,65 +168,15 @@ const bench: BenchModule = {
     const broker = given ? null : await startKafkaBroker();
     const brokers = given ?? (broker?.brokers ?? []).join(',');
     const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-    let cluster: Cluster | undefined;
-    const replicas: Replica[] = [];
+    let pipe: PipeCluster | undefined;
     const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-'));
     try {
-      cluster = await startCluster({ kafkaBrokers: brokers, databaseUrl, services: ['auth', 'orders'], env: { all: { LOG_LEVEL: 'warn' }, auth: { MAX_SESSIONS_PER_USER: '1000' } } });
-      replicas.push(await cluster.startReplica('orders'), await cluster.startReplica('orders'));
-      const instances = [cluster.ordersUrl, ...replicas.map((r) => r.url)];
-      const auth = cluster.authUrl;
-      const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-        fetch(`${auth}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-
-      const emails = Array.from({ length: 20 }, () => `pipe-${randomUUID()}@example.test`);
-      for (const email of emails) {
-        const res = await post('/v1/users', { email, password: PASSWORD });
-        if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
-      }
-      const login = async (i: number): Promise<Session> => {
-        const res = await post('/v1/login', { email: emails[i % emails.length], password: PASSWORD, audience: 'orders' });
-        if (res.status !== 200) throw new Error(`login: ${res.status} ${await res.text()}`);
-        const body = (await res.json()) as { access_token: string; refresh_token: string };
-        return { access: body.access_token, refresh: body.refresh_token };
-      };
-      const status = async (url: string, token: string) => {
-        const res = await fetch(`${url}/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
-        await res.arrayBuffer();
-        return res.status;
-      };
-      const logout = async (token: string) => {
-        const res = await post('/v1/logout', {}, { authorization: `Bearer ${token}` });
-        await res.arrayBuffer();
-        if (res.status !== 200 && res.status !== 204) throw new Error(`logout: ${res.status}`);
-      };
-      const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
-
-      /** One logout; ms from its answer until every instance refuses the token. */
-      const propagationOnce = async (i: number): Promise<{ logoutMs: number; allMs: number }> => {
-        const s = await login(i);
-        for (const url of instances) if ((await status(url, s.access)) !== 200) throw new Error('a fresh token was refused');
-        const sent = performance.now();
-        await logout(s.access);
-        const answered = performance.now();
-        const refusedAt = await Promise.all(
-          instances.map(async (url) => {
-            for (;;) {
-              if ((await status(url, s.access)) === 401) return performance.now();
-              if (performance.now() - answered > DEADLINE_MS) throw new Error(`${url} still accepts a logged-out token after ${DEADLINE_MS} ms`);
-            }
-          }),
-        );
-        return { logoutMs: answered - sent, allMs: Math.max(...refusedAt) - answered };
-      };
-
+      pipe = await startPipeCluster(brokers, databaseUrl, 'platformatic');
+      const { replicas, auth, instances, login, logout, scrape, propagationOnce } = pipe;
       const stageScrape = async () => ({
         auth: histogram(await scrape(auth), 'revocable_auth_outbox_publish_latency_seconds', { type: 'session.revoked' }),
         applied: await Promise.all(instances.map(async (u) => histogram(await scrape(u), 'revocable_event_apply_latency_seconds', { phase: 'live', type: 'session.revoked' }))),
       });
-
-      // Warm-up (JIT, connections, key caches).
-      for (let i = 0; i < 10; i++) await propagationOnce(i);
 
       const stagesBefore = await stageScrape();
       const idle: Array<{ logoutMs: number; allMs: number }> = [];
@@ -232,6 +251,13 @@ const bench: BenchModule = {
       );
       const rotationRate = rotationMs.length / ((performance.now() - rotStart) / 1000);
 
+      await pipe.cluster.stop();
+      pipe = undefined;
+      // The same idle propagation on the second adapter (every service on KAFKA_CLIENT=kafkajs).
+      pipe = await startPipeCluster(brokers, databaseUrl, 'kafkajs');
+      const kafkajsIdle: number[] = [];
+      for (let i = 0; i < PROPAGATION_SAMPLES; i++) kafkajsIdle.push((await pipe.propagationOnce(i)).allMs);
+
       const allIdle = idle.map((s) => s.allMs);
       const allLoaded = loaded.map((s) => s.allMs);
       const logoutIdle = idle.map((s) => s.logoutMs);
@@ -269,6 +295,15 @@ const bench: BenchModule = {
           target: { text: 'p99 ≤ 30 ms at ~70 % load', met: percentile(allLoaded, 99) <= 30 },
         },
         {
+          metric: 'propagation p50, all 3 instances, idle: @platformatic/kafka vs kafkajs',
+          ours: median(allIdle),
+          baseline: median(kafkajsIdle),
+          baselineName: 'the same cluster on KAFKA_CLIENT=kafkajs',
+          unit: 'ms',
+          ratio: betterRatio(median(allIdle), median(kafkajsIdle), 'lower'),
+          note: `p99 ${fmt(percentile(allIdle, 99))} vs ${fmt(percentile(kafkajsIdle, 99))} ms; ${kafkajsIdle.length} logouts each, a fresh cluster per client`,
+        },
+        {
           metric: 'pipe stages (medians, ms): logout request / commit → Kafka ack / commit → applied per instance',
           ours: median(logoutIdle),
           baseline: produced.p50,
@@ -300,7 +335,7 @@ const bench: BenchModule = {
       ];
       return rows;
     } finally {
-      await cluster?.stop();
+      await pipe?.cluster.stop();
       rmSync(dir, { recursive: true, force: true });
       await broker?.destroy();
     }
