@@ -46,6 +46,9 @@ export interface RelayStatus {
 
 const MAX_BACKOFF_MS = 5000;
 
+/** How stale the outbox backlog sample may be before a cycle or a heartbeat takes a new one, in ms. */
+const PENDING_SAMPLE_INTERVAL_MS = 500;
+
 /**
  * Moves outbox rows to Kafka. Woken by LISTEN/NOTIFY, with polling as the fallback. Each
  * cycle locks a batch with FOR UPDATE SKIP LOCKED (several instances share the work), sends
@@ -74,6 +77,7 @@ export class OutboxRelay {
   #published = 0;
   #pending: number | null = null;
   #oldestPendingSeconds = 0;
+  #sampledAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: OutboxRelayOptions) {
     this.#o = options;
@@ -132,6 +136,7 @@ export class OutboxRelay {
         if (!more && this.#o.now() - this.#lastHeartbeatAt >= this.#o.heartbeatIntervalMs) {
           // A heartbeat claims "nothing older is pending". Rows another instance holds (or
           // cannot deliver) make that false, so stay silent while any row is overdue.
+          if (this.#o.now() - this.#sampledAt > PENDING_SAMPLE_INTERVAL_MS) await this.#withClient((client) => this.#samplePending(client));
           if (this.#oldestPendingSeconds * 1000 <= Math.max(2 * this.#o.heartbeatIntervalMs, 2000)) await this.#sendHeartbeats();
         }
         if (this.#stopped) break;
@@ -152,16 +157,7 @@ export class OutboxRelay {
           await this.#closeProducer();
           this.#partitions = 0;
           // Keep /readyz and /metrics honest about the backlog while Kafka is away.
-          await this.#o.pool
-            .connect()
-            .then(async (client) => {
-              try {
-                await this.#samplePending(client);
-              } finally {
-                client.release();
-              }
-            })
-            .catch(() => {});
+          await this.#withClient((client) => this.#samplePending(client)).catch(() => {});
         }
         backoffMs = Math.min(Math.max(backoffMs * 2, 200), MAX_BACKOFF_MS);
         this.#o.log.warn({ err: this.#lastError, state: this.#state, retryInMs: backoffMs }, 'outbox relay cycle failed');
@@ -224,7 +220,9 @@ export class OutboxRelay {
         this.#lastAckAt = this.#o.now();
         this.#o.metrics?.outboxPublished.inc(records.length);
       }
-      await this.#samplePending(client);
+      // The backlog count is for /readyz, /metrics and the heartbeat rule, not for delivery:
+      // sampled at most once a PENDING_SAMPLE_INTERVAL_MS, and before any heartbeat.
+      if (this.#o.now() - this.#sampledAt > PENDING_SAMPLE_INTERVAL_MS) await this.#samplePending(client);
       return done.length;
     } catch (error) {
       await client.query('ROLLBACK').catch((e: unknown) => {
@@ -238,6 +236,19 @@ export class OutboxRelay {
     }
   }
 
+  async #withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#o.pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      broken = connectionError(client);
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async #samplePending(client: PoolClient): Promise<void> {
     // Age on the database clock: created_at comes from it too.
     const { rows } = await client.query<{ n: string; oldest_age: number | null }>(
@@ -248,6 +259,7 @@ export class OutboxRelay {
     this.#oldestPendingSeconds = Math.max(0, row?.oldest_age ?? 0);
     this.#o.metrics?.outboxPending.set(this.#pending ?? 0);
     this.#o.metrics?.outboxOldestAgeSeconds.set(this.#oldestPendingSeconds);
+    this.#sampledAt = this.#o.now();
   }
 
   async #sendHeartbeats(): Promise<void> {
