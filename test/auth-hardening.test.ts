@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, loadConfig } from '@revocable/auth';
+import { buildApp, internalListenerAddress, loadConfig } from '@revocable/auth';
 import type { RevocableEvent } from '@revocable/events';
 import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 import { readTopic } from './support/topic-reader.ts';
@@ -370,5 +370,27 @@ describe('emails: normalised (NFKC, case, trailing dot) and refused when a look-
     }
     const lookAlike = await app.inject({ method: 'POST', url: '/v1/users', payload: { email: email.replace('e', '\u0435'), password: PASSWORD }, remoteAddress: '192.0.2.32' });
     expect(lookAlike.statusCode).toBe(409);
+  });
+});
+
+describe('METRICS_PORT: /metrics and /docs on an internal listener', () => {
+  it('serves them on the internal port only, over a real socket', async () => {
+    const app = await appWith({ METRICS_PORT: '0' });
+    for (const url of ['/metrics', '/docs', '/docs/json']) expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(404);
+    const address = internalListenerAddress(app);
+    expect(address?.address).toBe('127.0.0.1');
+    const base = `http://127.0.0.1:${address?.port ?? 0}`;
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^# HELP revocable_auth_password_work_total /m);
+    const spec = (await (await fetch(`${base}/docs/json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/login', '/oauth/token', '/oauth/introspect']));
+    expect((await fetch(`${base}/docs/`)).status).toBe(200);
+    await app.close();
+    await expect(fetch(`${base}/metrics`)).rejects.toThrow();
+  });
+
+  it('refuses METRICS_PORT equal to PORT', () => {
+    expect(() => loadConfig(env({ PORT: '3000', METRICS_PORT: '3000' }))).toThrow(/^METRICS_PORT: must differ from PORT/);
   });
 });

@@ -20,6 +20,7 @@ import { clientIpOf, clientIpPlugin } from './plugins/client-ip.ts';
 import { contextPlugin, CSRF_HEADER } from './plugins/context.ts';
 import { corsPlugin } from './plugins/cors.ts';
 import { errorHandlerPlugin } from './plugins/errors.ts';
+import { internalListenerPlugin } from './plugins/internal-listener.ts';
 import { documentAuthRoute } from './openapi.ts';
 import { OutboxRelay } from './relay.ts';
 import { accountRoutes } from './routes/account.ts';
@@ -307,7 +308,9 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
       },
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  const internal = config.hardening.internalListener;
+  if (internal === undefined) await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  else await app.register(internalListenerPlugin, { ...internal, registry: metrics.registry });
   await app.register(contextPlugin, {
     config,
     pool,

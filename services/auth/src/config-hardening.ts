@@ -17,6 +17,8 @@ export interface HardeningConfig {
   registerRateLimitPerIp: number;
   /** REGISTER_RATE_LIMIT_WINDOW_SECONDS, default LOGIN_RATE_LIMIT_WINDOW_SECONDS. */
   registerRateLimitWindowSeconds: number;
+  /** METRICS_PORT / METRICS_HOST: serve /metrics and /docs on this internal listener only; undefined: on the main one. */
+  internalListener: InternalListenerConfig | undefined;
 }
 
 /** Parses {@link HardeningConfig}; throws `ConfigError` (one line, variable and fix) on a bad value. */
@@ -28,6 +30,7 @@ export function loadHardeningConfig(env: Env): HardeningConfig {
     passwordHashRegisterQueueMax: int(env, 'PASSWORD_HASH_REGISTER_QUEUE_MAX', 2 * passwordHashConcurrency, 0, 100_000),
     registerRateLimitPerIp: int(env, 'REGISTER_RATE_LIMIT_PER_IP', int(env, 'LOGIN_RATE_LIMIT_PER_IP', 20, 1, 1_000_000), 1, 1_000_000),
     registerRateLimitWindowSeconds: int(env, 'REGISTER_RATE_LIMIT_WINDOW_SECONDS', int(env, 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400), 1, 86_400),
+    internalListener: internalListenerFromEnv(env),
   };
 }
 
@@ -71,4 +74,21 @@ function isAddressOrCidr(entry: string): boolean {
   if (slash < 0) return true;
   const bits = entry.slice(slash + 1);
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+}
+
+/** METRICS_PORT / METRICS_HOST: the internal listener of /metrics and /docs (unset: both on the main listener). */
+export interface InternalListenerConfig {
+  port: number;
+  host: string;
+}
+
+/** Parses METRICS_PORT (0 = a free port) and METRICS_HOST (default 127.0.0.1); undefined when METRICS_PORT is unset. */
+export function internalListenerFromEnv(env: Env): InternalListenerConfig | undefined {
+  if ((env['METRICS_PORT'] ?? '').trim() === '') return undefined;
+  const port = int(env, 'METRICS_PORT', 0, 0, 65_535);
+  const host = (env['METRICS_HOST'] ?? '').trim() || '127.0.0.1';
+  if (env['PORT'] !== undefined && env['PORT'].trim() === String(port) && port !== 0) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}): it is the internal listener of /metrics and /docs`);
+  }
+  return { port, host };
 }

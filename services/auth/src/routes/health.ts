@@ -30,9 +30,12 @@ export const healthRoutes = fp(
       });
     });
 
-    app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' }, config: noLimit }, async (_request, reply) => {
-      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
+    // With METRICS_PORT, /metrics is served by the internal listener only.
+    if (app.revocableAuth.config.hardening.internalListener === undefined) {
+      app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' }, config: noLimit }, async (_request, reply) => {
+        return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      });
+    }
   },
   { name: 'revocable-auth-health-routes', fastify: '5.x', dependencies: ['revocable-auth-context'] },
 );
