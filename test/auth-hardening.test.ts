@@ -394,3 +394,49 @@ describe('METRICS_PORT: /metrics and /docs on an internal listener', () => {
     expect(() => loadConfig(env({ PORT: '3000', METRICS_PORT: '3000' }))).toThrow(/^METRICS_PORT: must differ from PORT/);
   });
 });
+
+describe('failed client authentications are limited per client and per IP', () => {
+  const ORDERS_SECRET = 'orders-secret-of-at-least-32-bytes-0001';
+  const PROFILE_SECRET = 'profile-secret-of-at-least-32-bytes-001';
+  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+  let offsetMs = 0;
+  const now = () => Date.now() + offsetMs;
+
+  it('introspection: 300 wrong secrets from one IP get 429 with Retry-After after CLIENT_AUTH_MAX_FAILURES_PER_IP, until the window ends', async () => {
+    const app = await appWith({ INTROSPECTION_CLIENTS: `orders:${ORDERS_SECRET},profile:${PROFILE_SECRET}` }, { now });
+    const statuses: number[] = [];
+    let retryAfter = '';
+    for (let i = 0; i < 300; i++) {
+      const res = await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic('orders', `guess-${i}`) }, payload: { token: 'x' }, remoteAddress: '198.51.100.80' });
+      statuses.push(res.statusCode);
+      if (res.statusCode === 429) retryAfter = String(res.headers['retry-after']);
+    }
+    expect(statuses.slice(0, 20)).toEqual(Array<number>(20).fill(401));
+    expect(statuses.slice(20).every((s) => s === 429)).toBe(true);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    expect(Number(retryAfter)).toBeLessThanOrEqual(60);
+    // Even the right secret waits from that IP; another IP and client are not affected.
+    expect((await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic('orders', ORDERS_SECRET) }, payload: { token: 'x' }, remoteAddress: '198.51.100.80' })).statusCode).toBe(429);
+    expect((await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic('profile', PROFILE_SECRET) }, payload: { token: 'x' }, remoteAddress: '198.51.100.81' })).statusCode).toBe(200);
+    expect(await metric(app, 'revocable_auth_client_auth_throttled_total{scope="ip"}')).toBeGreaterThanOrEqual(280);
+    offsetMs += 61_000;
+    try {
+      expect((await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic('orders', ORDERS_SECRET) }, payload: { token: 'x' }, remoteAddress: '198.51.100.80' })).statusCode).toBe(200);
+    } finally {
+      offsetMs -= 61_000;
+    }
+  });
+
+  it('per client: wrong secrets for one client id from many IPs get 429 past CLIENT_AUTH_MAX_FAILURES_PER_CLIENT', async () => {
+    const app = await appWith({ INTROSPECTION_CLIENTS: `orders:${ORDERS_SECRET},profile:${PROFILE_SECRET}`, CLIENT_AUTH_MAX_FAILURES_PER_CLIENT: '30' }, { now });
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const res = await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic('orders', `guess-${i}`) }, payload: { token: 'x' }, remoteAddress: `203.0.113.${i}` });
+      statuses.push(res.statusCode);
+    }
+    expect(statuses.slice(0, 30)).toEqual(Array<number>(30).fill(401));
+    expect(statuses.slice(30)).toEqual(Array<number>(10).fill(429));
+    expect((await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic('profile', PROFILE_SECRET) }, payload: { token: 'x' }, remoteAddress: '203.0.113.200' })).statusCode).toBe(200);
+    expect(await metric(app, 'revocable_auth_client_auth_failures_total')).toBe(30);
+  });
+});

@@ -16,6 +16,7 @@ import { hashQueueFromConfig } from './hash-queue.ts';
 import { createMetrics, type AuthMetrics } from './metrics.ts';
 import { expectedMigrations, runMigrations } from './migrate.ts';
 import { createPasswordHasher, type PasswordHasher } from './password.ts';
+import { clientAuthLimitPlugin } from './plugins/client-auth-limit.ts';
 import { clientIpOf, clientIpPlugin } from './plugins/client-ip.ts';
 import { contextPlugin, CSRF_HEADER } from './plugins/context.ts';
 import { corsPlugin } from './plugins/cors.ts';
@@ -278,6 +279,15 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   await app.register(fastifyFormbody, { bodyLimit: config.bodyLimitBytes });
   // Before the rate limiter: its key is the client address, never a malformed forwarded value.
   await app.register(clientIpPlugin, { ignored: metrics.forwardedIgnored });
+  await app.register(clientAuthLimitPlugin, {
+    maxPerClient: config.hardening.clientAuthMaxFailuresPerClient,
+    maxPerIp: config.hardening.clientAuthMaxFailuresPerIp,
+    windowSeconds: config.hardening.clientAuthWindowSeconds,
+    routes: ['/oauth/token', '/oauth/revoke', '/oauth/introspect'],
+    failures: metrics.clientAuthFailures,
+    throttled: metrics.clientAuthThrottled,
+    now,
+  });
   await app.register(fastifyRateLimit, {
     global: true,
     keyGenerator: (request) => request.clientIp || clientIpOf(request).ip,

@@ -19,6 +19,12 @@ export interface HardeningConfig {
   registerRateLimitWindowSeconds: number;
   /** METRICS_PORT / METRICS_HOST: serve /metrics and /docs on this internal listener only; undefined: on the main one. */
   internalListener: InternalListenerConfig | undefined;
+  /** CLIENT_AUTH_MAX_FAILURES_PER_CLIENT, default 60: failed client authentications per client id per window, then 429. */
+  clientAuthMaxFailuresPerClient: number;
+  /** CLIENT_AUTH_MAX_FAILURES_PER_IP, default 20: failed client authentications per IP per window, then 429. */
+  clientAuthMaxFailuresPerIp: number;
+  /** CLIENT_AUTH_WINDOW_SECONDS, default 60. */
+  clientAuthWindowSeconds: number;
 }
 
 /** Parses {@link HardeningConfig}; throws `ConfigError` (one line, variable and fix) on a bad value. */
@@ -31,6 +37,9 @@ export function loadHardeningConfig(env: Env): HardeningConfig {
     registerRateLimitPerIp: int(env, 'REGISTER_RATE_LIMIT_PER_IP', int(env, 'LOGIN_RATE_LIMIT_PER_IP', 20, 1, 1_000_000), 1, 1_000_000),
     registerRateLimitWindowSeconds: int(env, 'REGISTER_RATE_LIMIT_WINDOW_SECONDS', int(env, 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400), 1, 86_400),
     internalListener: internalListenerFromEnv(env),
+    clientAuthMaxFailuresPerClient: int(env, 'CLIENT_AUTH_MAX_FAILURES_PER_CLIENT', 60, 1, 1_000_000),
+    clientAuthMaxFailuresPerIp: int(env, 'CLIENT_AUTH_MAX_FAILURES_PER_IP', 20, 1, 1_000_000),
+    clientAuthWindowSeconds: int(env, 'CLIENT_AUTH_WINDOW_SECONDS', 60, 1, 86_400),
   };
 }
 

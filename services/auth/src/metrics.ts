@@ -31,6 +31,10 @@ export interface AuthMetrics {
   refreshGrace: Counter<'outcome'>;
   /** Requests whose forwarded client address was not an IP address (ignored: the socket address is used). */
   forwardedIgnored: Counter;
+  /** Failed client authentications (401 invalid_client) on the OAuth endpoints. */
+  clientAuthFailures: Counter;
+  /** Requests refused with 429 by the client-authentication limits, by scope (client, ip). */
+  clientAuthThrottled: Counter<'scope'>;
 }
 
 export function createMetrics(): AuthMetrics {
@@ -105,6 +109,17 @@ export function createMetrics(): AuthMetrics {
     forwardedIgnored: new Counter({
       name: 'revocable_auth_forwarded_address_ignored_total',
       help: 'Requests whose X-Forwarded-For client address was malformed and ignored (the socket address was used)',
+      registers: [registry],
+    }),
+    clientAuthFailures: new Counter({
+      name: 'revocable_auth_client_auth_failures_total',
+      help: 'Failed client authentications (401 invalid_client) on /oauth/token, /oauth/revoke and /oauth/introspect',
+      registers: [registry],
+    }),
+    clientAuthThrottled: new Counter({
+      name: 'revocable_auth_client_auth_throttled_total',
+      help: 'Requests refused with 429 after too many failed client authentications, by scope (client, ip)',
+      labelNames: ['scope'],
       registers: [registry],
     }),
   };
