@@ -114,7 +114,9 @@ export function* hostileTokens(options: CorpusOptions): Generator<HostileToken> 
     { name: 'alg_none_empty_sig', reasons: ['malformed'], make: () => `${enc(header({ alg: pick(['none', 'None', 'NONE', 'nOnE']) }))}.${enc(claims())}.` },
     { name: 'alg_none_with_sig', reasons: ['unsupported_alg'], make: () => `${enc(header({ alg: 'none' }))}.${enc(claims())}.${b64(rid())}` },
     { name: 'alg_hs256_public_key', reasons: ['unsupported_alg'], make: () => hmac(pick(publicSecrets), header({ alg: pick(['HS256', 'HS384', 'HS512']) }), claims()) },
-    { name: 'alg_unlisted', reasons: ['unsupported_alg'], make: () => signed(header({ alg: pick(['RS256', 'PS256', 'ES512', 'ES384', 'Ed448', 'dir', 'A128KW', 'eddsa', 'HS256']) }), claims()) },
+    // RS256 is allowed (RFC 9068 §2.1), but no RSA key has this kid: nothing can verify it.
+    { name: 'alg_rs256_on_ed25519_kid', reasons: ['unknown_kid'], make: () => signed(header({ alg: 'RS256' }), claims()) },
+    { name: 'alg_unlisted', reasons: ['unsupported_alg'], make: () => signed(header({ alg: pick(['PS256', 'ES512', 'ES384', 'Ed448', 'dir', 'A128KW', 'eddsa', 'HS256']) }), claims()) },
     { name: 'alg_not_string', reasons: ['unsupported_alg', 'malformed'], make: () => signed(header({ alg: pick([null, 1, ['EdDSA'], { a: 1 }, true]) }), claims()) },
     { name: 'alg_missing', reasons: ['unsupported_alg', 'malformed'], make: () => signed(pick<Json>([{ typ: 'at+jwt', kid: options.key.kid }, header({ alg: '' })]), claims()) },
     // --- key selection attacks

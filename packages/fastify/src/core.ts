@@ -2,7 +2,7 @@ import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { Denylist } from '@revocable/denylist';
 import { RevocationConsumer, type EventTransport } from '@revocable/events';
 import { DENIAL_KINDS, SKIP_CODES, parseBearer, type BearerFailure, type DenialKind, type Logger } from '@revocable/protocol';
-import { TokenVerificationError, type SigningAlgorithm } from '@revocable/tokens';
+import { TokenVerificationError, type VerificationAlgorithm } from '@revocable/tokens';
 import {
   decide,
   type AuthFailure,
@@ -36,8 +36,8 @@ export interface VerifierCoreOptions {
   transport: EventTransport;
   /** The revocation topic. */
   topic: string;
-  /** Allowed signing algorithms. Default `['EdDSA', 'ES256']`. */
-  algorithms?: readonly SigningAlgorithm[];
+  /** Allowed signing algorithms. Default `['EdDSA', 'Ed25519', 'ES256', 'RS256']` (RS256 keys of at least 2048 bits). */
+  algorithms?: readonly VerificationAlgorithm[];
   /** Leeway for `exp`/`nbf`/`iat`, seconds. Default 5. */
   clockToleranceSeconds?: number;
   /** Tokens longer than this are refused before parsing, bytes. Default 8192. */

@@ -1,10 +1,10 @@
 import { LRUCache } from 'lru-cache';
 import {
-  SIGNING_ALGORITHMS,
+  VERIFICATION_ALGORITHMS,
   TokenVerificationError,
   verifyAccessToken,
   type AccessTokenClaims,
-  type SigningAlgorithm,
+  type VerificationAlgorithm,
 } from '@revocable/tokens';
 import type { JWTVerifyGetKey } from 'jose';
 import type { DenialKind } from '@revocable/protocol';
@@ -36,7 +36,7 @@ export interface AuthContext {
   claims: AccessTokenClaims;
   /** Key id the token was signed with. */
   kid: string;
-  alg: SigningAlgorithm;
+  alg: VerificationAlgorithm;
   /** The token's scopes (parsed from the space-separated `scope` claim). */
   scopes: ReadonlySet<string>;
 }
@@ -51,8 +51,8 @@ export interface TokenVerifierOptions {
   getKey: JWTVerifyGetKey;
   /** Consulted on every request, cached token or not. */
   denylist: DenylistLookup;
-  /** Allowed algorithms. Default `['EdDSA', 'ES256']`. */
-  algorithms?: readonly SigningAlgorithm[];
+  /** Allowed algorithms. Default `['EdDSA', 'Ed25519', 'ES256', 'RS256']`. */
+  algorithms?: readonly VerificationAlgorithm[];
   /** Leeway for `exp`/`nbf`/`iat`, seconds. Default 5. */
   clockToleranceSeconds?: number;
   /** Tokens longer than this are refused before parsing, bytes. Default 8192. */
@@ -150,7 +150,7 @@ export class TokenVerifier {
     const verified = await verifyAccessToken(token, o.getKey, {
       issuer: o.issuer,
       audience: o.audience,
-      algorithms: o.algorithms ?? SIGNING_ALGORITHMS,
+      algorithms: o.algorithms ?? VERIFICATION_ALGORITHMS,
       ...(o.clockToleranceSeconds !== undefined ? { clockToleranceSeconds: o.clockToleranceSeconds } : {}),
       ...(o.maxTokenBytes !== undefined ? { maxTokenBytes: o.maxTokenBytes } : {}),
       now: () => nowMs,

@@ -3,9 +3,27 @@
 /** JOSE `typ` header of every access token. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
 
-/** Algorithms the project signs with; verifiers allow only these. */
-export type SigningAlgorithm = 'EdDSA' | 'ES256';
-export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256'];
+/**
+ * Algorithms the project signs with: EdDSA (Ed25519, the default), ES256 (P-256) and RS256
+ * (RSA, keys of at least {@link MIN_RSA_MODULUS_BITS} bits; RFC 9068 §2.1 requires it).
+ */
+export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256';
+export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256'];
+
+/**
+ * JWS `alg` values a verifier accepts: the signing algorithms plus `Ed25519`, RFC 9864's
+ * fully specified name for EdDSA over Ed25519 (same keys, same signatures).
+ */
+export type VerificationAlgorithm = SigningAlgorithm | 'Ed25519';
+export const VERIFICATION_ALGORITHMS: readonly VerificationAlgorithm[] = ['EdDSA', 'Ed25519', 'ES256', 'RS256'];
+
+/** Smallest RSA modulus accepted for RS256, in bits (signing and verification). */
+export const MIN_RSA_MODULUS_BITS = 2048;
+
+/** `Ed25519` (RFC 9864) as the project's name for it, `EdDSA`; other names unchanged. */
+export function canonicalAlgorithm(alg: string): string {
+  return alg === 'Ed25519' ? 'EdDSA' : alg;
+}
 
 /** Claims of a Revocable access token. Times are epoch seconds. */
 export interface AccessTokenClaims {

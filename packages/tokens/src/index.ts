@@ -1,4 +1,13 @@
-export { ACCESS_TOKEN_TYP, SIGNING_ALGORITHMS, type AccessTokenClaims, type SigningAlgorithm } from './contract.ts';
+export {
+  ACCESS_TOKEN_TYP,
+  MIN_RSA_MODULUS_BITS,
+  SIGNING_ALGORITHMS,
+  VERIFICATION_ALGORITHMS,
+  canonicalAlgorithm,
+  type AccessTokenClaims,
+  type SigningAlgorithm,
+  type VerificationAlgorithm,
+} from './contract.ts';
 export { TOKEN_ERROR_CODES, TokenVerificationError, type TokenErrorCode, type TokenRejectReason } from './errors.ts';
 export { generateSigningKey, importPrivateKey, publicJwkFor, type SigningKeyMaterial } from './keys.ts';
 export { signAccessToken, type AccessTokenInput, type AccessTokenSignerOptions, type SignerKey } from './sign.ts';

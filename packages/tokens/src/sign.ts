@@ -39,6 +39,7 @@ export async function signAccessToken(
     sub: input.sub,
     aud: input.aud,
     iat,
+    nbf: iat,
     exp: iat + options.accessTtlSeconds,
     jti: input.jti,
     sid: input.sid,

@@ -1,3 +1,4 @@
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { createLocalJWKSet, SignJWT, base64url, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey, importPrivateKey, signAccessToken, verifyAccessToken, type SigningKeyMaterial, type TokenRejectReason } from './index.ts';
@@ -44,17 +45,45 @@ describe('access tokens', () => {
     await expect(verifyAccessToken(token, createLocalJWKSet({ keys: [es.publicJwk] }), { issuer, audience: 'orders', now: () => NOW })).resolves.toBeTruthy();
   });
 
+  it('RS256 keys (2048 bits and more) sign and verify; smaller RSA keys are refused on both sides', async () => {
+    const rs = await generateSigningKey('RS256');
+    expect(rs.publicJwk).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig', kid: rs.kid });
+    const rsSigner = { kid: rs.kid, alg: 'RS256' as const, privateKey: await importPrivateKey(rs.privateJwk, 'RS256') };
+    const { token } = await signAccessToken(input, rsSigner, { issuer, accessTtlSeconds: 60, now: () => NOW });
+    const verified = await verifyAccessToken(token, createLocalJWKSet({ keys: [rs.publicJwk] }), { issuer, audience: 'orders', now: () => NOW });
+    expect(verified).toMatchObject({ alg: 'RS256', claims: { sub: 'user-1', nbf: NOW / 1000 } });
+    await expect(generateSigningKey('RS256', { rsaModulusBits: 1024 })).rejects.toThrow(/2048/);
+    // jose will not make a small key; node:crypto will, and hand-signs a token with it.
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const weakPublic = { ...(weak.publicKey.export({ format: 'jwk' }) as JWK), kid: 'weak', alg: 'RS256' };
+    await expect(importPrivateKey({ ...(weak.privateKey.export({ format: 'jwk' }) as JWK), alg: 'RS256' }, 'RS256')).rejects.toThrow(/2048/);
+    const enc = (o: object) => base64url.encode(JSON.stringify(o));
+    const signingInput = `${enc({ alg: 'RS256', typ: 'at+jwt', kid: 'weak' })}.${enc({ ...input, iss: issuer, iat: NOW / 1000, exp: NOW / 1000 + 60 })}`;
+    const forged = `${signingInput}.${base64url.encode(cryptoSign('sha256', Buffer.from(signingInput), weak.privateKey))}`;
+    expect(await reason(verifyAccessToken(forged, createLocalJWKSet({ keys: [weakPublic] }), { issuer, audience: 'orders', now: () => NOW }))).not.toBe('accepted');
+  });
+
+  it('accepts Ed25519 (RFC 9864) as EdDSA, whichever name the token header and the JWKS use', async () => {
+    const payload = { ...input, iss: issuer, iat: NOW / 1000, exp: NOW / 1000 + 60 };
+    const asEd25519 = await new SignJWT(payload).setProtectedHeader({ alg: 'Ed25519', typ: 'at+jwt', kid: key.kid }).sign(signer.privateKey);
+    expect(await verify(asEd25519)).toMatchObject({ alg: 'Ed25519', claims: { sub: 'user-1' } });
+    const { token } = await signAccessToken(input, signer, { issuer, accessTtlSeconds: 60, now: () => NOW });
+    const jwksEd25519 = createLocalJWKSet({ keys: [{ ...key.publicJwk, alg: 'Ed25519' }] });
+    expect(await verifyAccessToken(token, jwksEd25519, { issuer, audience: 'orders', now: () => NOW })).toMatchObject({ alg: 'EdDSA' });
+    expect(await reason(verify(asEd25519, { algorithms: ['EdDSA'] }))).toBe('unsupported_alg');
+  });
+
   it('expires with the injected clock, honouring the leeway', async () => {
     const { token } = await signAccessToken(input, signer, { issuer, accessTtlSeconds: 60, now: () => NOW });
     expect(await reason(verify(token, { now: () => NOW + 64_000 }))).toBe('accepted');
     expect(await reason(verify(token, { now: () => NOW + 66_000 }))).toBe('expired');
   });
 
-  it('rejects wrong audience, issuer and future iat with stable reasons and codes', async () => {
+  it('rejects wrong audience, issuer and a token used before its nbf (= iat) with stable reasons and codes', async () => {
     const { token } = await signAccessToken(input, signer, { issuer, accessTtlSeconds: 60, now: () => NOW });
     expect(await reason(verify(token, { audience: 'profile' }))).toBe('wrong_audience');
     expect(await reason(verify(token, { issuer: 'https://evil' }))).toBe('wrong_issuer');
-    expect(await reason(verify(token, { now: () => NOW - 60_000 }))).toBe('invalid_claims');
+    expect(await reason(verify(token, { now: () => NOW - 60_000 }))).toBe('not_yet_valid');
     await expect(verify(token, { audience: 'profile' })).rejects.toMatchObject({ code: 'ERR_TOKEN_WRONG_AUDIENCE' });
   });
 

@@ -1,5 +1,5 @@
 import { errors, jwtVerify, type JWTVerifyGetKey, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
-import { ACCESS_TOKEN_TYP, SIGNING_ALGORITHMS, type AccessTokenClaims, type SigningAlgorithm } from './contract.ts';
+import { ACCESS_TOKEN_TYP, VERIFICATION_ALGORITHMS, type AccessTokenClaims, type VerificationAlgorithm } from './contract.ts';
 import { TokenVerificationError } from './errors.ts';
 
 /** Options for {@link verifyAccessToken}. */
@@ -8,8 +8,11 @@ export interface VerifyAccessTokenOptions {
   issuer: string;
   /** This service's audience; the token's `aud` must contain it. */
   audience: string;
-  /** Allowed algorithms. Default: `['EdDSA', 'ES256']`. Never includes `none` or HMAC. */
-  algorithms?: readonly SigningAlgorithm[];
+  /**
+   * Allowed algorithms. Default: `['EdDSA', 'Ed25519', 'ES256', 'RS256']` (`Ed25519` is RFC
+   * 9864's name for EdDSA; RS256 keys must have at least 2048 bits). Never `none` or HMAC.
+   */
+  algorithms?: readonly VerificationAlgorithm[];
   /** Leeway for `exp`/`nbf`/`iat`, in seconds. Default 5. */
   clockToleranceSeconds?: number;
   /** Longest accepted `exp - iat`, in seconds. Default 86400. */
@@ -23,7 +26,8 @@ export interface VerifyAccessTokenOptions {
 export interface VerifiedAccessToken {
   claims: AccessTokenClaims;
   kid: string;
-  alg: SigningAlgorithm;
+  /** The token's `alg` header as sent (`Ed25519` stays `Ed25519`). */
+  alg: VerificationAlgorithm;
 }
 
 // Headers that point a verifier at keys chosen by the token's author: never honoured, refused outright.
@@ -45,7 +49,7 @@ export async function verifyAccessToken(
   const maxBytes = options.maxTokenBytes ?? 8192;
   if (token.length > maxBytes) throw new TokenVerificationError('token_too_large', 'token exceeds the size limit');
   if (!COMPACT_JWS.test(token)) throw new TokenVerificationError('malformed', 'not a compact JWS');
-  const algorithms = [...(options.algorithms ?? SIGNING_ALGORITHMS)];
+  const algorithms = [...(options.algorithms ?? VERIFICATION_ALGORITHMS)];
   const tolerance = options.clockToleranceSeconds ?? 5;
   const nowMs = (options.now ?? Date.now)();
   let payload: JWTPayload;
@@ -66,7 +70,7 @@ export async function verifyAccessToken(
     throw mapJoseError(error);
   }
   const claims = checkClaims(payload, nowMs, tolerance, options.maxLifetimeSeconds ?? 86_400);
-  return { claims, kid: header.kid as string, alg: header.alg as SigningAlgorithm };
+  return { claims, kid: header.kid as string, alg: header.alg as VerificationAlgorithm };
 }
 
 function getKeyGuard(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
@@ -77,7 +81,18 @@ function getKeyGuard(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
     if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > MAX_ID) {
       throw new TokenVerificationError('unknown_kid', 'missing or invalid kid');
     }
-    return getKey(header, input);
+    // EdDSA and Ed25519 (RFC 9864) name the same algorithm: a JWKS may publish the key under
+    // either name, and a JWKS only matches a key whose `alg` equals the token's.
+    const alias = header.alg === 'Ed25519' ? 'EdDSA' : header.alg === 'EdDSA' ? 'Ed25519' : undefined;
+    if (alias === undefined) return getKey(header, input);
+    return (async () => {
+      try {
+        return await getKey(header, input);
+      } catch (error) {
+        if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+        return getKey({ ...header, alg: alias }, input);
+      }
+    })();
   };
 }
 
