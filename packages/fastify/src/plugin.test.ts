@@ -208,9 +208,11 @@ describe('revocable plugin (real Kafka)', () => {
     expect(missing.headers['www-authenticate']).toBe('Bearer');
     expect(missing.json()).toMatchObject({ error: 'invalid_token', reason: 'missing_token' });
 
+    // RFC 6750 §3.1: another scheme is no bearer credential: the bare challenge, no error code.
     const basic = await app.inject({ method: 'GET', url: '/me', headers: { authorization: 'Basic dXNlcjpwYXNz' } });
     expect(basic.statusCode).toBe(401);
-    expect(basic.json()).toMatchObject({ reason: 'malformed' });
+    expect(basic.headers['www-authenticate']).toBe('Bearer');
+    expect(basic.json()).toMatchObject({ reason: 'missing_token' });
 
     const wrongAud = await get('/me', await token({ aud: 'profile' }));
     expect(wrongAud.statusCode).toBe(401);

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '@revocable/protocol';
 import { createVerifierCore, type AuthDecision, type VerifierCore, type VerifierCoreOptions } from './core.ts';
 import type { AuthFailure, RouteAuthOptions } from './decide.ts';
-import { authFailureResponse } from './response.ts';
+import { authFailureResponse, hasTwoCredentials, twoCredentialsResponse } from './response.ts';
 import type { AuthContext } from './verifier.ts';
 
 export type { FreshnessPolicy, FreshnessRequirement, RouteAuthOptions } from './decide.ts';
@@ -98,6 +98,11 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
     if (request.routeOptions.url === undefined) return done();
     const routeAuth = request.routeOptions.config.auth;
     if (routeAuth?.public === true) return done();
+    if (hasTwoCredentials(request.raw.rawHeaders, request.query)) {
+      const answer = twoCredentialsResponse();
+      reply.code(answer.status).headers(answer.headers).send(answer.body);
+      return;
+    }
     const decision = core.authorize(request.headers.authorization, routeAuth, core.verifier, request.log);
     if (decision instanceof Promise) decision.then((settled) => proceed(settled, request, reply, done), done);
     else proceed(decision, request, reply, done);

@@ -77,3 +77,27 @@ export function authFailureResponse(failure: AuthFailure): AuthFailureResponse {
       };
   }
 }
+
+/**
+ * RFC 6750 §3.1 `invalid_request` (400): the request carried more than one credential (an
+ * `Authorization` header and an `access_token` query parameter, or two `Authorization`
+ * headers). Nothing is verified.
+ */
+export function twoCredentialsResponse(): { status: 400; headers: Record<string, string>; body: { error: string; error_description: string; reason: string } } {
+  return {
+    status: 400,
+    headers: { [WWW_AUTHENTICATE_HEADER]: 'Bearer error="invalid_request"' },
+    body: { error: 'invalid_request', error_description: 'send exactly one credential, in the Authorization header', reason: 'invalid_request' },
+  };
+}
+
+/** Whether a request carries two credentials (see {@link twoCredentialsResponse}). */
+export function hasTwoCredentials(rawHeaders: readonly string[], query: unknown): boolean {
+  let authorization = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).length === 13 && (rawHeaders[i] as string).toLowerCase() === 'authorization') authorization++;
+  }
+  if (authorization > 1) return true;
+  const q = query as Record<string, unknown> | null | undefined;
+  return authorization === 1 && q !== null && typeof q === 'object' && q['access_token'] !== undefined;
+}

@@ -63,9 +63,10 @@ const SCHEME = [0x62, 0x65, 0x61, 0x72, 0x65, 0x72] as const;
  * @param header - the raw header value (`undefined` when absent).
  * @param maxHeaderLength - longer headers are refused as `token_too_large` before being
  *   read, characters. Default {@link MAX_AUTHORIZATION_HEADER_LENGTH} (16384).
- * @returns `{ ok: true, token }`, or `{ ok: false, reason }` with `missing_token` (absent or
- *   empty), `token_too_large` or `malformed` (another scheme, no token, characters outside
- *   token68, more than one token).
+ * @returns `{ ok: true, token }`, or `{ ok: false, reason }` with `missing_token` (absent,
+ *   empty, or credentials of another scheme such as `Basic`: RFC 6750 §3.1 treats those as no
+ *   bearer credentials, answered without an error code), `token_too_large` or `malformed`
+ *   (no token, characters outside token68, more than one token).
  * @example
  * ```ts
  * const bearer = parseBearer(request.headers.authorization);
@@ -77,6 +78,7 @@ export function parseBearer(header: string | undefined, maxHeaderLength: number 
   if (header === undefined || header.length === 0) return MISSING;
   const length = header.length;
   if (length > maxHeaderLength) return TOO_LARGE;
+  if (isOtherScheme(header)) return MISSING;
   if (length < SCHEME.length + 2) return MALFORMED;
   for (let i = 0; i < SCHEME.length; i++) {
     // Every scheme character is a letter, so folding with 0x20 cannot create a false match
@@ -98,6 +100,31 @@ export function parseBearer(header: string | undefined, maxHeaderLength: number 
   while (i < length && header.charCodeAt(i) === SPACE) i++;
   if (i !== length) return MALFORMED;
   return { ok: true, token: header.slice(start, end) };
+}
+
+// tchar of RFC 9110 §5.6.2, the characters of an auth-scheme name.
+const TCHAR = (() => {
+  const table = new Uint8Array(128);
+  const chars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
+  return table;
+})();
+
+/** Whether the header opens with an auth-scheme other than Bearer (`Basic …`, `Negotiate`). */
+function isOtherScheme(header: string): boolean {
+  let end = 0;
+  while (end < header.length) {
+    const c = header.charCodeAt(end);
+    if (c >= 128 || TCHAR[c] !== 1) break;
+    end++;
+  }
+  if (end === 0 || (end < header.length && header.charCodeAt(end) !== SPACE)) return false;
+  // Anything starting with "bearer" is a (possibly broken) bearer credential.
+  if (end < SCHEME.length) return true;
+  for (let i = 0; i < SCHEME.length; i++) {
+    if ((header.charCodeAt(i) | 0x20) !== SCHEME[i]) return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ const REFERENCE = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 function reference(header: string | undefined): ReturnType<typeof parseBearer> {
   if (header === undefined || header.length === 0) return { ok: false, reason: 'missing_token' };
   if (header.length > MAX_AUTHORIZATION_HEADER_LENGTH) return { ok: false, reason: 'token_too_large' };
+  // RFC 6750 §3.1: credentials of another scheme are no bearer credentials at all.
+  if (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: |$)/.test(header) && !/^bearer/i.test(header)) return { ok: false, reason: 'missing_token' };
   const match = REFERENCE.exec(header);
   return match?.[1] !== undefined ? { ok: true, token: match[1] } : { ok: false, reason: 'malformed' };
 }
@@ -25,7 +27,10 @@ describe('parseBearer', () => {
   it('refuses what RFC 6750 does not allow, with the reason', () => {
     expect(parseBearer(undefined)).toEqual({ ok: false, reason: 'missing_token' });
     expect(parseBearer('')).toEqual({ ok: false, reason: 'missing_token' });
-    for (const bad of ['Bearer', 'Bearer ', 'Bearer  ', 'Basic abc', 'Bearerabc', 'Bearer a b', 'Bearer a=b', 'Bearer =', 'Bearer\tabc', 'Bearer "abc"', 'Bearer abcé', ' Bearer abc', 'Bearer abc\t']) {
+    for (const other of ['Basic abc', 'Basic dXNlcjpwYXNz', 'Negotiate', 'DPoP abc', 'Bear x']) {
+      expect(parseBearer(other), JSON.stringify(other)).toEqual({ ok: false, reason: 'missing_token' });
+    }
+    for (const bad of ['Bearer', 'Bearer ', 'Bearer  ', 'Bearerabc', 'Bearer a b', 'Bearer a=b', 'Bearer =', 'Bearer\tabc', 'Bearer "abc"', 'Bearer abcé', ' Bearer abc', 'Bearer abc\t']) {
       expect(parseBearer(bad), JSON.stringify(bad)).toEqual({ ok: false, reason: 'malformed' });
     }
     expect(parseBearer(`Bearer ${'a'.repeat(MAX_AUTHORIZATION_HEADER_LENGTH)}`)).toEqual({ ok: false, reason: 'token_too_large' });
