@@ -118,7 +118,8 @@ describe('auth service: tokens and sessions', () => {
     expect(header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' });
     const { claims, kid } = await verifyWithJwks(tokens.access_token);
     expect(kid).toBe(header.kid);
-    expect(claims).toMatchObject({ iss: ISSUER, sub: user.id, aud: 'orders', ver: 1 });
+    // The default client's default audiences: the first AUDIENCES entry and the account audience.
+    expect(claims).toMatchObject({ iss: ISSUER, sub: user.id, aud: ['orders', 'auth'], ver: 1, client_id: 'revocable-app', scope: 'orders:read orders:write', nbf: claims.iat });
     expect(claims.exp - claims.iat).toBe(900);
     expect(typeof claims.jti).toBe('string');
     expect(typeof claims.sid).toBe('string');
@@ -126,8 +127,9 @@ describe('auth service: tokens and sessions', () => {
 
   it('chooses the audience from the allow-list (audience on login, resource on refresh) and refuses others', async () => {
     const user = await register();
-    const tokens = await login(user, 'profile');
-    expect(claimsOf(tokens.access_token)['aud']).toBe('profile');
+    const single = await login(user, 'profile');
+    expect(claimsOf(single.access_token)['aud']).toBe('profile');
+    const tokens = await login(user, ['orders', 'profile']);
     const bad = await app.inject({ method: 'POST', url: '/v1/login', payload: { email: user.email, password: user.password, audience: 'billing' } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: 'invalid_target' });
@@ -139,6 +141,15 @@ describe('auth service: tokens and sessions', () => {
     });
     expect(both.statusCode, both.body).toBe(200);
     expect(claimsOf((both.json() as Tokens).access_token)['aud']).toEqual(['orders', 'profile']);
+    // RFC 8707: a session refreshes only into audiences granted at login.
+    const notGranted = await app.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `grant_type=refresh_token&refresh_token=${single.refresh_token}&resource=orders`,
+    });
+    expect(notGranted.statusCode).toBe(400);
+    expect(notGranted.json()).toMatchObject({ error: 'invalid_target' });
   });
 
   it('sets the refresh token as an HttpOnly; Secure; SameSite=Strict cookie scoped to the token path, and refreshes from it only with the CSRF header', async () => {
@@ -432,7 +443,7 @@ describe('auth service: every revocation reaches the topic', () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const before = await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { ...form, authorization: basic }, payload: `token=${tokens.access_token}` });
     expect(before.statusCode).toBe(200);
-    expect(before.json()).toMatchObject({ active: true, sub: user.id, token_type: 'access_token' });
+    expect(before.json()).toMatchObject({ active: true, sub: user.id, token_type: 'Bearer', client_id: 'revocable-app', username: user.email });
     const wrongClient = await app.inject({
       method: 'POST',
       url: '/oauth/introspect',

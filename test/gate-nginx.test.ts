@@ -6,8 +6,9 @@
  * a restarted gate answers 503 until it caught up; public routes need no token; path tricks
  * are denied. The nginx config is services/gate/deploy/nginx.conf, the one the README shows.
  *
- * The auth service issues no scoped tokens yet, so the scoped token here is signed with a
- * test key that a test JWKS serves next to the auth service's keys (same issuer).
+ * Tokens come from the auth service with real scopes (orders:read, orders:write); one token of
+ * another client (`mobile-app`) is signed with a test key that a test JWKS serves next to the
+ * auth service's keys (same issuer).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -42,12 +43,12 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
   const dir = mkdtempSync(join(tmpdir(), 'gate-nginx-'));
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-  async function newUserToken(): Promise<string> {
+  async function newUserToken(scope?: string): Promise<string> {
     const credentials = { email: `gate-${randomUUID()}@example.test`, password: 'correct horse battery' };
     const post = (path: string, body: unknown) =>
       fetch(`${cluster.authUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await post('/v1/users', credentials)).status).toBe(201);
-    const login = await post('/v1/login', { ...credentials, audience: 'orders' });
+    const login = await post('/v1/login', { ...credentials, audience: ['orders', 'auth'], ...(scope !== undefined ? { scope } : {}) });
     expect(login.status).toBe(200);
     return ((await login.json()) as { access_token: string }).access_token;
   }
@@ -76,7 +77,7 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
       JSON.stringify({
         routes: [
           { prefix: '/public', public: true },
-          { prefix: '/orders', methods: ['GET', 'HEAD'], audience: 'orders' },
+          { prefix: '/orders', methods: ['GET', 'HEAD'], audience: 'orders', scopes: ['orders:read'] },
           { prefix: '/orders', methods: ['POST', 'PUT', 'DELETE'], audience: 'orders', scopes: ['orders:write'] },
           { prefix: '/admin', audience: 'orders', scopes: ['orders:admin'] },
         ],
@@ -116,7 +117,8 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
     expect(seen.path).toBe('/orders/7?x=1');
     expect(seen.headers['x-auth-subject']).toBe(sub);
     expect(seen.headers['x-auth-session']).toBe(sid);
-    expect(seen.headers['x-auth-client']).toBeUndefined();
+    expect(seen.headers['x-auth-client']).toBe('revocable-app');
+    expect(seen.headers['x-auth-scope']).toBe('orders:read orders:write');
 
     const scoped = await rawRequest(nginxPort, 'POST', '/orders', bearer(await scopedToken('orders:read orders:write', 'mobile-app')));
     expect(scoped.status, scoped.body).toBe(200);
@@ -145,8 +147,8 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
   });
 
   it('a token without the route\'s scope gets 403 insufficient_scope with the scope attribute', async () => {
-    // The auth service's tokens carry no scope today: refused on the write rule.
-    const plain = await rawRequest(nginxPort, 'POST', '/orders', bearer(await newUserToken()));
+    // A real token granted only orders:read: refused on the write rule.
+    const plain = await rawRequest(nginxPort, 'POST', '/orders', bearer(await newUserToken('orders:read')));
     expect(plain.status).toBe(403);
     expect(plain.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="orders:write"');
     expect(plain.headers['x-auth-reason']).toBe('insufficient_scope');

@@ -133,7 +133,7 @@ export class Workload {
   /** Logs in (bounded retries over ~10 s) and makes the new token the user's current one. */
   async login(user: User, attempts = 20): Promise<TokenInfo | null> {
     for (let i = 0; i < attempts; i++) {
-      const res = await this.authCall('POST', '/v1/login', { json: { email: user.email, password: user.password, audience: ['orders', 'profile'] } });
+      const res = await this.authCall('POST', '/v1/login', { json: { email: user.email, password: user.password, audience: ['orders', 'profile', 'auth'] } });
       if (res.status === 200) {
         const body = res.body as { access_token: string; refresh_token: string };
         const token = this.adopt(user, body.access_token, body.refresh_token, res.instance);
@@ -328,7 +328,7 @@ export class Mutator {
         }
         case 'delete-session': {
           // A second device, then log it out from the first.
-          const other = await call('POST', '/v1/login', { json: { email: user.email, password: user.password, audience: ['orders', 'profile'] } });
+          const other = await call('POST', '/v1/login', { json: { email: user.email, password: user.password, audience: ['orders', 'profile', 'auth'] } });
           if (other.status !== 200) {
             killed = [];
             break;
@@ -344,7 +344,7 @@ export class Mutator {
           mutation = this.#record({ kind, user: user.index, instance: r.instance, t0, status: r.status, acknowledged: r.status === 200, expects: [{ type: 'token.revoked', sub: token.sub, jti: token.jti }], targets: [token.jti], error: null });
           // The session lives on: refresh for a new access token.
           if (r.status === 200 && token.refresh !== null) {
-            const refreshed = await call('POST', '/oauth/token', { json: { grant_type: 'refresh_token', refresh_token: token.refresh, resource: ['orders', 'profile'] } });
+            const refreshed = await call('POST', '/oauth/token', { json: { grant_type: 'refresh_token', refresh_token: token.refresh, resource: ['orders', 'profile', 'auth'] } });
             if (refreshed.status === 200) {
               this.#workload.retire(user, token);
               const body = refreshed.body as { access_token: string; refresh_token: string };
@@ -410,7 +410,7 @@ export class Mutator {
 
   async #passwordWorks(user: User, candidate: string): Promise<boolean> {
     for (let i = 0; i < 20; i++) {
-      const r = await this.#workload.authCall('POST', '/v1/login', { json: { email: user.email, password: candidate, audience: ['orders', 'profile'] } });
+      const r = await this.#workload.authCall('POST', '/v1/login', { json: { email: user.email, password: candidate, audience: ['orders', 'profile', 'auth'] } });
       if (r.status === 200) {
         this.#workload.adopt(user, (r.body as { access_token: string }).access_token, null, r.instance);
         return true;

@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createEventBuilder, revocationTopicSpec, type EventTransport } from '@revocable/events';
 import { echoRequestId, serviceLogOptions, transportFromConfig } from '@revocable/kit';
 import type { Logger } from '@revocable/protocol';
+import { ClientRegistry } from './clients.ts';
 import type { AuthConfig } from './config.ts';
 import { createPool, type Pool } from './db.ts';
 import { AuthError } from './errors.ts';
@@ -39,6 +40,8 @@ import { SessionService } from './services/sessions.ts';
 
 /** The services of the auth service, each with one concern (see the README's layout). */
 export interface AuthServices {
+  /** The OAuth client registry (CLIENTS + INTROSPECTION_CLIENTS), audiences and scopes. */
+  clients: ClientRegistry;
   accounts: AccountService;
   sessions: SessionService;
   tokens: AccessTokenService;
@@ -68,12 +71,20 @@ export function createServices(config: AuthConfig, deps: ServiceDeps): AuthServi
   const window = { accessTtlSeconds: config.accessTtlSeconds, clockSkewSeconds: config.clockSkewSeconds };
   const events = createEventBuilder(window);
   const resolver = new CachedKeyResolver({ load: () => keys.publicKeys(), ttlMs: config.keyCacheTtlSeconds * 1000, now });
+  const clients = new ClientRegistry({
+    clients: config.clients,
+    audiences: [...config.audiences, config.accountAudience],
+    scopes: config.scopes,
+    resourceUris: config.resourceUris,
+  });
   const tokens = new AccessTokenService({
     db: pool,
     keys: resolver,
     activeSigner: (db) => keys.activeSigner(db),
     issuer: config.issuer,
-    audiences: config.audiences,
+    audiences: [...config.audiences, config.accountAudience],
+    accountAudience: config.accountAudience,
+    defaultClientId: clients.defaultClient.clientId,
     accessTtlSeconds: config.accessTtlSeconds,
     now,
   });
@@ -87,11 +98,13 @@ export function createServices(config: AuthConfig, deps: ServiceDeps): AuthServi
     now,
   });
   return {
+    clients,
     tokens,
     accounts: new AccountService({ pool, tokens, revocations, throttle, hasher, registrationHasher, passwordMinLength: config.passwordMinLength, log, now }),
     sessions: new SessionService({
       pool,
       tokens,
+      clients,
       revocations,
       throttle,
       hasher,
@@ -311,7 +324,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          basic: { type: 'http', scheme: 'basic', description: 'INTROSPECTION_CLIENTS id:secret' },
+          basic: { type: 'http', scheme: 'basic', description: 'confidential client (INTROSPECTION_CLIENTS id:secret), client_secret_basic' },
           admin: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' },
           refreshCookie: { type: 'apiKey', in: 'cookie', name: config.refreshCookieName },
         },

@@ -14,6 +14,7 @@ import {
 } from '@revocable/config';
 import type { SigningAlgorithm } from '@revocable/tokens';
 import { loadHardeningConfig, trustProxyFromEnv, type HardeningConfig, type TrustProxy } from './config-hardening.ts';
+import { canonicalUri, scopeAudience, type OAuthClient } from './clients.ts';
 
 export { ConfigError };
 export type { HardeningConfig, TrustProxy };
@@ -73,7 +74,28 @@ export interface AuthConfig {
   issuer: string;
   /** AUDIENCES, comma-separated allow-list, default orders,profile; the first is the default. */
   audiences: string[];
-  /** SIGNING_ALG, EdDSA (default) or ES256. */
+  /**
+   * ACCOUNT_AUDIENCE, default `auth`: the auth service's own audience. The account API
+   * (`/v1/sessions`, `/v1/logout-all`, `/v1/password`, …) accepts only tokens carrying it.
+   */
+  accountAudience: string;
+  /**
+   * SCOPES, comma-separated; each belongs to the audience before its first `:`. Default
+   * `<audience>:read,<audience>:write` for every AUDIENCES entry (orders:read, orders:write,
+   * profile:read, profile:write).
+   */
+  scopes: string[];
+  /**
+   * RESOURCE_URIS, `name=https://uri,…`: RFC 8707 absolute resource URIs accepted for an
+   * audience name. AUTH_ISSUER always maps to ACCOUNT_AUDIENCE. Keys are canonical URIs.
+   */
+  resourceUris: Map<string, string>;
+  /**
+   * The client registry: CLIENTS (public clients, JSON) followed by the confidential clients
+   * of INTROSPECTION_CLIENTS. Default CLIENTS: one public client `revocable-app`.
+   */
+  clients: OAuthClient[];
+  /** SIGNING_ALG, EdDSA (default; `Ed25519` is its RFC 9864 alias), ES256 or RS256 (2048-bit keys). */
   signingAlg: SigningAlgorithm;
   /** ACCESS_TTL_SECONDS, default 900. */
   accessTtlSeconds: number;
@@ -178,8 +200,38 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     throw new ConfigError('AUDIENCES', 'must be a comma-separated list of names like orders,profile');
   }
 
-  const alg = str(env, 'SIGNING_ALG', 'EdDSA');
-  if (alg !== 'EdDSA' && alg !== 'ES256') throw new ConfigError('SIGNING_ALG', `must be EdDSA or ES256, got "${alg}"`);
+  const algRaw = str(env, 'SIGNING_ALG', 'EdDSA');
+  // RFC 9864 names the Ed25519 algorithm `Ed25519`; the keys and tokens are the same.
+  const alg = algRaw === 'Ed25519' ? 'EdDSA' : algRaw;
+  if (alg !== 'EdDSA' && alg !== 'ES256' && alg !== 'RS256') throw new ConfigError('SIGNING_ALG', `must be EdDSA (alias Ed25519), ES256 or RS256, got "${algRaw}"`);
+
+  const accountAudience = str(env, 'ACCOUNT_AUDIENCE', 'auth');
+  if (!ID.test(accountAudience)) throw new ConfigError('ACCOUNT_AUDIENCE', 'must be a name like auth');
+  if (audiences.includes(accountAudience)) throw new ConfigError('ACCOUNT_AUDIENCE', `must differ from every AUDIENCES entry (${accountAudience} is one)`);
+  const allAudiences = [...audiences, accountAudience];
+
+  const scopes = list(env, 'SCOPES', audiences.flatMap((a) => [`${a}:read`, `${a}:write`]).join(','));
+  for (const scope of scopes) {
+    if (!/^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/.test(scope) || !allAudiences.includes(scopeAudience(scope))) {
+      throw new ConfigError('SCOPES', `"${scope.slice(0, 64)}" must be <audience>:<name> with an audience of AUDIENCES or ACCOUNT_AUDIENCE, e.g. orders:read`);
+    }
+  }
+
+  const resourceUris = new Map<string, string>([[canonicalUri(issuer), accountAudience]]);
+  for (const entry of list(env, 'RESOURCE_URIS', '')) {
+    const eq = entry.indexOf('=');
+    const name = eq > 0 ? entry.slice(0, eq) : '';
+    const uri = eq > 0 ? entry.slice(eq + 1) : '';
+    let ok = allAudiences.includes(name);
+    try {
+      const url = new URL(uri);
+      ok &&= (url.protocol === 'https:' || url.protocol === 'http:') && url.hash === '' && url.search === '';
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new ConfigError('RESOURCE_URIS', 'must be name=absolute-URI pairs for names of AUDIENCES, e.g. orders=https://orders.example.com');
+    resourceUris.set(canonicalUri(uri), name);
+  }
 
   const adminRaw = env['ADMIN_TOKEN'];
   const adminToken = adminRaw === undefined || adminRaw.trim() === '' ? undefined : adminRaw.trim();
@@ -196,6 +248,12 @@ export function loadConfig(env: Env = process.env): AuthConfig {
       throw new ConfigError('INTROSPECTION_CLIENTS', 'must be id:secret pairs (secret >= 8 chars), e.g. orders:s3cret-1,profile:s3cret-2');
     }
     introspectionClients.push({ clientId, secret });
+  }
+
+  const clients = [...publicClientsFromEnv(env, allAudiences, scopes, audiences[0] as string, accountAudience)];
+  for (const c of introspectionClients) {
+    if (clients.some((p) => p.clientId === c.clientId)) throw new ConfigError('INTROSPECTION_CLIENTS', `client id ${c.clientId} is also a public client in CLIENTS`);
+    clients.push({ clientId: c.clientId, type: 'confidential', secret: c.secret, audiences: [c.clientId], scopes: [], defaultScopes: [], defaultAudiences: [] });
   }
 
   const brokers = kafkaBrokersFromEnv(env);
@@ -247,6 +305,10 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     issuer,
     audiences,
     signingAlg: alg,
+    accountAudience,
+    scopes,
+    resourceUris,
+    clients,
     accessTtlSeconds: int(env, 'ACCESS_TTL_SECONDS', 900, 10, 86_400),
     clockSkewSeconds: int(env, 'CLOCK_SKEW_SECONDS', 30, 0, 600),
     keyCacheTtlSeconds: int(env, 'KEY_CACHE_TTL_SECONDS', 10, 0, 3600),
@@ -273,4 +335,52 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, 1024, 1_048_576),
     trustProxy: trustProxyFromEnv(env),
   };
+}
+
+const CLIENTS_HELP = 'must be a JSON array of public clients, e.g. [{"client_id":"web","audiences":["orders","auth"],"scopes":["orders:read"],"default_scopes":["orders:read"],"default_audiences":["orders","auth"]}]';
+
+/**
+ * CLIENTS: the public clients (JSON array). Per client: `client_id` (required), `audiences`
+ * (default every audience), `scopes` (default every scope of its audiences),
+ * `default_scopes` (default its `scopes`), `default_audiences` (default the first AUDIENCES
+ * entry and ACCOUNT_AUDIENCE, when allowed). Default: `[{"client_id":"revocable-app"}]`.
+ */
+function publicClientsFromEnv(env: Env, audiences: readonly string[], scopes: readonly string[], firstAudience: string, accountAudience: string): OAuthClient[] {
+  const raw = str(env, 'CLIENTS', '[{"client_id":"revocable-app"}]');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('CLIENTS', `is not valid JSON; ${CLIENTS_HELP}`);
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) throw new ConfigError('CLIENTS', CLIENTS_HELP);
+  const names = (value: unknown, field: string, allowed: readonly string[], id: string): string[] | undefined => {
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) throw new ConfigError('CLIENTS', `${id}: ${field} must be an array of strings`);
+    const bad = value.find((v) => !allowed.includes(v));
+    if (bad !== undefined) throw new ConfigError('CLIENTS', `${id}: ${field} has "${bad.slice(0, 64)}", not one of ${allowed.join(', ')}`);
+    return [...new Set(value)];
+  };
+  const seen = new Set<string>();
+  return parsed.map((entry: unknown) => {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new ConfigError('CLIENTS', CLIENTS_HELP);
+    const e = entry as Record<string, unknown>;
+    const known = ['client_id', 'audiences', 'scopes', 'default_scopes', 'default_audiences'];
+    const extra = Object.keys(e).find((k) => !known.includes(k));
+    if (extra !== undefined) {
+      throw new ConfigError('CLIENTS', extra === 'client_secret' ? 'lists public clients only; confidential clients (with secrets) go in INTROSPECTION_CLIENTS' : `unknown field "${extra.slice(0, 32)}"; ${CLIENTS_HELP}`);
+    }
+    const id = e['client_id'];
+    if (typeof id !== 'string' || !ID.test(id)) throw new ConfigError('CLIENTS', `client_id must match [A-Za-z0-9._~-]{1,64}; ${CLIENTS_HELP}`);
+    if (seen.has(id)) throw new ConfigError('CLIENTS', `client_id ${id} appears twice`);
+    seen.add(id);
+    const clientAudiences = names(e['audiences'], 'audiences', audiences, id) ?? [...audiences];
+    const ofAudiences = scopes.filter((s) => clientAudiences.includes(scopeAudience(s)));
+    const clientScopes = names(e['scopes'], 'scopes', ofAudiences, id) ?? ofAudiences;
+    const defaultScopes = names(e['default_scopes'], 'default_scopes', clientScopes, id) ?? clientScopes;
+    const fallback = [firstAudience, accountAudience].filter((a) => clientAudiences.includes(a));
+    const defaultAudiences = names(e['default_audiences'], 'default_audiences', clientAudiences, id) ?? (fallback.length > 0 ? fallback : clientAudiences.slice(0, 1));
+    if (defaultAudiences.length === 0) throw new ConfigError('CLIENTS', `${id}: needs at least one audience`);
+    return { clientId: id, type: 'public', audiences: clientAudiences, scopes: clientScopes, defaultScopes, defaultAudiences };
+  });
 }

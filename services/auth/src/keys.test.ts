@@ -45,7 +45,8 @@ describe('KeyStore', () => {
       [old.kid, old.alg, old.publicJwk, sealed.ciphertext, sealed.iv, sealed.tag, createdAt],
     );
 
-    expect(await runMigrations(url)).toEqual(['1732700000000_next-signing-key']);
+    const applied = await runMigrations(url);
+    expect(applied[0]).toBe('1732700000000_next-signing-key');
     const keys = keyStore(pool);
     await keys.ensureKeys();
 

@@ -68,7 +68,7 @@ describe('auth services', () => {
     ];
     for (const [e, p] of attempts) {
       const before = hasher.verifications;
-      await expect(service.sessions.login(e, p, undefined, {})).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_CREDENTIALS' });
+      await expect(service.sessions.login(e, p, service.clients.defaultClient, {}, {})).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_CREDENTIALS' });
       expect(hasher.verifications - before).toBe(1);
     }
   });
@@ -79,7 +79,7 @@ describe('auth services', () => {
     const { service, keys } = await serviceWith({ SIGNING_ALG: 'ES256' });
     const email = `es256-${randomUUID()}@example.com`;
     await service.accounts.register(email, 'the password');
-    const issued = await service.sessions.login(email, 'the password', 'profile', {});
+    const issued = await service.sessions.login(email, 'the password', service.clients.defaultClient, { resource: 'profile' }, {});
     expect(decodeProtectedHeader(issued.body.access_token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
     const { claims } = await verifyAccessToken(issued.body.access_token, createLocalJWKSet({ keys: await keys.publicKeys() }), {
       issuer: 'http://127.0.0.1:3000',
@@ -93,15 +93,15 @@ describe('auth services', () => {
     const { service } = await serviceWith({ SESSION_IDLE_TTL_SECONDS: '600', SESSION_ABSOLUTE_TTL_SECONDS: '1800' });
     const email = `absolute-${randomUUID()}@example.com`;
     await service.accounts.register(email, 'the password');
-    let token = (await service.sessions.login(email, 'the password', undefined, {})).body.refresh_token;
+    let token = (await service.sessions.login(email, 'the password', service.clients.defaultClient, {}, {})).body.refresh_token;
     const start = offsetMs;
     try {
       for (let i = 0; i < 3; i++) {
         offsetMs += 500_000; // within the idle window each time
-        token = (await service.sessions.refresh(token, undefined)).body.refresh_token;
+        token = (await service.sessions.refresh(token, service.clients.defaultClient, {})).body.refresh_token;
       }
       offsetMs = start + 1_801_000;
-      await expect(service.sessions.refresh(token, undefined)).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_GRANT' });
+      await expect(service.sessions.refresh(token, service.clients.defaultClient, {})).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_GRANT' });
     } finally {
       // The clock is shared by every test of this file: restore it even when an assertion fails.
       offsetMs = start;
@@ -152,7 +152,7 @@ describe('auth services', () => {
     const b = await serviceWith({});
     const email = `instances-${randomUUID()}@example.com`;
     await a.service.accounts.register(email, 'the password');
-    const signedBy = async (service: AuthServices) => decodeProtectedHeader((await service.sessions.login(email, 'the password', undefined, {})).body.access_token).kid;
+    const signedBy = async (service: AuthServices) => decodeProtectedHeader((await service.sessions.login(email, 'the password', service.clients.defaultClient, {}, {})).body.access_token).kid;
     const { kid } = await a.service.keyAdmin.rotateKey();
     expect(await signedBy(b.service)).toBe(kid);
     const { replacedBy } = await b.service.keyAdmin.revokeKey(kid);
@@ -165,7 +165,7 @@ describe('auth services', () => {
     const b = await serviceWith({});
     const email = `keycache-${randomUUID()}@example.com`;
     await a.service.accounts.register(email, 'the password');
-    const { access_token } = (await a.service.sessions.login(email, 'the password', 'orders', {})).body;
+    const { access_token } = (await a.service.sessions.login(email, 'the password', a.service.clients.defaultClient, { resource: ['orders', 'auth'] }, {})).body;
     expect(await a.service.tokens.introspect('orders', access_token)).toMatchObject({ active: true });
     await a.service.tokens.authenticate(access_token);
     const kid = decodeProtectedHeader(access_token).kid as string;
@@ -175,7 +175,7 @@ describe('auth services', () => {
     expect(await a.service.tokens.introspect('orders', access_token)).toEqual({ active: false });
     await expect(a.service.tokens.authenticate(access_token)).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_TOKEN' });
     // Revoked on this instance: even bare verification stops accepting it at once.
-    const { access_token: second } = (await a.service.sessions.login(email, 'the password', 'orders', {})).body;
+    const { access_token: second } = (await a.service.sessions.login(email, 'the password', a.service.clients.defaultClient, { resource: 'orders' }, {})).body;
     await a.service.tokens.verify(second);
     await a.service.keyAdmin.revokeKey(decodeProtectedHeader(second).kid as string);
     await expect(a.service.tokens.verify(second)).rejects.toMatchObject({ reason: 'unknown_kid' });
@@ -185,7 +185,7 @@ describe('auth services', () => {
     const { service } = await serviceWith({ MAX_SESSIONS_PER_USER: '2' });
     const email = `cap-${randomUUID()}@example.com`;
     const user = await service.accounts.register(email, 'the password');
-    await Promise.all(Array.from({ length: 6 }, () => service.sessions.login(email, 'the password', undefined, {})));
+    await Promise.all(Array.from({ length: 6 }, () => service.sessions.login(email, 'the password', service.clients.defaultClient, {}, {})));
     const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, [user.id]);
     expect(Number(rows[0]?.n)).toBe(2);
     const { rows: events } = await pool.query(`SELECT 1 FROM outbox WHERE payload->>'sub' = $1 AND payload->>'reason' = 'session_cap'`, [user.id]);

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { CSRF_HEADER, parseBearer } from '@revocable/protocol';
 import type { AccessTokenClaims } from '@revocable/tokens';
+import type { ClientRegistry } from '../clients.ts';
 import type { AuthConfig } from '../config.ts';
 import { safeEqual } from '../crypto.ts';
 import type { Pool } from '../db.ts';
@@ -18,6 +19,7 @@ import type { IssuedTokens, SessionService } from '../services/sessions.ts';
 export interface AuthContext {
   config: AuthConfig;
   pool: Pool;
+  clients: ClientRegistry;
   accounts: AccountService;
   sessions: SessionService;
   tokens: AccessTokenService;
@@ -55,11 +57,33 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return bearer.ok ? bearer.token : undefined;
 }
 
-/** Authenticates the caller by access token (live session, current `ver`, jti not revoked). */
-export async function requireUser(app: FastifyInstance, request: FastifyRequest, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
-  const token = bearerToken(request);
-  if (token === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'missing bearer access token');
-  return app.revocableAuth.tokens.authenticate(token, options);
+/**
+ * Whether the request carries an RFC 6750 §2.2/§2.3 token (`access_token` in a form body or
+ * the query) besides its header: RFC 6750 §3.1 allows one method per request.
+ */
+export function hasSecondCredential(request: FastifyRequest): boolean {
+  const query = request.query as Record<string, unknown> | undefined;
+  const body = request.body as Record<string, unknown> | undefined;
+  return (
+    (query !== null && typeof query === 'object' && query['access_token'] !== undefined) ||
+    (body !== null && typeof body === 'object' && !Array.isArray(body) && body['access_token'] !== undefined)
+  );
+}
+
+/**
+ * Authenticates the caller of the account API by access token: for ACCOUNT_AUDIENCE, live
+ * session, current `ver`, jti not revoked. No bearer credential (or another scheme) is
+ * `ERR_AUTH_MISSING_TOKEN` (bare challenge); a second credential in the query or body is
+ * `ERR_AUTH_INVALID_REQUEST` (400).
+ */
+export async function requireUser(app: FastifyInstance, request: FastifyRequest, options: { allowExpired?: boolean; anyAudience?: boolean } = {}): Promise<AccessTokenClaims> {
+  const bearer = parseBearer(request.headers.authorization);
+  if (request.headers.authorization !== undefined && hasSecondCredential(request)) throw new AuthError('ERR_AUTH_INVALID_REQUEST', 'send the access token in the Authorization header only, once');
+  if (!bearer.ok) {
+    if (bearer.reason === 'missing_token') throw new AuthError('ERR_AUTH_MISSING_TOKEN', 'a bearer access token is required');
+    throw new AuthError('ERR_AUTH_INVALID_TOKEN', `access token rejected: ${bearer.reason}`);
+  }
+  return app.revocableAuth.tokens.authenticate(bearer.token, options);
 }
 
 /** Admin routes: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */

@@ -37,8 +37,11 @@ export const errorHandlerPlugin = fp(
       if (err instanceof AuthError) {
         const headers: Record<string, string> = {};
         if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
-        if (err.status === 401 && err.error === 'invalid_token') headers['www-authenticate'] = 'Bearer error="invalid_token"';
-        if (err.code === 'ERR_AUTH_INVALID_CLIENT') headers['www-authenticate'] = 'Basic realm="introspection"';
+        // RFC 6750 §3.1: a request without a bearer token gets the bare challenge, no error code.
+        if (err.code === 'ERR_AUTH_MISSING_TOKEN') headers['www-authenticate'] = 'Bearer';
+        else if (err.status === 401 && err.error === 'invalid_token') headers['www-authenticate'] = 'Bearer error="invalid_token"';
+        // RFC 6749 §5.2: invalid_client is 401 with a challenge of the scheme the client may use.
+        if (err.code === 'ERR_AUTH_INVALID_CLIENT') headers['www-authenticate'] = 'Basic realm="revocable", charset="UTF-8"';
         if (err.status >= 500) request.log.warn({ code: err.code, cause: describeCause(err.cause) }, err.message);
         const body: ErrorBody = { error: err.error, error_description: err.message };
         if (err.reason !== undefined) body.reason = err.reason;

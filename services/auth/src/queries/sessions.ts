@@ -12,6 +12,12 @@ export interface SessionRow {
   revoke_reason: string | null;
   user_agent: string | null;
   ip: string | null;
+  /** The client the session was granted to (NULL: created before clients existed). */
+  client_id: string | null;
+  /** Audiences granted at login (NULL: before clients existed). */
+  audiences: string[] | null;
+  /** Scopes granted at login, space-separated (NULL: before clients existed). */
+  scope: string | null;
 }
 
 /** A refresh token with its session and user, as the refresh grant needs them. */
@@ -26,12 +32,23 @@ export interface RefreshRow extends SessionRow {
 
 export async function insertSession(
   db: Db,
-  s: { id: string; userId: string; now: Date; idleExpiresAt: Date; absoluteExpiresAt: Date; userAgent: string | null; ip: string | null },
+  s: {
+    id: string;
+    userId: string;
+    now: Date;
+    idleExpiresAt: Date;
+    absoluteExpiresAt: Date;
+    userAgent: string | null;
+    ip: string | null;
+    clientId: string;
+    audiences: string[];
+    scope: string;
+  },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
-     VALUES ($1, $2, $3, $3, $4, $5, $6, $7)`,
-    [s.id, s.userId, s.now, s.idleExpiresAt, s.absoluteExpiresAt, s.userAgent, s.ip],
+    `INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip, client_id, audiences, scope)
+     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [s.id, s.userId, s.now, s.idleExpiresAt, s.absoluteExpiresAt, s.userAgent, s.ip, s.clientId, s.audiences, s.scope],
   );
 }
 
@@ -71,9 +88,9 @@ export async function findTokenState(
   sid: string,
   jti: string,
   kid: string,
-): Promise<{ revoked_at: Date | null; user_id: string; token_version: number; disabled_at: Date | null; jti_revoked: boolean; key_revoked: boolean } | undefined> {
-  const { rows } = await db.query<{ revoked_at: Date | null; user_id: string; token_version: number; disabled_at: Date | null; jti_revoked: boolean; key_revoked: boolean }>(
-    `SELECT s.revoked_at, s.user_id, u.token_version, u.disabled_at,
+): Promise<{ revoked_at: Date | null; user_id: string; email: string; token_version: number; disabled_at: Date | null; jti_revoked: boolean; key_revoked: boolean } | undefined> {
+  const { rows } = await db.query<{ revoked_at: Date | null; user_id: string; email: string; token_version: number; disabled_at: Date | null; jti_revoked: boolean; key_revoked: boolean }>(
+    `SELECT s.revoked_at, s.user_id, u.email, u.token_version, u.disabled_at,
             EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS jti_revoked,
             EXISTS (SELECT 1 FROM signing_keys k WHERE k.kid = $3 AND k.status = 'revoked') AS key_revoked
        FROM sessions s JOIN users u ON u.id = s.user_id
@@ -122,8 +139,8 @@ export async function markRotated(db: Db, tokenHash: Buffer, now: Date, rotatedB
 }
 
 /** The session a refresh token belongs to (id and user). */
-export async function findSessionByRefreshToken(db: Db, tokenHash: Buffer): Promise<{ id: string; user_id: string } | undefined> {
-  const { rows } = await db.query<{ id: string; user_id: string }>('SELECT s.id, s.user_id FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1', [
+export async function findSessionByRefreshToken(db: Db, tokenHash: Buffer): Promise<{ id: string; user_id: string; client_id: string | null } | undefined> {
+  const { rows } = await db.query<{ id: string; user_id: string; client_id: string | null }>('SELECT s.id, s.user_id, s.client_id FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1', [
     tokenHash,
   ]);
   return rows[0];

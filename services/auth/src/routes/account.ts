@@ -10,8 +10,22 @@ const Audience = Type.Union([Type.String({ maxLength: 64 }), Type.Array(Type.Str
   description: 'Audience(s) of the access token, from the AUDIENCES allow-list; default: the first one',
 });
 
+const Resource = Type.Union([Type.String({ maxLength: 256 }), Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 8 })], {
+  description: 'RFC 8707 resource indicator(s): audience names or their absolute URIs (RESOURCE_URIS); same as audience',
+});
+
 const RegisterBody = Type.Object({ email: Email, password: Password }, { additionalProperties: false });
-const LoginBody = Type.Object({ email: Email, password: Password, audience: Type.Optional(Audience) }, { additionalProperties: false });
+const LoginBody = Type.Object(
+  {
+    email: Email,
+    password: Password,
+    audience: Type.Optional(Audience),
+    resource: Type.Optional(Resource),
+    scope: Type.Optional(Type.String({ maxLength: 1024, description: "Space-separated scopes; default: the client's default scopes of the granted audiences" })),
+    client_id: Type.Optional(Type.String({ maxLength: 128, description: 'A public client of CLIENTS; default: the first one' })),
+  },
+  { additionalProperties: false },
+);
 const PasswordBody = Type.Object({ current_password: Password, new_password: Password }, { additionalProperties: false });
 const SessionParams = Type.Object({ sid: Type.String({ maxLength: 64 }) });
 
@@ -33,9 +47,9 @@ export const TokenResponse = Type.Object({
   refresh_token: Type.Optional(
     Type.String({ description: 'opaque, 256-bit, single use (rotated on every refresh); left out when the client asked for cookie delivery (x-csrf-protection header, or refreshed with the cookie)' }),
   ),
-  scope: Type.Optional(Type.String()),
+  scope: Type.Optional(Type.String({ description: 'granted scopes, space-separated (RFC 6749 §5.1)' })),
 });
-const AccessOnlyResponse = Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer() });
+const AccessOnlyResponse = Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer(), scope: Type.Optional(Type.String()) });
 const UserResponse = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String() });
 const SessionsResponse = Type.Object({
   sessions: Type.Array(
@@ -67,7 +81,7 @@ async function jsonOnly(request: FastifyRequest): Promise<void> {
 /** Users, login, logout, sessions, password change (`/v1/...`). */
 export const accountRoutes = fp(
   async (app: FastifyInstance) => {
-    const { config, accounts, sessions } = app.revocableAuth;
+    const { config, accounts, sessions, clients } = app.revocableAuth;
 
     app.post<{ Body: Static<typeof RegisterBody> }>(
       '/v1/users',
@@ -91,8 +105,10 @@ export const accountRoutes = fp(
         preValidation: jsonOnly,
       },
       async (request, reply) => {
-        const { email, password, audience } = request.body;
-        const issued = await sessions.login(email, password, audience, { userAgent: request.headers['user-agent'], ip: request.clientIp });
+        const { email, password, audience, resource, scope, client_id: clientId } = request.body;
+        if (audience !== undefined && resource !== undefined) throw new AuthError('ERR_AUTH_INVALID_REQUEST', 'send resource or audience, not both');
+        const client = clients.publicClient(clientId);
+        const issued = await sessions.login(email, password, client, { resource: resource ?? audience, scope }, { userAgent: request.headers['user-agent'], ip: request.clientIp });
         return sendTokens(app, reply, issued, wantsCookieDelivery(request));
       },
     );
@@ -108,7 +124,8 @@ export const accountRoutes = fp(
       },
       async (request, reply) => {
         if (bearerToken(request) !== undefined) {
-          const claims = await requireUser(app, request, { allowExpired: true });
+          // Logout only takes privileges away: any token of this issuer's audiences may end its own session.
+          const claims = await requireUser(app, request, { allowExpired: true, anyAudience: true });
           await sessions.logout(claims);
         } else {
           const cookie = refreshCookie(app, request);
@@ -130,7 +147,7 @@ export const accountRoutes = fp(
 
     app.get('/v1/sessions', { schema: { tags: ['account'], summary: "List the user's active sessions (devices)", security: bearer, response: { 200: SessionsResponse, ...errors } } }, async (request, reply) => {
       const claims = await requireUser(app, request);
-      return reply.header('cache-control', 'no-store').send({ sessions: await sessions.listSessions(claims) });
+      return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send({ sessions: await sessions.listSessions(claims) });
     });
 
     app.delete<{ Params: Static<typeof SessionParams> }>(
@@ -153,7 +170,7 @@ export const accountRoutes = fp(
       async (request, reply) => {
         const claims = await requireUser(app, request);
         const tokens = await accounts.changePassword(claims, request.body.current_password, request.body.new_password);
-        return reply.header('cache-control', 'no-store').send(tokens);
+        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(tokens);
       },
     );
   },

@@ -1,7 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
-import { safeEqual } from '../crypto.ts';
 import { AuthError } from '../errors.ts';
 import { assertNotCrossSite, refreshCookie, sendTokens, wantsCookieDelivery } from '../plugins/context.ts';
 import { ErrorResponse, TokenResponse } from './account.ts';
@@ -31,11 +30,34 @@ const IntrospectBody = Type.Object(
   { token: Type.String({ minLength: 1, maxLength: 8192 }), token_type_hint: Type.Optional(Type.String({ maxLength: 64 })) },
   { additionalProperties: false },
 );
+const IntrospectResponse = Type.Object(
+  {
+    active: Type.Boolean(),
+    token_type: Type.Optional(Type.Literal('Bearer')),
+    scope: Type.Optional(Type.String()),
+    client_id: Type.Optional(Type.String()),
+    username: Type.Optional(Type.String()),
+    sub: Type.Optional(Type.String()),
+    aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
+    iss: Type.Optional(Type.String()),
+    exp: Type.Optional(Type.Integer()),
+    iat: Type.Optional(Type.Integer()),
+    nbf: Type.Optional(Type.Integer()),
+    jti: Type.Optional(Type.String()),
+    sid: Type.Optional(Type.String()),
+    ver: Type.Optional(Type.Integer()),
+  },
+  { description: 'RFC 7662 §2.2; inactive tokens answer {"active": false} only' },
+);
 
-/** OAuth endpoints: token (refresh grant), revocation (RFC 7009), introspection (RFC 7662). */
+/**
+ * OAuth endpoints: token (refresh grant), revocation (RFC 7009), introspection (RFC 7662).
+ * Client authentication (RFC 6749 §2.3) is the registry's: public clients send `client_id`,
+ * confidential ones HTTP Basic; wrong credentials are 401 `invalid_client`.
+ */
 export const oauthRoutes = fp(
   async (app: FastifyInstance) => {
-    const { config, sessions, tokens } = app.revocableAuth;
+    const { config, sessions, tokens, clients } = app.revocableAuth;
 
     app.post<{ Body: Static<typeof TokenBody> }>(
       '/oauth/token',
@@ -50,6 +72,7 @@ export const oauthRoutes = fp(
       },
       async (request, reply) => {
         const body = request.body;
+        const client = clients.authenticate(request, body.client_id);
         if (body.grant_type !== 'refresh_token') {
           throw new AuthError('ERR_AUTH_UNSUPPORTED_GRANT_TYPE', 'only grant_type=refresh_token is supported here; log in at /v1/login');
         }
@@ -61,7 +84,8 @@ export const oauthRoutes = fp(
           assertNotCrossSite(request);
           fromCookie = true;
         }
-        const issued = await sessions.refresh(token, body.resource ?? body.audience, { userAgent: request.headers['user-agent'], ip: request.clientIp });
+        if (body.resource !== undefined && body.audience !== undefined) throw new AuthError('ERR_AUTH_INVALID_REQUEST', 'send resource or audience, not both');
+        const issued = await sessions.refresh(token, client, { resource: body.resource ?? body.audience, scope: body.scope }, { userAgent: request.headers['user-agent'], ip: request.clientIp });
         return sendTokens(app, reply, issued, wantsCookieDelivery(request, fromCookie));
       },
     );
@@ -71,19 +95,21 @@ export const oauthRoutes = fp(
       {
         schema: {
           tags: ['oauth'],
-          summary: 'RFC 7009: revoke a refresh token (its session) or an access token (its jti). Always 200.',
+          summary:
+            'RFC 7009: revoke a refresh token (its session) or an access token (its jti). 200 also for unknown tokens; 401 invalid_client on wrong client credentials; 400 unauthorized_client for a token issued to another client.',
           consumes: ['application/x-www-form-urlencoded', 'application/json'],
           body: RevokeBody,
         },
       },
       async (request, reply) => {
+        const client = clients.authenticate(request, request.body.client_id);
         const hint = request.body.token_type_hint;
         if (hint !== undefined && hint !== 'access_token' && hint !== 'refresh_token') {
           // RFC 7009 §2.2.1: an unknown hint is ignored, not an error.
           request.log.debug({ hint: hint.slice(0, 32) }, 'ignoring unknown token_type_hint');
         }
-        await sessions.revokeToken(request.body.token, hint === 'access_token' || hint === 'refresh_token' ? hint : undefined);
-        return reply.header('cache-control', 'no-store').status(200).send({});
+        await sessions.revokeToken(request.body.token, hint === 'access_token' || hint === 'refresh_token' ? hint : undefined, client);
+        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').status(200).send({});
       },
     );
 
@@ -92,47 +118,20 @@ export const oauthRoutes = fp(
       {
         schema: {
           tags: ['oauth'],
-          summary: 'RFC 7662 for resource services (HTTP Basic with INTROSPECTION_CLIENTS credentials)',
+          summary: 'RFC 7662 for resource services (confidential clients: HTTP Basic with INTROSPECTION_CLIENTS credentials)',
           consumes: ['application/x-www-form-urlencoded', 'application/json'],
           body: IntrospectBody,
+          response: { 200: IntrospectResponse },
           security: [{ basic: [] }],
         },
         config: { rateLimit: { max: config.introspectionRateLimitPerIp, timeWindow: 60_000 } },
       },
       async (request, reply) => {
-        const clientId = authenticateClient(request, config.introspectionClients);
-        const result = await tokens.introspect(clientId, request.body.token);
-        return reply.header('cache-control', 'no-store').send(result);
+        const client = clients.authenticateConfidential(request);
+        const result = await tokens.introspect(client.clientId, request.body.token);
+        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(result);
       },
     );
   },
   { name: 'revocable-auth-oauth-routes', fastify: '5.x', dependencies: ['revocable-auth-context'] },
 );
-
-function authenticateClient(request: FastifyRequest, clients: ReadonlyArray<{ clientId: string; secret: string }>): string {
-  const header = request.headers.authorization;
-  const m = header === undefined ? null : /^Basic[ ]+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-  const fail = () => new AuthError('ERR_AUTH_INVALID_CLIENT', 'client authentication failed');
-  if (m === null) throw fail();
-  const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) throw fail();
-  // RFC 6749 §2.3.1: id and secret are form-urlencoded inside Basic credentials.
-  let id: string;
-  let secret: string;
-  try {
-    id = decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' '));
-    secret = decodeURIComponent(decoded.slice(colon + 1).replaceAll('+', ' '));
-  } catch {
-    throw fail();
-  }
-  let matched: string | undefined;
-  // Compare against every client so timing does not reveal which ids exist.
-  for (const client of clients) {
-    const idOk = safeEqual(id, client.clientId);
-    const secretOk = safeEqual(secret, client.secret);
-    if (idOk && secretOk) matched = client.clientId;
-  }
-  if (matched === undefined) throw fail();
-  return matched;
-}

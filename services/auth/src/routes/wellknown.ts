@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 /** JWKS and RFC 8414 authorization-server metadata. */
 export const wellKnownRoutes = fp(
   async (app: FastifyInstance) => {
-    const { config, keys } = app.revocableAuth;
+    const { config, keys, clients } = app.revocableAuth;
 
     app.get(
       '/.well-known/jwks.json',
@@ -29,15 +29,18 @@ export const wellKnownRoutes = fp(
           introspection_endpoint: `${base}/oauth/introspect`,
           grant_types_supported: ['refresh_token'],
           response_types_supported: [],
-          token_endpoint_auth_methods_supported: ['none'],
-          revocation_endpoint_auth_methods_supported: ['none'],
+          // Public clients send client_id only; confidential ones (resource services) HTTP Basic.
+          token_endpoint_auth_methods_supported: ['none', 'client_secret_basic'],
+          revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic'],
           introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
+          scopes_supported: clients.scopesSupported,
           resource_indicators_supported: true,
           access_token_signing_alg_values_supported: [config.signingAlg],
           service_documentation: `${base}/docs`,
           // Non-standard, for resource services: where to authenticate users and which audiences exist.
           login_endpoint: `${base}/v1/login`,
-          audiences_supported: config.audiences,
+          audiences_supported: [...config.audiences, config.accountAudience],
+          account_audience: config.accountAudience,
         });
       },
     );

@@ -14,12 +14,30 @@ export interface AccessTokenResponse {
   token_type: 'Bearer';
   /** Seconds. */
   expires_in: number;
+  /** RFC 6749 §5.1: the granted scopes (space-separated); omitted when none was granted. */
+  scope?: string;
 }
 
-/** RFC 7662 introspection answer. */
+/** What one access token is issued for. */
+export interface AccessTokenGrant {
+  sub: string;
+  sid: string;
+  ver: number;
+  /** One audience is written as a string, several as an array. */
+  aud: string | string[];
+  /** Space-separated; `''` writes no `scope` claim. */
+  scope: string;
+  /** Default: the registry's default client (tokens issued before clients existed carry none). */
+  clientId: string | undefined;
+}
+
+/**
+ * RFC 7662 introspection answer: `token_type` is the token type of RFC 6749 §7.1
+ * (`Bearer`), `username` the account's email, and every claim of the token.
+ */
 export type IntrospectionResponse =
   | { active: false }
-  | ({ active: true; token_type: 'access_token'; client_id?: string } & Omit<AccessTokenClaims, 'roles'> & { roles?: string[] });
+  | ({ active: true; token_type: 'Bearer'; username: string } & Omit<AccessTokenClaims, 'roles'> & { roles?: string[] });
 
 /** What {@link AccessTokenService} needs (and nothing more of the configuration). */
 export interface AccessTokenServiceOptions {
@@ -31,8 +49,12 @@ export interface AccessTokenServiceOptions {
   activeSigner: (db: Db) => Promise<SignerKey>;
   /** AUTH_ISSUER. */
   issuer: string;
-  /** AUDIENCES allow-list; the first is the default. */
+  /** Every audience this issuer signs for: AUDIENCES plus ACCOUNT_AUDIENCE. */
   audiences: readonly string[];
+  /** ACCOUNT_AUDIENCE: the only audience {@link AccessTokenService.authenticate} accepts. */
+  accountAudience: string;
+  /** The registry's default client: `client_id` of a re-issued token that had none. */
+  defaultClientId: string;
   accessTtlSeconds: number;
   now: () => number;
 }
@@ -50,31 +72,32 @@ export class AccessTokenService {
     this.#o = options;
   }
 
-  /** The requested audience(s), checked against the allow-list; default the first one. */
-  audience(requested: string | string[] | undefined): string | string[] {
-    const allowed = this.#o.audiences;
-    if (requested === undefined || (Array.isArray(requested) && requested.length === 0)) return allowed[0] as string;
-    const list = [...new Set(Array.isArray(requested) ? requested : [requested])];
-    for (const aud of list) {
-      if (!allowed.includes(aud)) throw new AuthError('ERR_AUTH_INVALID_TARGET', `unknown audience/resource; allowed: ${allowed.join(', ')}`);
-    }
-    return list.length === 1 ? (list[0] as string) : list;
-  }
-
   /** Keeps only audiences still on the allow-list (a password change re-issues the caller's token). */
   allowedAudiences(aud: string | string[]): string | string[] {
     return Array.isArray(aud) ? aud.filter((a) => this.#o.audiences.includes(a)) : aud;
   }
 
-  /** Signs an access token with the key that is active in `db`'s transaction. */
-  async issue(db: Db, input: { sub: string; sid: string; ver: number; aud: string | string[] }): Promise<AccessTokenResponse> {
+  /**
+   * Signs an access token with the key that is active in `db`'s transaction: RFC 9068
+   * claims (`iss`, `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`, `client_id`, `scope`) plus `sid`, `ver`.
+   */
+  async issue(db: Db, input: AccessTokenGrant): Promise<AccessTokenResponse> {
     const key = await this.#o.activeSigner(db);
-    const { token } = await signAccessToken({ ...input, jti: randomUUID() }, key, {
-      issuer: this.#o.issuer,
-      accessTtlSeconds: this.#o.accessTtlSeconds,
-      now: this.#o.now,
-    });
-    return { access_token: token, token_type: 'Bearer', expires_in: this.#o.accessTtlSeconds };
+    const aud = Array.isArray(input.aud) && input.aud.length === 1 ? (input.aud[0] as string) : input.aud;
+    const { token } = await signAccessToken(
+      {
+        sub: input.sub,
+        sid: input.sid,
+        ver: input.ver,
+        aud,
+        jti: randomUUID(),
+        client_id: input.clientId ?? this.#o.defaultClientId,
+        ...(input.scope !== '' ? { scope: input.scope } : {}),
+      },
+      key,
+      { issuer: this.#o.issuer, accessTtlSeconds: this.#o.accessTtlSeconds, now: this.#o.now },
+    );
+    return { access_token: token, token_type: 'Bearer', expires_in: this.#o.accessTtlSeconds, ...(input.scope !== '' ? { scope: input.scope } : {}) };
   }
 
   /** Verifies an access token issued here, for any audience of the allow-list. Throws TokenVerificationError. */
@@ -115,25 +138,28 @@ export class AccessTokenService {
 
   /**
    * Authenticates a request to this service's own account endpoints: a valid access token
+   * for ACCOUNT_AUDIENCE (a token for a resource service only is `wrong_audience`),
    * whose session is live, whose `ver` is current, whose `jti` and key were not revoked.
    * (This service has the database, so it checks it directly instead of a denylist.)
-   * `allowExpired`: logging out only takes privileges away, so an expired but genuine
-   * token may do it (everything else is still checked).
+   * `allowExpired` and `anyAudience` are for logout: it only takes privileges away (as RFC
+   * 7009 lets any holder revoke a token), so an expired but genuine token, or one for any
+   * audience this issuer signs for, may do it (everything else is still checked).
    */
-  async authenticate(token: string, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
+  async authenticate(token: string, options: { allowExpired?: boolean; anyAudience?: boolean } = {}): Promise<AccessTokenClaims> {
+    const audience = options.anyAudience === true ? undefined : this.#o.accountAudience;
     let verified: { claims: AccessTokenClaims; kid: string };
     try {
-      verified = await this.#verify(token, {});
+      verified = await this.#verify(token, audience === undefined ? {} : { audience });
     } catch (error) {
       if (error instanceof TokenVerificationError && error.reason === 'expired' && options.allowExpired === true) {
-        verified = await this.#verifyAtExpiry(token);
+        verified = await this.#verifyAtExpiry(token, audience);
       } else if (error instanceof TokenVerificationError) {
         throw new AuthError('ERR_AUTH_INVALID_TOKEN', `access token rejected: ${error.reason}`, { cause: error });
       } else {
         throw error;
       }
     }
-    if (!(await this.#isLive(verified))) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
+    if ((await this.#liveState(verified)) === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
     return verified.claims;
   }
 
@@ -146,32 +172,34 @@ export class AccessTokenService {
       if (error instanceof TokenVerificationError) return { active: false };
       throw error;
     }
-    if (!(await this.#isLive(verified))) return { active: false };
-    return { active: true, token_type: 'access_token', ...verified.claims };
+    const live = await this.#liveState(verified);
+    if (live === undefined) return { active: false };
+    return { ...verified.claims, active: true, token_type: 'Bearer', username: live.email };
   }
 
-  async #verifyAtExpiry(token: string): Promise<{ claims: AccessTokenClaims; kid: string }> {
+  async #verifyAtExpiry(token: string, audience: string | undefined): Promise<{ claims: AccessTokenClaims; kid: string }> {
     try {
       const exp = decodeJwt(token).exp;
       if (typeof exp !== 'number') throw new TokenVerificationError('invalid_claims', 'exp missing');
-      return await this.#verify(token, { now: (exp - 1) * 1000 });
+      return await this.#verify(token, { ...(audience === undefined ? {} : { audience }), now: (exp - 1) * 1000 });
     } catch (error) {
       if (error instanceof TokenVerificationError) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `access token rejected: ${error.reason}`, { cause: error });
       throw error;
     }
   }
 
-  async #isLive({ claims, kid }: { claims: AccessTokenClaims; kid: string }): Promise<boolean> {
-    if (!UUID.test(claims.sid) || !UUID.test(claims.sub)) return false;
+  /** The account of a live token (session live, `ver` current, jti and key not revoked), else undefined. */
+  async #liveState({ claims, kid }: { claims: AccessTokenClaims; kid: string }): Promise<{ email: string } | undefined> {
+    if (!UUID.test(claims.sid) || !UUID.test(claims.sub)) return undefined;
     const row = await findTokenState(this.#o.db, claims.sid, claims.jti, kid);
-    return (
+    const live =
       row !== undefined &&
       row.user_id === claims.sub &&
       row.revoked_at === null &&
       row.disabled_at === null &&
       claims.ver >= row.token_version &&
       !row.jti_revoked &&
-      !row.key_revoked
-    );
+      !row.key_revoked;
+    return live ? { email: row.email } : undefined;
   }
 }

@@ -127,7 +127,8 @@ export class AccountService {
       if (!(await lockUnrevokedSession(client, claims.sid, claims.sub))) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'access token rejected: revoked');
       await setPasswordHash(client, claims.sub, hash, new Date(nowMs));
       const ver = (await this.#o.revocations.user(client, claims.sub, 'password_changed', nowMs, 'password_changed', claims.sid)) as number;
-      return tokens.issue(client, { sub: claims.sub, sid: claims.sid, ver, aud });
+      // The same grant as the caller's token: audiences, scopes and client carry over.
+      return tokens.issue(client, { sub: claims.sub, sid: claims.sid, ver, aud, scope: claims.scope ?? '', clientId: claims.client_id });
     });
   }
 

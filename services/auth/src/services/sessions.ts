@@ -20,6 +20,7 @@ import {
   touchSession,
 } from '../queries/sessions.ts';
 import { findUserByEmail, lockUser } from '../queries/users.ts';
+import type { ClientRegistry, Grant, OAuthClient } from '../clients.ts';
 import type { AccessTokenResponse, AccessTokenService } from './access-tokens.ts';
 import { normalizeEmail, PASSWORD_MAX, UUID } from './email.ts';
 import type { LoginThrottle } from './login-throttle.ts';
@@ -28,7 +29,14 @@ import type { Revocations } from './revocations.ts';
 /** RFC 6749 token response. */
 export interface TokenPair extends AccessTokenResponse {
   refresh_token: string;
-  scope?: string;
+}
+
+/** What a login or refresh asks for (RFC 8707 `resource`, RFC 6749 §3.3 `scope`). */
+export interface GrantRequest {
+  /** Audience names or their absolute URIs; default: the client's (login) or the session's (refresh). */
+  resource?: string | readonly string[] | undefined;
+  /** Space-separated; default: the client's default scopes (login) or the session's (refresh), of the granted audiences. */
+  scope?: string | undefined;
 }
 
 /** A token response plus what the cookie needs. */
@@ -59,6 +67,8 @@ export interface ClientMeta {
 export interface SessionServiceOptions {
   pool: Pool;
   tokens: AccessTokenService;
+  /** The client registry: who may ask for which audiences and scopes. */
+  clients: ClientRegistry;
   revocations: Revocations;
   throttle: LoginThrottle;
   hasher: PasswordHasher;
@@ -114,9 +124,9 @@ export class SessionService {
    * passwords. Failed attempts are counted per account (an HMAC of the email, so unknown
    * emails count too) and refused with 429 past LOGIN_MAX_FAILURES_PER_ACCOUNT.
    */
-  async login(emailInput: string, password: string, audience: string | string[] | undefined, meta: ClientMeta): Promise<IssuedTokens> {
+  async login(emailInput: string, password: string, client: OAuthClient, request: GrantRequest, meta: ClientMeta): Promise<IssuedTokens> {
     const { hasher, metrics, throttle, pool } = this.#o;
-    const aud = this.#o.tokens.audience(audience);
+    const grant = this.#o.clients.grant(client, request);
     let email: string;
     try {
       email = normalizeEmail(emailInput);
@@ -146,16 +156,16 @@ export class SessionService {
     await throttle.release(claim);
     const found = user;
 
-    const issued = await withTransaction(pool, async (client) => {
+    const issued = await withTransaction(pool, async (db) => {
       const nowMs = this.#o.now();
       // Serialises this user's logins so the session cap holds under concurrency.
-      const current = await lockUser(client, found.id);
+      const current = await lockUser(db, found.id);
       if (current === undefined || current.disabled_at !== null) throw new AuthError('ERR_AUTH_INVALID_CREDENTIALS', 'invalid email or password');
-      await this.#enforceSessionCap(client, found.id, nowMs);
+      await this.#enforceSessionCap(db, found.id, nowMs);
       const sid = randomUUID();
       const now = new Date(nowMs);
       const absoluteExpiresAt = nowMs + this.#o.sessionAbsoluteTtlSeconds * 1000;
-      await insertSession(client, {
+      await insertSession(db, {
         id: sid,
         userId: found.id,
         now,
@@ -163,10 +173,13 @@ export class SessionService {
         absoluteExpiresAt: new Date(absoluteExpiresAt),
         userAgent: truncate(meta.userAgent, 512),
         ip: truncate(meta.ip, 64),
+        clientId: client.clientId,
+        audiences: grant.aud,
+        scope: grant.scope,
       });
       const refreshToken = newRefreshToken();
-      await insertRefreshToken(client, sha256(refreshToken), sid, 1, now);
-      const access = await this.#o.tokens.issue(client, { sub: found.id, sid, ver: current.token_version, aud });
+      await insertRefreshToken(db, sha256(refreshToken), sid, 1, now);
+      const access = await this.#o.tokens.issue(db, { sub: found.id, sid, ver: current.token_version, aud: grant.aud, scope: grant.scope, clientId: client.clientId });
       return { body: { ...access, refresh_token: refreshToken }, sid, refreshExpiresAt: absoluteExpiresAt };
     });
     metrics?.logins.inc({ result: 'success' });
@@ -187,19 +200,20 @@ export class SessionService {
    * successor (logged and counted). A refusal is `ERR_AUTH_INVALID_GRANT` with a
    * {@link RefreshRefusalReason}.
    */
-  async refresh(refreshToken: string, resource: string | string[] | undefined, meta: ClientMeta = {}): Promise<IssuedTokens> {
-    const { metrics, tokens, revocations, log } = this.#o;
+  async refresh(refreshToken: string, client: OAuthClient, request: GrantRequest, meta: ClientMeta = {}): Promise<IssuedTokens> {
+    const { metrics, tokens, revocations, log, clients } = this.#o;
     const fingerprint = this.#clientFingerprint(meta);
-    const aud = tokens.audience(resource);
+    // Unknown resources fail before any state is touched.
+    clients.resolveResources(request.resource);
     if (!looksLikeRefreshToken(refreshToken)) {
       metrics?.refreshes.inc({ result: 'invalid' });
       throw refusedRefresh('unknown_token');
     }
     // Revocations done on the way (reuse, expiry) must commit even though the grant fails.
     let failure: AuthError | undefined;
-    const issued = await withTransaction(this.#o.pool, async (client): Promise<IssuedTokens | undefined> => {
+    const issued = await withTransaction(this.#o.pool, async (db): Promise<IssuedTokens | undefined> => {
       const nowMs = this.#o.now();
-      const row = await lockRefreshToken(client, sha256(refreshToken));
+      const row = await lockRefreshToken(db, sha256(refreshToken));
       if (row === undefined) {
         metrics?.refreshes.inc({ result: 'invalid' });
         failure = refusedRefresh('unknown_token');
@@ -212,14 +226,29 @@ export class SessionService {
         failure = refusedRefresh(expired ? 'session_expired' : 'session_revoked');
         return undefined;
       }
+      // RFC 6749 §6: a refresh token is bound to the client it was issued to.
+      const sessionClient = row.client_id ?? clients.defaultClient.clientId;
+      if (sessionClient !== client.clientId) {
+        metrics?.refreshes.inc({ result: 'invalid' });
+        failure = new AuthError('ERR_AUTH_INVALID_GRANT', 'refresh token was issued to another client', { reason: 'unknown_token' });
+        return undefined;
+      }
+      // Throws invalid_target / invalid_scope; the transaction then rolls back untouched.
+      const grantFor = (): Grant =>
+        clients.grant(client, request, {
+          aud: row.audiences ?? [...client.audiences],
+          scope: row.scope ?? client.defaultScopes.join(' '),
+        });
+      const issue = (grant: Grant) =>
+        tokens.issue(db, { sub: row.user_id, sid: row.id, ver: row.token_version, aud: grant.aud, scope: grant.scope, clientId: client.clientId });
       if (row.rotated_at !== null) {
         const successor = successorRefreshToken(this.#successorKey, refreshToken);
-        const next = await lockRefreshTokenOnly(client, sha256(successor));
+        const next = await lockRefreshTokenOnly(db, sha256(successor));
         const ageMs = nowMs - row.rotated_at.getTime();
         const inGrace = ageMs <= this.#o.refreshReuseGraceSeconds * 1000 && next !== undefined && next.rotated_at === null;
         const sameClient = row.rotated_by !== null && row.rotated_by.length === fingerprint.length && timingSafeEqual(row.rotated_by, fingerprint);
         if (inGrace && sameClient) {
-          const access = await tokens.issue(client, { sub: row.user_id, sid: row.id, ver: row.token_version, aud });
+          const access = await issue(grantFor());
           metrics?.refreshes.inc({ result: 'grace_duplicate' });
           metrics?.refreshGrace.inc({ outcome: 'honoured' });
           log?.info({ event: 'refresh.grace_duplicate', sub: row.user_id, sid: row.id, ageMs }, 'duplicate refresh inside the grace window: same successor');
@@ -229,25 +258,26 @@ export class SessionService {
           metrics?.refreshGrace.inc({ outcome: 'other_client' });
           log?.warn({ event: 'refresh.grace_refused', sub: row.user_id, sid: row.id, ageMs }, 'duplicate refresh inside the grace window from another client: reuse');
         }
-        await revocations.session(client, row.user_id, row.id, 'reuse_detected', nowMs);
+        await revocations.session(db, row.user_id, row.id, 'reuse_detected', nowMs);
         metrics?.refreshes.inc({ result: 'reuse_detected' });
         failure = refusedRefresh('reuse_detected');
         return undefined;
       }
       if (row.absolute_expires_at.getTime() <= nowMs || row.idle_expires_at.getTime() <= nowMs) {
         const reason = row.absolute_expires_at.getTime() <= nowMs ? 'absolute_timeout' : 'idle_timeout';
-        await revocations.session(client, row.user_id, row.id, reason, nowMs);
+        await revocations.session(db, row.user_id, row.id, reason, nowMs);
         metrics?.refreshes.inc({ result: 'expired' });
         failure = refusedRefresh('session_expired');
         return undefined;
       }
+      const grant = grantFor();
       const now = new Date(nowMs);
       const successor = successorRefreshToken(this.#successorKey, refreshToken);
-      await markRotated(client, sha256(refreshToken), now, fingerprint);
-      await insertRefreshToken(client, sha256(successor), row.id, row.generation + 1, now);
+      await markRotated(db, sha256(refreshToken), now, fingerprint);
+      await insertRefreshToken(db, sha256(successor), row.id, row.generation + 1, now);
       const absolute = row.absolute_expires_at.getTime();
-      await touchSession(client, row.id, now, new Date(Math.min(nowMs + this.#o.sessionIdleTtlSeconds * 1000, absolute)));
-      const access = await tokens.issue(client, { sub: row.user_id, sid: row.id, ver: row.token_version, aud });
+      await touchSession(db, row.id, now, new Date(Math.min(nowMs + this.#o.sessionIdleTtlSeconds * 1000, absolute)));
+      const access = await issue(grant);
       metrics?.refreshes.inc({ result: 'success' });
       return { body: { ...access, refresh_token: successor }, sid: row.id, refreshExpiresAt: absolute };
     });
@@ -260,11 +290,18 @@ export class SessionService {
     await this.#o.revocations.session(this.#o.pool, claims.sub, claims.sid, 'logout', this.#o.now());
   }
 
-  /** Revokes the session a refresh token belongs to (logout by cookie; RFC 7009 for refresh tokens). */
-  async logoutByRefreshToken(refreshToken: string): Promise<boolean> {
+  /**
+   * Revokes the session a refresh token belongs to (logout by cookie; RFC 7009 for refresh
+   * tokens). With `client`, the session must have been granted to it (RFC 7009 §2.1):
+   * `ERR_AUTH_UNAUTHORIZED_CLIENT` otherwise.
+   */
+  async logoutByRefreshToken(refreshToken: string, client?: OAuthClient): Promise<boolean> {
     if (!looksLikeRefreshToken(refreshToken)) return false;
     const session = await findSessionByRefreshToken(this.#o.pool, sha256(refreshToken));
     if (session === undefined) return false;
+    if (client !== undefined && (session.client_id ?? this.#o.clients.defaultClient.clientId) !== client.clientId) {
+      throw new AuthError('ERR_AUTH_UNAUTHORIZED_CLIENT', 'the token was not issued to this client');
+    }
     // The revoking statement itself skips a session that is already revoked: no lock needed.
     return this.#o.revocations.session(this.#o.pool, session.user_id, session.id, 'logout', this.#o.now());
   }
@@ -298,10 +335,12 @@ export class SessionService {
   /**
    * RFC 7009: revokes a refresh token (its whole session) or one access token (by `jti`,
    * until its `exp`; one statement with its event). Unknown, invalid or expired tokens are
-   * not an error (§2.2).
+   * not an error (§2.2). The token must belong to `client` (§2.1): issued to it, or, for a
+   * confidential client (a resource service), an access token meant for its audience;
+   * else `ERR_AUTH_UNAUTHORIZED_CLIENT`.
    */
-  async revokeToken(token: string, hint: string | undefined): Promise<void> {
-    const tryRefresh = async () => (looksLikeRefreshToken(token) ? this.logoutByRefreshToken(token) : false);
+  async revokeToken(token: string, hint: string | undefined, client: OAuthClient): Promise<void> {
+    const tryRefresh = async () => (looksLikeRefreshToken(token) ? this.logoutByRefreshToken(token, client) : false);
     if (hint === 'refresh_token' && (await tryRefresh())) return;
     let claims: AccessTokenClaims | undefined;
     try {
@@ -313,6 +352,10 @@ export class SessionService {
       if (hint !== 'refresh_token') await tryRefresh();
       return;
     }
+    const owner = claims.client_id ?? this.#o.clients.defaultClient.clientId;
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    const mayRevoke = owner === client.clientId || (client.type === 'confidential' && client.audiences.some((a) => aud.includes(a)));
+    if (!mayRevoke) throw new AuthError('ERR_AUTH_UNAUTHORIZED_CLIENT', 'the token was not issued to this client');
     await this.#o.revocations.accessToken(this.#o.pool, claims, this.#o.now());
   }
 }
