@@ -124,7 +124,8 @@ describe('client SDK against the real auth service', () => {
     const user = await newUser();
     const { client, store } = device();
     const session = await client.login(user);
-    expect(session.audience.sort()).toEqual(['orders', 'profile']);
+    // The SDK adds the account audience, so the same token also serves the account API.
+    expect(session.audience.sort()).toEqual(['auth', 'orders', 'profile']);
     expect(session.sessionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(await store.get()).toEqual(expect.any(String));
     expect((await client.fetch(orders())).status).toBe(200);

@@ -30,7 +30,7 @@ describe('hostile-token corpus against the orders service', () => {
 
   const validToken = async () => {
     const signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
-    return (await signAccessToken({ sub: 'corpus-user', aud: 'orders', jti: randomUUID(), sid: randomUUID(), ver: 1 }, signer, { issuer: ISSUER, accessTtlSeconds: 600 })).token;
+    return (await signAccessToken({ sub: 'corpus-user', aud: 'orders', jti: randomUUID(), sid: randomUUID(), ver: 1, client_id: 'revocable-app', scope: 'orders:read orders:write' }, signer, { issuer: ISSUER, accessTtlSeconds: 600 })).token;
   };
 
   beforeAll(async () => {

@@ -29,7 +29,7 @@ describe('orders service during a Kafka outage', () => {
   let signer: SignerKey;
 
   const token = async (sid: string = randomUUID()) =>
-    (await signAccessToken({ sub: 'outage-user', aud: 'orders', jti: randomUUID(), sid, ver: 1 }, signer, { issuer: ISSUER, accessTtlSeconds: 600 })).token;
+    (await signAccessToken({ sub: 'outage-user', aud: 'orders', jti: randomUUID(), sid, ver: 1, client_id: 'revocable-app', scope: 'orders:read orders:write' }, signer, { issuer: ISSUER, accessTtlSeconds: 600 })).token;
   const call = (method: 'GET' | 'POST', url: string, bearer: string) =>
     orders.inject({ method, url, headers: { authorization: `Bearer ${bearer}` }, ...(method === 'POST' ? { payload: { item: 'tea', quantity: 1 } } : {}) });
 

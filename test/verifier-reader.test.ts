@@ -45,7 +45,7 @@ function env(extra: Record<string, string>): Record<string, string> {
 }
 
 async function token(sid: string): Promise<string> {
-  return (await signAccessToken({ sub: SUB, aud: 'orders', jti: randomUUID(), sid, ver: 1 }, signer, { issuer: ISSUER, accessTtlSeconds: 600 })).token;
+  return (await signAccessToken({ sub: SUB, aud: 'orders', jti: randomUUID(), sid, ver: 1, client_id: 'revocable-app', scope: 'orders:read orders:write' }, signer, { issuer: ISSUER, accessTtlSeconds: 600 })).token;
 }
 
 function revoked(sid: string): { key: string; value: Buffer } {

@@ -21,7 +21,7 @@ describe('orders API (real Kafka, local keys)', () => {
   const topic = `test.orders.${randomUUID()}`;
 
   const token = async (sub: string) =>
-    (await signAccessToken({ sub, aud: 'orders', jti: randomUUID(), sid: randomUUID(), ver: 0 }, signer, { issuer: ORDERS_ISSUER, accessTtlSeconds: 300 })).token;
+    (await signAccessToken({ sub, aud: 'orders', jti: randomUUID(), sid: randomUUID(), ver: 0, client_id: 'revocable-app', scope: 'orders:read orders:write' }, signer, { issuer: ORDERS_ISSUER, accessTtlSeconds: 300 })).token;
   const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, sub: string, payload?: unknown) =>
     app.inject({ method, url, headers: { authorization: `Bearer ${await token(sub)}` }, ...(payload !== undefined ? { payload: payload as object } : {}) });
 
@@ -118,8 +118,8 @@ describe('profile API (real Kafka, local keys)', () => {
   const topic = `test.profile.${randomUUID()}`;
   const nowMs = Date.UTC(2026, 5, 1);
 
-  const token = async (sub: string, aud: string = 'profile') =>
-    (await signAccessToken({ sub, aud, jti: randomUUID(), sid: randomUUID(), ver: 0 }, signer, { issuer: PROFILE_ISSUER, accessTtlSeconds: 300, now: () => nowMs })).token;
+  const token = async (sub: string, aud: string = 'profile', scope = 'profile:read profile:write') =>
+    (await signAccessToken({ sub, aud, jti: randomUUID(), sid: randomUUID(), ver: 0, client_id: 'revocable-app', scope }, signer, { issuer: PROFILE_ISSUER, accessTtlSeconds: 300, now: () => nowMs })).token;
   const call = async (method: 'GET' | 'PUT', sub: string, payload?: unknown) =>
     app.inject({ method, url: '/v1/profile', headers: { authorization: `Bearer ${await token(sub)}` }, ...(payload !== undefined ? { payload: payload as object } : {}) });
 

@@ -42,6 +42,23 @@ export interface RevocableClientOptions {
    * `['orders', 'profile']`. Default: the auth service's default audiences.
    */
   audience?: string | readonly string[];
+  /**
+   * The auth service's own audience (its ACCOUNT_AUDIENCE), which the account API
+   * (`sessions()`, `revokeSession()`, `logoutAll()`, `logout()`) requires. Added to every
+   * explicit `audience` list so the one access token serves both. Default `'auth'`; `null`
+   * asks only for `audience` (the account calls then fail with `wrong_audience`).
+   */
+  accountAudience?: string | null;
+  /**
+   * OAuth `client_id` of this app (a public client of the auth service's CLIENTS), sent at
+   * login and every refresh. Default: none sent, the auth service's default client.
+   */
+  clientId?: string;
+  /**
+   * Scopes to ask for at login (space-separated or a list; RFC 6749 §3.3). Default: the
+   * client's default scopes of the granted audiences.
+   */
+  scope?: string | readonly string[];
   /** The fetch to use. Default: the platform's `globalThis.fetch`. */
   fetch?: typeof globalThis.fetch;
   /** Clock, epoch milliseconds. Default `Date.now`. Tests inject one to "expire" tokens. */
@@ -160,6 +177,9 @@ export class RevocableClient {
   readonly #authUrl: URL;
   readonly #storage: RefreshTokenStorage;
   readonly #audience: readonly string[];
+  readonly #accountAudience: string | null;
+  readonly #clientId: string | undefined;
+  readonly #scope: string | undefined;
   readonly #fetch: typeof globalThis.fetch;
   readonly #now: () => number;
   readonly #refreshBeforeMs: number;
@@ -183,8 +203,11 @@ export class RevocableClient {
     this.#authUrl = new URL(options.authUrl);
     if (!this.#authUrl.pathname.endsWith('/')) this.#authUrl.pathname += '/';
     this.#storage = options.storage;
-    this.#audience = toList(options.audience);
+    this.#accountAudience = options.accountAudience === undefined ? 'auth' : options.accountAudience;
+    this.#audience = withAccount(toList(options.audience), this.#accountAudience);
     this.#sessionAudience = this.#audience;
+    this.#clientId = options.clientId;
+    this.#scope = options.scope === undefined ? undefined : typeof options.scope === 'string' ? options.scope : options.scope.join(' ');
     const platformFetch = options.fetch ?? globalThis.fetch;
     if (typeof platformFetch !== 'function') throw new TypeError('no fetch available: pass options.fetch');
     // Bound: browsers throw "Illegal invocation" when fetch is called with another `this`.
@@ -234,10 +257,12 @@ export class RevocableClient {
    * the copy in the body is dropped. Throws {@link InvalidCredentialsError} on a bad password.
    */
   async login(input: LoginInput): Promise<SessionSnapshot> {
-    const audience = input.audience === undefined ? this.#audience : toList(input.audience);
+    const audience = input.audience === undefined ? this.#audience : withAccount(toList(input.audience), this.#accountAudience);
     this.#epoch += 1;
     const epoch = this.#epoch;
     const body: Record<string, unknown> = { email: input.email, password: input.password };
+    if (this.#clientId !== undefined) body['client_id'] = this.#clientId;
+    if (this.#scope !== undefined) body['scope'] = this.#scope;
     if (audience.length === 1) body['audience'] = audience[0];
     else if (audience.length > 1) body['audience'] = [...audience];
     const response = await this.#authCall('v1/login', {
@@ -396,6 +421,7 @@ export class RevocableClient {
       form.set('refresh_token', refreshToken);
     }
     for (const resource of this.#sessionAudience) form.append('resource', resource);
+    if (this.#clientId !== undefined) form.set('client_id', this.#clientId);
     this.#refreshCount += 1;
     const response = await this.#authCall('oauth/token', {
       method: 'POST',
@@ -522,6 +548,12 @@ export class RevocableClient {
 /** Creates a {@link RevocableClient}. */
 export function createClient(options: RevocableClientOptions): RevocableClient {
   return new RevocableClient(options);
+}
+
+/** An explicit audience list plus the account audience; an empty list stays empty (the server's defaults). */
+function withAccount(audience: readonly string[], account: string | null): readonly string[] {
+  if (audience.length === 0 || account === null || audience.includes(account)) return audience;
+  return [...audience, account];
 }
 
 function toList(audience: string | readonly string[] | undefined): readonly string[] {

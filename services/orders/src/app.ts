@@ -34,8 +34,9 @@ const idParams = {
 
 /**
  * Builds the orders service: the revocable verifier (audience `orders`) and CRUD over the
- * caller's own orders. Reads tolerate stale revocation state (fail-open); writes do not
- * (fail-closed, 503 past FRESHNESS_MAX_SECONDS).
+ * caller's own orders. Reads need the scope `orders:read` and tolerate stale revocation
+ * state (fail-open); writes need `orders:write` and do not (fail-closed, 503 past
+ * FRESHNESS_MAX_SECONDS).
  */
 export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides = {}): Promise<FastifyInstance> {
   const app = createResourceApp({
@@ -49,8 +50,9 @@ export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides 
 
   await app.register(revocable, verifierOptionsFromConfig(config.verifier, { buildInfo: BUILD_INFO, ...overrides }));
 
-  const read = { auth: { freshness: { maxSeconds, policy: 'fail-open' as const } } };
-  const write = { auth: { freshness: { maxSeconds, policy: 'fail-closed' as const } } };
+  // Scopes per route (403 insufficient_scope with the scope attribute otherwise).
+  const read = { auth: { scopes: ['orders:read'], freshness: { maxSeconds, policy: 'fail-open' as const } } };
+  const write = { auth: { scopes: ['orders:write'], freshness: { maxSeconds, policy: 'fail-closed' as const } } };
 
   app.post(
     '/v1/orders',

@@ -28,7 +28,7 @@ const profileSchema = {
 
 /**
  * Builds the profile service: the revocable verifier (audience `profile`) and the caller's
- * profile. Reading tolerates stale revocation state (fail-open); writing asks the auth
+ * profile. Reading (scope `profile:read`) tolerates stale revocation state (fail-open); writing (`profile:write`) asks the auth
  * service when the state is stale (introspect) if an introspection client is configured,
  * else refuses (fail-closed).
  */
@@ -47,7 +47,7 @@ export async function buildApp(config: ProfileConfig, overrides: ProfileOverride
 
   app.get(
     '/v1/profile',
-    { config: { auth: { freshness: { maxSeconds, policy: 'fail-open' } } }, schema: { response: { 200: { ...profileSchema, description: "The caller's profile (empty until written)" } } } },
+    { config: { auth: { scopes: ['profile:read'], freshness: { maxSeconds, policy: 'fail-open' } } }, schema: { response: { 200: { ...profileSchema, description: "The caller's profile (empty until written)" } } } },
     async (request) => {
       const sub = subject(request);
       const profile = profiles.get(sub) ?? { displayName: '', bio: '', updatedAt: 0 };
@@ -58,7 +58,7 @@ export async function buildApp(config: ProfileConfig, overrides: ProfileOverride
   app.put(
     '/v1/profile',
     {
-      config: { auth: { freshness: { maxSeconds, policy: writePolicy } } },
+      config: { auth: { scopes: ['profile:write'], freshness: { maxSeconds, policy: writePolicy } } },
       schema: {
         body: {
           type: 'object',
