@@ -27,10 +27,12 @@ import { documentAuthRoute } from './openapi.ts';
 import { OutboxRelay } from './relay.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { healthRoutes } from './routes/health.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { wellKnownRoutes } from './routes/wellknown.ts';
 import { AccessTokenService } from './services/access-tokens.ts';
+import { AdminDirectory } from './services/admin-directory.ts';
 import { AccountService } from './services/accounts.ts';
 import { purgeExpired } from './services/housekeeping.ts';
 import { KeyAdminService } from './services/key-admin.ts';
@@ -46,6 +48,8 @@ export interface AuthServices {
   sessions: SessionService;
   tokens: AccessTokenService;
   keyAdmin: KeyAdminService;
+  /** The admin's lookups: accounts by email, their sessions, revoking one. */
+  directory: AdminDirectory;
   /** Deletes rows nobody needs any more (run periodically). */
   purgeExpired: () => Promise<void>;
 }
@@ -118,6 +122,7 @@ export function createServices(config: AuthConfig, deps: ServiceDeps): AuthServi
       now,
     }),
     keyAdmin: new KeyAdminService({ pool, keys, resolver, events, metrics, log, now }),
+    directory: new AdminDirectory({ pool, revocations, log, now }),
     purgeExpired: () => purgeExpired({ db: pool, ...window, loginAccountWindowSeconds: config.loginAccountWindowSeconds, now }),
   };
 }
@@ -349,6 +354,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   await app.register(accountRoutes);
   await app.register(oauthRoutes);
   await app.register(adminRoutes);
+  await app.register(consoleRoutes);
   return app;
 }
 

@@ -12,6 +12,7 @@ import type { AuthMetrics } from '../metrics.ts';
 import type { OutboxRelay } from '../relay.ts';
 import type { AccessTokenService } from '../services/access-tokens.ts';
 import type { AccountService } from '../services/accounts.ts';
+import type { AdminDirectory } from '../services/admin-directory.ts';
 import type { KeyAdminService } from '../services/key-admin.ts';
 import type { IssuedTokens, SessionService } from '../services/sessions.ts';
 
@@ -24,6 +25,7 @@ export interface AuthContext {
   sessions: SessionService;
   tokens: AccessTokenService;
   keyAdmin: KeyAdminService;
+  directory: AdminDirectory;
   /** Public keys for the JWKS endpoint (read from PostgreSQL: a revoked key leaves it at once). */
   keys: KeyStore;
   metrics: AuthMetrics;

@@ -71,3 +71,24 @@ export async function setPasswordHash(db: Db, userId: string, passwordHash: stri
 export async function setDisabledAt(db: Db, userId: string, disabledAt: Date | null, now: Date): Promise<void> {
   await db.query('UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1', [userId, disabledAt, now]);
 }
+
+/** What the admin directory shows of an account. */
+export interface UserSummaryRow {
+  id: string;
+  email: string;
+  token_version: number;
+  disabled_at: Date | null;
+  created_at: Date;
+}
+
+/** One account by its (normalised) email, for the admin directory. */
+export async function findUserSummaryByEmail(db: Db, email: string): Promise<UserSummaryRow | undefined> {
+  const { rows } = await db.query<UserSummaryRow>('SELECT id, email, token_version, disabled_at, created_at FROM users WHERE email = $1', [email]);
+  return rows[0];
+}
+
+/** One account by id, for the admin directory. */
+export async function findUserSummary(db: Db, userId: string): Promise<UserSummaryRow | undefined> {
+  const { rows } = await db.query<UserSummaryRow>('SELECT id, email, token_version, disabled_at, created_at FROM users WHERE id = $1', [userId]);
+  return rows[0];
+}

@@ -1,17 +1,115 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
+import { ERROR_BODY_SCHEMA } from '@revocable/kit';
 import { requireAdmin } from '../plugins/context.ts';
 import type { AccountStatus } from '../services/accounts.ts';
+import type { UserSummary } from '../services/admin-directory.ts';
 
 const UserParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+const SessionParams = Type.Object({ id: Type.String({ maxLength: 64 }), sid: Type.String({ maxLength: 64 }) });
+const EmailQuery = Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }) }, { additionalProperties: false });
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+const UserSummaryBody = Type.Object({
+  user_id: Type.String({ format: 'uuid' }),
+  email: Type.String(),
+  disabled: Type.Boolean(),
+  disabled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  min_ver: Type.Integer({ description: 'current token version: access tokens with a lower ver are dead' }),
+  created_at: Type.String({ format: 'date-time' }),
+});
+const userBody = (u: UserSummary): Static<typeof UserSummaryBody> => ({
+  user_id: u.userId,
+  email: u.email,
+  disabled: u.disabled,
+  disabled_at: iso(u.disabledAt),
+  min_ver: u.minVer,
+  created_at: u.createdAt.toISOString(),
+});
+
+/** One audit line per admin action (who: the admin credential; what; on what), with the request id. */
+function audit(request: FastifyRequest, action: string, target: Record<string, string>): void {
+  request.log.info({ audit: { action, ...target } }, 'admin action');
+}
 const KeyParams = Type.Object({ kid: Type.String({ maxLength: 256 }) });
 const security = [{ admin: [] }];
 
 /** Admin API, authenticated by ADMIN_TOKEN (constant-time comparison). */
 export const adminRoutes = fp(
   async (app: FastifyInstance) => {
-    const { accounts, keyAdmin } = app.revocableAuth;
+    const { accounts, keyAdmin, directory } = app.revocableAuth;
+
+    app.get<{ Querystring: Static<typeof EmailQuery> }>(
+      '/v1/admin/users',
+      { schema: { tags: ['admin'], summary: 'Find an account by email (normalised as at registration)', querystring: EmailQuery, response: { 200: UserSummaryBody, 404: { ...ERROR_BODY_SCHEMA, description: 'No account has this email' } }, security } },
+      async (request, reply) => {
+        requireAdmin(app, request);
+        return reply.send(userBody(await directory.findByEmail(request.query.email)));
+      },
+    );
+
+    app.get<{ Params: Static<typeof UserParams> }>(
+      '/v1/admin/users/:id',
+      {
+        schema: {
+          tags: ['admin'],
+          summary: 'An account and its live sessions (device = user agent at login), newest first',
+          params: UserParams,
+          response: {
+            200: Type.Object({
+              user: UserSummaryBody,
+              sessions: Type.Array(
+                Type.Object({
+                  sid: Type.String({ format: 'uuid' }),
+                  created_at: Type.String({ format: 'date-time' }),
+                  last_used_at: Type.String({ format: 'date-time' }),
+                  idle_expires_at: Type.String({ format: 'date-time' }),
+                  absolute_expires_at: Type.String({ format: 'date-time' }),
+                  user_agent: Type.Union([Type.String(), Type.Null()]),
+                  ip: Type.Union([Type.String(), Type.Null()]),
+                }),
+              ),
+            }),
+          },
+          security,
+        },
+      },
+      async (request, reply) => {
+        requireAdmin(app, request);
+        const { user, sessions } = await directory.userWithSessions(request.params.id);
+        return reply.send({
+          user: userBody(user),
+          sessions: sessions.map((s) => ({
+            sid: s.sid,
+            created_at: s.createdAt.toISOString(),
+            last_used_at: s.lastUsedAt.toISOString(),
+            idle_expires_at: s.idleExpiresAt.toISOString(),
+            absolute_expires_at: s.absoluteExpiresAt.toISOString(),
+            user_agent: s.userAgent,
+            ip: s.ip,
+          })),
+        });
+      },
+    );
+
+    app.post<{ Params: Static<typeof SessionParams> }>(
+      '/v1/admin/users/:id/sessions/:sid/revoke',
+      {
+        schema: {
+          tags: ['admin'],
+          summary: 'Revoke one session of a user (session.revoked, reason admin): its refresh token and every access token of it',
+          params: SessionParams,
+          response: { 200: Type.Object({ user_id: Type.String(), sid: Type.String(), revoked: Type.Boolean() }) },
+          security,
+        },
+      },
+      async (request, reply) => {
+        requireAdmin(app, request);
+        await directory.revokeSession(request.params.id, request.params.sid);
+        audit(request, 'session.revoke', { user_id: request.params.id, sid: request.params.sid });
+        return reply.send({ user_id: request.params.id, sid: request.params.sid, revoked: true });
+      },
+    );
 
     app.post<{ Params: Static<typeof UserParams> }>(
       '/v1/admin/users/:id/revoke',
@@ -19,6 +117,7 @@ export const adminRoutes = fp(
       async (request, reply) => {
         requireAdmin(app, request);
         const { minVer } = await accounts.adminRevokeUser(request.params.id);
+        audit(request, 'user.revoke', { user_id: request.params.id });
         return reply.send({ user_id: request.params.id, min_ver: minVer });
       },
     );
@@ -48,7 +147,9 @@ export const adminRoutes = fp(
       },
       async (request, reply) => {
         requireAdmin(app, request);
-        return sendAccount(reply, await accounts.disableUser(request.params.id));
+        const status = await accounts.disableUser(request.params.id);
+        audit(request, 'user.disable', { user_id: request.params.id });
+        return sendAccount(reply, status);
       },
     );
 
@@ -65,7 +166,9 @@ export const adminRoutes = fp(
       },
       async (request, reply) => {
         requireAdmin(app, request);
-        return sendAccount(reply, await accounts.enableUser(request.params.id));
+        const status = await accounts.enableUser(request.params.id);
+        audit(request, 'user.enable', { user_id: request.params.id });
+        return sendAccount(reply, status);
       },
     );
 
@@ -81,6 +184,7 @@ export const adminRoutes = fp(
       async (request, reply) => {
         requireAdmin(app, request);
         const { kid, previousKid, nextKid } = await keyAdmin.rotateKey();
+        audit(request, 'key.rotate', { kid });
         return reply.send({ kid, previous_kid: previousKid, next_kid: nextKid });
       },
     );
@@ -98,6 +202,7 @@ export const adminRoutes = fp(
       async (request, reply) => {
         requireAdmin(app, request);
         const result = await keyAdmin.revokeKey(request.params.kid);
+        audit(request, 'key.revoke', { kid: result.kid });
         return reply.send({ kid: result.kid, revoked: true, until: result.until, replaced_by: result.replacedBy, next_kid: result.nextKid });
       },
     );
