@@ -191,6 +191,13 @@ describe('OpenAPI documents', () => {
     expect(await check('POST', '/v1/admin/users/{id}/enable', await fetch(`${a}/v1/admin/users/${randomUUID()}/enable`, { method: 'POST', headers: admin }))).toBe(404);
     expect(await check('POST', '/v1/admin/keys/{kid}/revoke', await fetch(`${a}/v1/admin/keys/no-such-kid/revoke`, { method: 'POST', headers: admin }))).toBe(404);
     expect(await check('POST', '/v1/admin/keys/rotate', await fetch(`${a}/v1/admin/keys/rotate`, { method: 'POST', headers: admin }))).toBe(200);
+    expect(await check('GET', '/v1/admin/instances', await fetch(`${a}/v1/admin/instances`, { headers: admin }))).toBe(200);
+    const recent = await fetch(`${a}/v1/admin/revocations?limit=5`, { headers: admin });
+    const recentId = ((await recent.clone().json()) as { revocations: Array<{ id: string }> }).revocations[0]?.id;
+    expect(await check('GET', '/v1/admin/revocations', recent)).toBe(200);
+    expect(await check('GET', '/v1/admin/revocations', await fetch(`${a}/v1/admin/revocations?limit=x`, { headers: admin }))).toBe(400);
+    if (recentId !== undefined) expect(await check('GET', '/v1/admin/revocations/{id}', await fetch(`${a}/v1/admin/revocations/${recentId}`, { headers: admin }))).toBe(200);
+    expect(await check('GET', '/v1/admin/revocations/{id}', await fetch(`${a}/v1/admin/revocations/${randomUUID()}`, { headers: admin }))).toBe(404);
   });
 
   it('describes every answer of orders and profile, refusals included', async () => {

@@ -116,6 +116,13 @@ export function topicFromEnv(env: Env): string {
   return topic;
 }
 
+/** RECEIPTS_TOPIC: the receipts topic (resource services write, auth reads), default `<revocationTopic>.receipts`. */
+export function receiptsTopicFromEnv(env: Env, revocationTopic: string): string {
+  const topic = stringFromEnv(env, 'RECEIPTS_TOPIC', `${revocationTopic}.receipts`);
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new ConfigError('RECEIPTS_TOPIC', 'must be a valid Kafka topic name ([A-Za-z0-9._-], at most 249)');
+  return topic;
+}
+
 /**
  * CORS_ORIGINS: the exact browser origins (`scheme://host[:port]`, comma-separated) allowed to
  * call a service from another origin, e.g. `https://app.example.com,http://localhost:5173`.

@@ -16,3 +16,19 @@ export {
   type RevocationReaderStatus,
 } from './consumer.ts';
 export { createEventBuilder, revocationUntil, tokenRevocationUntil, type EventBuilder, type EventBuilderOptions, type RevocationWindow } from './builder.ts';
+export {
+  defaultInstanceId,
+  defaultReceiptsTopic,
+  encodeReceipt,
+  LIVENESS_INTERVALS,
+  MAX_RECEIPT_BYTES,
+  parseReceipt,
+  ReceiptFormatError,
+  ReceiptPublisher,
+  receiptsTopicSpec,
+  type AppliedEvent,
+  type InstanceState,
+  type ReceiptMessage,
+  type ReceiptPublisherOptions,
+  type ReceiptSender,
+} from './receipts.ts';

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { Denylist } from '@revocable/denylist';
-import { RevocationConsumer, type EventTransport } from '@revocable/events';
+import { ReceiptPublisher, RevocationConsumer, type EventTransport } from '@revocable/events';
+import { Counter } from 'prom-client';
 import { DENIAL_KINDS, SKIP_CODES, parseBearer, type BearerFailure, type DenialKind, type Logger } from '@revocable/protocol';
 import { TokenVerificationError, type VerificationAlgorithm } from '@revocable/tokens';
 import {
@@ -52,9 +53,31 @@ export interface VerifierCoreOptions {
   defaultMetrics?: boolean;
   /** Adds `revocable_build_info{service, version, node}` to the registry. Default: none. */
   buildInfo?: BuildInfo;
+  /**
+   * Report applied revocation events and announce this instance on the receipts topic (see
+   * `ReceiptPublisher` in @revocable/events). Default: off.
+   */
+  receipts?: ReceiptOptions;
   /** Injected clock, epoch milliseconds. Default `Date.now`. */
   now?: () => number;
 }
+
+/** Options of the receipts an instance sends (see {@link VerifierCoreOptions.receipts}). */
+export interface ReceiptOptions {
+  /** The receipts topic (the auth service creates it). */
+  topic: string;
+  /** This instance's id, unique in the fleet (1–128 of `[A-Za-z0-9_.:@/+=-]`). */
+  instance: string;
+  /** Service name, e.g. `orders`. */
+  service: string;
+  /** Audiences this instance serves. Default `[audience]`. */
+  audiences?: readonly string[];
+  /** Announce interval, milliseconds. Default 2000; the instance stops counting as live after 3 missed. */
+  announceIntervalMs?: number;
+}
+
+/** Replayed events younger than this still get a receipt (an instance restarting while a revocation waits). */
+const REPLAY_RECEIPT_WINDOW_MS = 60_000;
 
 /** The outcome of {@link VerifierCore.authorize}. */
 export type AuthDecision = { ok: true; context: AuthContext } | { ok: false; failure: AuthFailure };
@@ -136,6 +159,30 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
   const denylist = new Denylist({ now });
 
   let metrics: VerifierMetrics | undefined;
+  let receipts: ReceiptPublisher | undefined;
+  const createReceipts = (o: ReceiptOptions, vm: VerifierMetrics): ReceiptPublisher => {
+    const sent = new Counter({ name: 'revocable_receipts_sent_total', help: 'Receipt records acknowledged by Kafka, by kind (applied, announce).', labelNames: ['kind'] as const, registers: [vm.registry] });
+    const dropped = new Counter({ name: 'revocable_receipts_dropped_total', help: 'Receipts dropped because Kafka was unreachable for too long (bounded buffer).', registers: [vm.registry] });
+    for (const kind of ['applied', 'announce']) sent.inc({ kind }, 0);
+    return new ReceiptPublisher({
+      transport: options.transport,
+      topic: o.topic,
+      instance: o.instance,
+      service: o.service,
+      audiences: o.audiences ?? [options.audience],
+      ...(o.announceIntervalMs !== undefined ? { announceIntervalMs: o.announceIntervalMs } : {}),
+      state: () => {
+        const freshness = consumer.freshnessSeconds();
+        let lag = 0;
+        for (const value of consumer.stats().lagByPartition.values()) lag += value;
+        return { ready: consumer.isCaughtUp(), freshnessSeconds: Number.isFinite(freshness) ? freshness : null, lag };
+      },
+      onSent: (kind) => sent.inc({ kind }),
+      onDropped: (count) => dropped.inc(count),
+      now,
+      logger,
+    });
+  };
   const consumer = new RevocationConsumer({
     transport: options.transport,
     topic: options.topic,
@@ -143,8 +190,13 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     logger,
     onEvent: (event) => denylist.apply(event),
     onApplied: (event, latencyMs) => {
+      const phase = consumer.isCaughtUp() ? 'live' : 'replay';
       metrics?.eventsApplied.inc({ type: event.type });
-      metrics?.eventApplyLatency.observe({ phase: consumer.isCaughtUp() ? 'live' : 'replay', type: event.type }, latencyMs / 1000);
+      metrics?.eventApplyLatency.observe({ phase, type: event.type }, latencyMs / 1000);
+      if (receipts !== undefined) {
+        const appliedAt = now();
+        if (phase === 'live' || appliedAt - event.at < REPLAY_RECEIPT_WINDOW_MS) receipts.applied(event, appliedAt, phase);
+      }
     },
     onSkip: (code, detail, meta) => {
       metrics?.eventsSkipped.inc({ code });
@@ -195,6 +247,7 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
   );
   initSkipCodes(metrics, SKIP_CODES);
   const m = metrics;
+  if (options.receipts !== undefined) receipts = createReceipts(options.receipts, m);
 
   // Route policies are merged once per route options object, not per request.
   const defaultPolicy: RoutePolicy = Object.freeze({ scopes: NO_SCOPES, freshness: options.freshness });
@@ -341,8 +394,13 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     checkRoute,
     start: () => {
       consumer.start().catch((error: unknown) => logger.error({ err: error }, 'revocation consumer failed to start'));
+      receipts?.start();
     },
-    stop: () => consumer.stop(),
+    stop: async () => {
+      // Announce leaving first: the auth service stops waiting for this instance at once.
+      await receipts?.stop();
+      await consumer.stop();
+    },
   };
 }
 

@@ -8,7 +8,7 @@ export {
   type RevocableOptions,
   type RouteAuthOptions,
 } from './plugin.ts';
-export { createVerifierCore, type VerifierCore, type VerifierCoreOptions } from './core.ts';
+export { createVerifierCore, type ReceiptOptions, type VerifierCore, type VerifierCoreOptions } from './core.ts';
 export {
   decide,
   type AuthFailure,

@@ -7,11 +7,13 @@ import {
   kafkaBrokersFromEnv,
   kafkaClientFromEnv,
   logLevelFromEnv,
+  boolFromEnv,
+  receiptsTopicFromEnv,
   stringFromEnv as str,
   topicFromEnv,
   type Env,
 } from '@revocable/config';
-import { createTransport, type EventTransport } from '@revocable/events';
+import { createTransport, defaultInstanceId, type EventTransport } from '@revocable/events';
 import type { IntrospectionOptions, RevocableOptions } from '@revocable/fastify';
 import type { Logger } from '@revocable/protocol';
 
@@ -45,6 +47,12 @@ export interface VerifierConfig {
   clockToleranceSeconds: number;
   /** VERIFY_CACHE_MAX, default 10000 entries (0 disables). */
   verifyCacheMax: number;
+  /**
+   * Receipts of applied revocations and instance announces (RECEIPTS_ENABLED, default true;
+   * RECEIPTS_TOPIC, default `<REVOCATION_TOPIC>.receipts`; INSTANCE_ID, default
+   * `<audience>-<host>-<pid>`; RECEIPTS_ANNOUNCE_INTERVAL_MS, default 2000).
+   */
+  receipts: { enabled: boolean; topic: string; instanceId: string; announceIntervalMs: number };
 }
 
 /** The process-level settings of a resource service. */
@@ -93,7 +101,20 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
     freshnessMaxSeconds: intFromEnv(env, 'FRESHNESS_MAX_SECONDS', 10, 1, 86_400),
     clockToleranceSeconds: intFromEnv(env, 'CLOCK_TOLERANCE_SECONDS', 5, 0, 300),
     verifyCacheMax: intFromEnv(env, 'VERIFY_CACHE_MAX', 10_000, 0, 10_000_000),
+    receipts: {
+      enabled: boolFromEnv(env, 'RECEIPTS_ENABLED', true),
+      topic: receiptsTopicFromEnv(env, topic),
+      instanceId: instanceIdFromEnv(env, audience),
+      announceIntervalMs: intFromEnv(env, 'RECEIPTS_ANNOUNCE_INTERVAL_MS', 2000, 100, 60_000),
+    },
   };
+}
+
+function instanceIdFromEnv(env: Env, audience: string): string {
+  const id = str(env, 'INSTANCE_ID', '');
+  if (id === '') return defaultInstanceId(audience);
+  if (!/^[\w.:@/+=-]{1,128}$/.test(id)) throw new ConfigError('INSTANCE_ID', 'must be 1-128 characters of [A-Za-z0-9_.:@/+=-], e.g. orders-1');
+  return id;
 }
 
 /**
@@ -130,6 +151,16 @@ export function verifierOptionsFromConfig(config: VerifierConfig, overrides: Par
     freshness: { maxSeconds: config.freshnessMaxSeconds, policy: 'fail-closed' },
     ...(config.introspection !== undefined ? { introspection: config.introspection } : {}),
     defaultMetrics: true,
+    ...(config.receipts.enabled
+      ? {
+          receipts: {
+            topic: config.receipts.topic,
+            instance: config.receipts.instanceId,
+            service: overrides.buildInfo?.service ?? config.audience,
+            announceIntervalMs: config.receipts.announceIntervalMs,
+          },
+        }
+      : {}),
     ...overrides,
   };
 }

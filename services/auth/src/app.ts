@@ -24,10 +24,13 @@ import { corsPlugin } from './plugins/cors.ts';
 import { errorHandlerPlugin } from './plugins/errors.ts';
 import { internalListenerPlugin } from './plugins/internal-listener.ts';
 import { documentAuthRoute } from './openapi.ts';
+import { PropagationTracker } from './propagation.ts';
+import { ReceiptsReader } from './receipts-reader.ts';
 import { OutboxRelay } from './relay.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { propagationRoutes } from './routes/propagation.ts';
 import { healthRoutes } from './routes/health.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { wellKnownRoutes } from './routes/wellknown.ts';
@@ -137,6 +140,8 @@ export interface AuthDeps {
   logger?: boolean | FastifyBaseLogger;
   /** Overrides `config.relayEnabled` (e.g. an instance that only serves HTTP). */
   relay?: boolean;
+  /** Overrides `config.propagation.receiptsEnabled` (reading the receipts topic). */
+  receipts?: boolean;
   /** Interval of the housekeeping purge, in ms. Default 10 minutes. */
   purgeIntervalMs?: number;
   /** How often the scheduled key rotation checks the active key's age, in ms. Default 1 minute. */
@@ -229,12 +234,30 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     throw error;
   }
 
+  const propagation = new PropagationTracker({ audiences: config.audiences, now, registry: metrics.registry });
+  const relayOn = deps.relay ?? config.relayEnabled;
+  const receiptsOn = deps.receipts ?? config.propagation.receiptsEnabled;
+  const sharedTransport =
+    relayOn || receiptsOn ? (deps.transport ?? transportFromConfig(config, { logger: app.log.child({ component: 'kafka' }) })) : undefined;
+  let receipts: ReceiptsReader | undefined;
+  if (receiptsOn && sharedTransport !== undefined) {
+    receipts = new ReceiptsReader({
+      transport: sharedTransport,
+      topic: config.propagation.receiptsTopic,
+      replicationFactor: config.revocationTopicReplicationFactor,
+      tracker: propagation,
+      log: app.log.child({ component: 'receipts' }),
+    });
+    const started = receipts;
+    app.addHook('onReady', async () => started.start());
+  }
   let relay: OutboxRelay | undefined;
-  if (deps.relay ?? config.relayEnabled) {
-    const transport =
-      deps.transport ??
-      transportFromConfig(config, { logger: app.log.child({ component: 'kafka' }) });
+  if (relayOn && sharedTransport !== undefined) {
+    const transport = sharedTransport;
     relay = new OutboxRelay({
+      onPublished: (events) => {
+        for (const event of events) propagation.track(event);
+      },
       pool,
       databaseUrl: config.databaseUrl,
       transport,
@@ -272,6 +295,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     clearInterval(rotation);
     // Relay first: it needs the pool to finish (or abandon) its cycle.
     await relay?.stop();
+    await receipts?.stop();
     await pool.end();
   });
 
@@ -346,6 +370,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     keys,
     metrics,
     relay,
+    propagation,
     expectedMigrations: await expectedMigrations(),
     now,
   });
@@ -355,6 +380,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   await app.register(oauthRoutes);
   await app.register(adminRoutes);
   await app.register(consoleRoutes);
+  await app.register(propagationRoutes);
   return app;
 }
 

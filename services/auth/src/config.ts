@@ -15,9 +15,10 @@ import {
 import type { SigningAlgorithm } from '@revocable/tokens';
 import { loadHardeningConfig, trustProxyFromEnv, type HardeningConfig, type TrustProxy } from './config-hardening.ts';
 import { canonicalUri, scopeAudience, type OAuthClient } from './clients.ts';
+import { loadPropagationConfig, type PropagationConfig } from './config-propagation.ts';
 
 export { ConfigError };
-export type { HardeningConfig, TrustProxy };
+export type { HardeningConfig, PropagationConfig, TrustProxy };
 
 /** A resource service allowed to call RFC 7662 introspection (HTTP Basic). */
 export interface IntrospectionClient {
@@ -168,6 +169,8 @@ export interface AuthConfig {
   trustProxy: TrustProxy;
   /** Issue 12's limits: password hashing queue, registration limiter, client-auth limits, … */
   hardening: HardeningConfig;
+  /** Issue 14's receipts: RECEIPTS_ENABLED, RECEIPTS_TOPIC, PREFER_WAIT_MAX_SECONDS. */
+  propagation: PropagationConfig;
 }
 
 const ID = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -282,6 +285,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
 
   return {
     hardening: loadHardeningConfig(env),
+    propagation: loadPropagationConfig(env, topicFromEnv(env)),
     port: int(env, 'PORT', 3000, 0, 65_535),
     host: str(env, 'HOST', '127.0.0.1'),
     logLevel: logLevelFromEnv(env),

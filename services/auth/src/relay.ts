@@ -29,6 +29,8 @@ export interface OutboxRelayOptions {
   now: () => number;
   log: RelayLogger;
   metrics?: AuthMetrics;
+  /** Called with the revocation events Kafka just acknowledged (propagation tracking). */
+  onPublished?: (events: ReadonlyArray<{ id: string; type: string; at: number }>) => void;
 }
 
 export type RelayState = 'starting' | 'running' | 'kafka_unavailable' | 'database_unavailable' | 'stopped';
@@ -193,7 +195,7 @@ export class OutboxRelay {
         [this.#o.batchSize],
       );
       const records: OutgoingRecord[] = [];
-      const published: Array<{ type: string; at: number }> = [];
+      const published: Array<{ id: string; type: string; at: number }> = [];
       const done: string[] = [];
       for (const row of rows) {
         const checked = validateEvent(row.payload);
@@ -205,13 +207,14 @@ export class OutboxRelay {
           continue;
         }
         records.push({ key: row.event_key, value: encodeEvent(checked.event) });
-        published.push({ type: checked.event.type, at: checked.event.at });
+        published.push({ id: checked.event.id, type: checked.event.type, at: checked.event.at });
         done.push(row.id);
       }
       if (records.length > 0) {
         await producer.send(this.#o.topicSpec.topic, records);
         const ackedAt = this.#o.now();
         for (const p of published) this.#o.metrics?.outboxPublishLatency.observe({ type: p.type }, Math.max(0, ackedAt - p.at) / 1000);
+        this.#o.onPublished?.(published);
       }
       if (done.length > 0) await client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [done]);
       await client.query('COMMIT');

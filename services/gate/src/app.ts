@@ -63,7 +63,10 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
   const getKey =
     overrides.getKey ??
     createRemoteJWKSet(new URL(config.verifier.jwksUrl), { cooldownDuration: config.verifier.jwksCooldownMs, cacheMaxAge: 600_000, timeoutDuration: 3000 });
-  await app.register(revocable, verifierOptionsFromConfig({ ...config.verifier, audience: audiences[0] ?? 'gate' }, { getKey, buildInfo: BUILD_INFO, ...overrides }));
+  const options = verifierOptionsFromConfig({ ...config.verifier, audience: audiences[0] ?? 'gate' }, { getKey, buildInfo: BUILD_INFO, ...overrides });
+  // The gate confirms revocations for every audience of its routes.
+  if (options.receipts !== undefined && audiences.length > 0) options.receipts = { ...options.receipts, audiences };
+  await app.register(revocable, options);
   const core = app.revocable;
   const verifiers = new Map(audiences.map((audience) => [audience, core.verifierFor(audience)]));
 

@@ -9,6 +9,7 @@ import type { Pool } from '../db.ts';
 import { AuthError } from '../errors.ts';
 import type { KeyStore } from '../keys.ts';
 import type { AuthMetrics } from '../metrics.ts';
+import type { PropagationTracker } from '../propagation.ts';
 import type { OutboxRelay } from '../relay.ts';
 import type { AccessTokenService } from '../services/access-tokens.ts';
 import type { AccountService } from '../services/accounts.ts';
@@ -30,6 +31,8 @@ export interface AuthContext {
   keys: KeyStore;
   metrics: AuthMetrics;
   relay: OutboxRelay | undefined;
+  /** Live resource instances and per-revocation receipts (issue 14). */
+  propagation: PropagationTracker;
   /** Names of the migrations this build expects, for /readyz. */
   expectedMigrations: readonly string[];
   now: () => number;
