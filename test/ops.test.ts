@@ -30,7 +30,7 @@ const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'cont
 const bearer = (token: string, init: RequestInit = {}): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
 
 async function login(): Promise<TokenPair> {
-  const res = await fetch(`${cluster.authUrl}/v1/login`, json({ email, password: PASSWORD, audience: ['orders', 'profile'] }));
+  const res = await fetch(`${cluster.authUrl}/v1/login`, json({ email, password: PASSWORD, audience: ['orders', 'profile', 'auth'] }));
   expect(res.status).toBe(200);
   return (await res.json()) as TokenPair;
 }
@@ -245,7 +245,7 @@ describe('request ids and logs', () => {
     ({ access_token: access, refresh_token: refresh } = await login());
     const requestId = `ops-logs-${randomUUID()}`;
     const headers = { 'x-request-id': requestId };
-    const q = (token: string) => `token=${encodeURIComponent(token)}&access_token=${encodeURIComponent(token)}&page=2`;
+    const q = (token: string) => `token=${encodeURIComponent(token)}&page=2`;
     const calls: Array<Promise<Response>> = [
       fetch(`${cluster.ordersUrl}/v1/orders?${q(access)}`, bearer(access, { headers })),
       fetch(`${cluster.ordersUrl}/v1/orders?${q(access)}`, { headers }),
@@ -261,15 +261,20 @@ describe('request ids and logs', () => {
         body: `token=${access}`,
       }),
       fetch(`${cluster.authUrl}/v1/login?${q(PASSWORD)}`, { ...json({ email, password: PASSWORD }), headers: { ...headers, 'content-type': 'application/json' } }),
+      // RFC 6750 §2.3 style, and next to a header (two credentials: refused).
+      fetch(`${cluster.ordersUrl}/v1/orders?access_token=${encodeURIComponent(access)}`, { headers }),
+      fetch(`${cluster.profileUrl}/v1/profile?access_token=${encodeURIComponent(access)}`, bearer(access, { headers })),
     ];
     const statuses = await Promise.all(calls.map(async (c) => (await c).status));
-    expect(statuses).toEqual([200, 401, 200, 404, 200, 401, 404, 401, 200, 200]);
+    expect(statuses.slice(0, 10)).toEqual([200, 401, 200, 404, 200, 401, 404, 401, 200, 200]);
+    for (const status of statuses.slice(10)) expect([400, 401]).toContain(status);
     const ours = () => cluster.logs().split('\n').filter((l) => l.includes(requestId));
     // Every service logged the requests (incoming + completed), so the check below saw them.
     await waitFor(() => ours().filter((l) => l.includes('request completed')).length >= statuses.length, { what: 'the request log lines', timeoutMs: 15_000 });
     const lines = cluster.logs();
     for (const service of ['auth', 'orders', 'profile'] as const) expect(cluster.logs(service).includes(requestId), `${service} logged the requests`).toBe(true);
-    expect(ours().some((l) => l.includes('?token=[REDACTED]&access_token=[REDACTED]&page=[REDACTED]'))).toBe(true);
+    expect(ours().some((l) => l.includes('?token=[REDACTED]&page=[REDACTED]'))).toBe(true);
+    expect(ours().some((l) => l.includes('?access_token=[REDACTED]'))).toBe(true);
     const secrets = {
       access,
       accessSignature: access.split('.')[2] as string,
