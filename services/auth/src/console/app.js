@@ -96,7 +96,7 @@ function Users({ token }) {
   ${user &&
   html`<section data-testid="user-panel">
       <h2>${user.email}</h2>
-      <p class="muted">id <code>${user.user_id}</code> · created ${when(user.created_at)} · token version ${user.min_ver} ·
+      <p class="muted">id <code>${user.user_id}</code> · created ${when(user.created_at)} · token version ${user.min_ver} ·${' '}
         <span data-testid="user-state">${user.disabled ? `disabled since ${when(user.disabled_at)}` : 'enabled'}</span></p>
       <div class="row">
         <button class="action danger" data-testid="revoke-all" disabled=${busy} onClick=${() => act('Every session revoked.', 'POST', `/v1/admin/users/${user.user_id}/revoke`)}>Revoke all sessions</button>
@@ -257,4 +257,6 @@ function App() {
     </main>`;
 }
 
-render(html`<${App} />`, document.getElementById('root'));
+const root = document.getElementById('root');
+root.textContent = ''; // the static "Loading" line, which Preact would keep beside the app
+render(html`<${App} />`, root);
