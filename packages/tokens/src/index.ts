@@ -9,6 +9,6 @@ export {
   type VerificationAlgorithm,
 } from './contract.ts';
 export { TOKEN_ERROR_CODES, TokenVerificationError, type TokenErrorCode, type TokenRejectReason } from './errors.ts';
-export { generateSigningKey, importPrivateKey, publicJwkFor, type SigningKeyMaterial } from './keys.ts';
+export { generateSigningKey, importPrivateKey, publicJwkFor, rsaModulusBits, type SigningKeyMaterial } from './keys.ts';
 export { signAccessToken, type AccessTokenInput, type AccessTokenSignerOptions, type SignerKey } from './sign.ts';
 export { verifyAccessToken, type VerifiedAccessToken, type VerifyAccessTokenOptions } from './verify.ts';
