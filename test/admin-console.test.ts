@@ -1,8 +1,8 @@
 // The admin console in real headless Chromium (Debian's chromium, playwright-core) against
 // the real cluster: sign in with the admin credential, find a user by email, revoke one of
 // their two sessions, and both resource services refuse that session's token while the
-// other session's token keeps working; the live view lists the instances and the receipts
-// of the revocation. Screenshots go to test/artifacts/ (docs/images/ holds the README's).
+// other session's token keeps working; the live view (server-sent events) lists the
+// instances and both instances' receipts of the revocation. Screenshots go to test/artifacts/ (docs/images/ holds the README's).
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +92,17 @@ describe('admin console', () => {
     });
     expect(await statusAt(cluster.ordersUrl, '/v1/orders', phone)).toBe(200);
     expect(await statusAt(cluster.profileUrl, '/v1/profile', phone)).toBe(200);
+
+    // The live view: both instances, and the revocation confirmed by each of them.
+    await page.getByTestId('tab-live').click();
+    await waitFor(async () => (await page.getByTestId('instance-row').count()) === 2, { timeoutMs: 15_000, what: 'the live view to list the orders and profile instances' });
+    expect((await page.getByTestId('instance-row').locator('td:nth-child(2)').allInnerTexts()).sort()).toEqual(['orders', 'profile']);
+    const revocation = page.getByTestId('revocation-row').filter({ hasText: 'session.revoked' }).first();
+    await waitFor(async () => (await revocation.locator('[data-testid="receipt"][data-status="confirmed"]').count()) === 2, {
+      timeoutMs: 15_000,
+      what: 'both instances\' receipts of the revocation in the live view',
+    });
+    await screenshot('admin-console-live');
 
     await page.getByTestId('tab-keys').click();
     await page.getByTestId('key-row').first().waitFor();

@@ -30,6 +30,7 @@ import { OutboxRelay } from './relay.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { liveRoutes } from './routes/live.ts';
 import { propagationRoutes } from './routes/propagation.ts';
 import { healthRoutes } from './routes/health.ts';
 import { oauthRoutes } from './routes/oauth.ts';
@@ -381,6 +382,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   await app.register(adminRoutes);
   await app.register(consoleRoutes);
   await app.register(propagationRoutes);
+  await app.register(liveRoutes);
   return app;
 }
 

@@ -82,7 +82,8 @@ const InstancesResponse = Type.Object(
   { description: 'Resource-service instances heard from in the last 10 minutes; live ones announced within 3 of their intervals' },
 );
 
-function instanceBody(v: InstanceView): Static<typeof InstancesResponse>['instances'][number] {
+/** {@link InstanceView} as JSON (ISO times, snake_case). */
+export function instanceBody(v: InstanceView): Static<typeof InstancesResponse>['instances'][number] {
   return {
     instance: v.instance,
     service: v.service,
