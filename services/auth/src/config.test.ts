@@ -75,11 +75,48 @@ describe('loadConfig', () => {
     ['CORS_ORIGINS', '*'],
     ['CORS_ORIGINS', 'https://app.example.com/'],
     ['COOKIE_SAMESITE', 'sometimes'],
+    ['ACCOUNT_AUDIENCE', 'orders'],
+    ['ACCOUNT_AUDIENCE', 'has space'],
+    ['SCOPES', 'billing:read'],
+    ['SCOPES', 'orders:"read"'],
+    ['RESOURCE_URIS', 'orders=not-a-uri'],
+    ['RESOURCE_URIS', 'billing=https://billing.example.com'],
+    ['RESOURCE_URIS', 'orders=https://orders.example.com/#x'],
+    ['CLIENTS', 'not json'],
+    ['CLIENTS', '[]'],
+    ['CLIENTS', '[{"client_id":"web","client_secret":"s3cret"}]'],
+    ['CLIENTS', '[{"client_id":"web","scopes":["profile:read"],"audiences":["orders"]}]'],
+    ['CLIENTS', '[{"client_id":"web"},{"client_id":"web"}]'],
+    ['CLIENTS', '[{"client_id":"web","audiences":["billing"]}]'],
   ])('refuses %s=%s with one line naming it', (name, value) => {
     const e = errorOf({ ...minimal, [name]: value });
     expect(e.variable).toBe(name);
     expect(e.message.startsWith(`${name}: `)).toBe(true);
     expect(e.message).not.toContain('\n');
+  });
+
+  it('builds the client registry: public CLIENTS (default revocable-app) and the confidential INTROSPECTION_CLIENTS', () => {
+    const defaults = loadConfig({ ...minimal, INTROSPECTION_CLIENTS: 'orders:orders-secret' });
+    expect(defaults).toMatchObject({ accountAudience: 'auth', scopes: ['orders:read', 'orders:write', 'profile:read', 'profile:write'] });
+    expect(defaults.clients).toEqual([
+      {
+        clientId: 'revocable-app',
+        type: 'public',
+        audiences: ['orders', 'profile', 'auth'],
+        scopes: ['orders:read', 'orders:write', 'profile:read', 'profile:write'],
+        defaultScopes: ['orders:read', 'orders:write', 'profile:read', 'profile:write'],
+        defaultAudiences: ['orders', 'auth'],
+      },
+      { clientId: 'orders', type: 'confidential', secret: 'orders-secret', audiences: ['orders'], scopes: [], defaultScopes: [], defaultAudiences: [] },
+    ]);
+    expect([...defaults.resourceUris]).toEqual([['http://127.0.0.1:3000', 'auth']]);
+    const custom = loadConfig({
+      ...minimal,
+      CLIENTS: '[{"client_id":"cli","audiences":["orders"],"scopes":["orders:read"]}]',
+      RESOURCE_URIS: 'orders=https://orders.example.com/',
+    }).clients;
+    expect(custom[0]).toMatchObject({ clientId: 'cli', audiences: ['orders'], scopes: ['orders:read'], defaultScopes: ['orders:read'], defaultAudiences: ['orders'] });
+    expect(errorOf({ ...minimal, CLIENTS: '[{"client_id":"cli"}]', INTROSPECTION_CLIENTS: 'cli:a-secret-here' }).variable).toBe('INTROSPECTION_CLIENTS');
   });
 
   it('reads CORS_ORIGINS and the cross-site cookie mode', () => {
