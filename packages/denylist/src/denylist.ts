@@ -21,7 +21,29 @@ export interface DenylistOptions {
    * seeded or degenerate hasher only in tests and benchmarks.
    */
   hasher?: IdHasher;
+  /**
+   * Most live entries per kind (see {@link DEFAULT_DENYLIST_CAPS}). An entry beyond its cap is
+   * not stored, is counted ({@link Denylist.overflows}) and makes the denylist fail closed
+   * ({@link Denylist.failClosedUntil}) until every refused entry would have expired by itself:
+   * memory stays bounded and no refused revocation can be missed.
+   */
+  maxEntries?: Partial<DenylistCaps>;
 }
+
+/** Most live entries per kind, entries. */
+export interface DenylistCaps {
+  session: number;
+  user: number;
+  token: number;
+  key: number;
+}
+
+/**
+ * Default caps, entries: 2,000,000 sessions (~48 MiB of tables at the cap), 1,000,000 users,
+ * 1,000,000 tokens, 100 keys (a real issuer revokes a handful of keys per retention; more is an
+ * attack or a bug, never something to grow memory for).
+ */
+export const DEFAULT_DENYLIST_CAPS: Readonly<DenylistCaps> = Object.freeze({ session: 2_000_000, user: 1_000_000, token: 1_000_000, key: 100 });
 
 /** The claims of a verified access token that the denylist decides on. */
 export interface TokenRef {
@@ -99,6 +121,11 @@ export class Denylist {
   readonly #users = new ExpiringHashTable(4);
   /** kid → expiresAt (first second no longer denied) */
   readonly #keys = new Map<string, number>();
+  readonly #caps: DenylistCaps;
+  /** Per kind: entries refused at the cap since start. */
+  readonly #overflows: Record<DenialKind, number> = { session: 0, user: 0, token: 0, key: 0 };
+  /** Per kind: first epoch second at which every refused entry would have expired (0: none refused). */
+  readonly #refusedUntil: Record<DenialKind, number> = { session: 0, user: 0, token: 0, key: 0 };
 
   constructor(options: DenylistOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -108,6 +135,13 @@ export class Denylist {
     }
     this.#graceSeconds = grace;
     this.#hash = options.hasher ?? createIdHasher();
+    const caps = { ...DEFAULT_DENYLIST_CAPS, ...options.maxEntries };
+    for (const kind of ['session', 'user', 'token', 'key'] as const) {
+      if (!Number.isSafeInteger(caps[kind]) || caps[kind] < 1) {
+        throw new DenylistError('ERR_DENYLIST_INVALID_ARGUMENT', `maxEntries.${kind} must be an integer >= 1, got ${String(caps[kind])}`);
+      }
+    }
+    this.#caps = caps;
   }
 
   /**
@@ -116,7 +150,7 @@ export class Denylist {
    */
   revokeSession(sid: string, untilEpochSeconds: number): boolean {
     checkId('sid', sid);
-    return this.#upsert(this.#sessions, sid, untilEpochSeconds, 0);
+    return this.#upsert('session', this.#sessions, sid, untilEpochSeconds, 0);
   }
 
   /**
@@ -129,13 +163,13 @@ export class Denylist {
     if (!Number.isSafeInteger(minVer) || minVer < 0 || minVer > MAX_VERSION) {
       throw new DenylistError('ERR_DENYLIST_INVALID_ARGUMENT', `minVer must be an integer in 0..${MAX_VERSION}`);
     }
-    return this.#upsert(this.#users, sub, untilEpochSeconds, minVer);
+    return this.#upsert('user', this.#users, sub, untilEpochSeconds, minVer);
   }
 
   /** Denies the token with this `jti` until `untilEpochSeconds` (+ grace). Returns true if the state changed. */
   revokeToken(jti: string, untilEpochSeconds: number): boolean {
     checkId('jti', jti);
-    return this.#upsert(this.#tokens, jti, untilEpochSeconds, 0);
+    return this.#upsert('token', this.#tokens, jti, untilEpochSeconds, 0);
   }
 
   /** Denies everything signed with `kid` until `untilEpochSeconds` (+ grace). Returns true if the state changed. */
@@ -146,9 +180,38 @@ export class Denylist {
     if (expiresAt <= nowSec) return false;
     const current = this.#keys.get(kid);
     if (current !== undefined && current >= expiresAt) return false;
-    if (current === undefined) this.#pruneKeys(nowSec);
+    if (current === undefined && this.#keys.size >= this.#caps.key) {
+      this.#pruneKeys(nowSec);
+      if (this.#keys.size >= this.#caps.key) return this.#refuse('key', expiresAt);
+    }
     this.#keys.set(kid, expiresAt);
     return true;
+  }
+
+  /**
+   * The epoch second until which this denylist must fail closed (refuse every token), or 0:
+   * an entry was refused at its kind's cap and could still deny a live token. Past it, every
+   * refused entry would have expired by itself, so serving again misses no revocation.
+   */
+  failClosedUntil(): number {
+    const until = Math.max(this.#refusedUntil.session, this.#refusedUntil.user, this.#refusedUntil.token, this.#refusedUntil.key);
+    return until > this.#nowSec() ? until : 0;
+  }
+
+  /** Entries refused at the cap since start, per kind (`revocable_denylist_overflows_total`). */
+  overflows(): Readonly<Record<DenialKind, number>> {
+    return { ...this.#overflows };
+  }
+
+  /** The per-kind caps in force, entries. */
+  caps(): Readonly<DenylistCaps> {
+    return { ...this.#caps };
+  }
+
+  #refuse(kind: DenialKind, expiresAt: number): false {
+    this.#overflows[kind]++;
+    if (expiresAt > this.#refusedUntil[kind]) this.#refusedUntil[kind] = expiresAt;
+    return false;
   }
 
   /**
@@ -293,12 +356,18 @@ export class Denylist {
     return this.#sessions.byteLength + this.#users.byteLength + this.#tokens.byteLength;
   }
 
-  #upsert(table: ExpiringHashTable, id: string, untilEpochSeconds: number, value: number): boolean {
+  #upsert(kind: DenialKind, table: ExpiringHashTable, id: string, untilEpochSeconds: number, value: number): boolean {
     const expiresAt = this.#expiresAt(untilEpochSeconds);
     const nowSec = this.#nowSec();
     if (expiresAt <= nowSec) return false;
     const h = this.#h;
     this.#hash(id, h);
+    const cap = this.#caps[kind];
+    if (table.occupied >= cap && table.findLive(h.hi, h.lo, nowSec) < 0) {
+      // Expired entries do not count against the cap.
+      table.prune(nowSec);
+      if (table.occupied >= cap) return this.#refuse(kind, expiresAt);
+    }
     return table.upsert(h.hi, h.lo, expiresAt, nowSec, value);
   }
 

@@ -1,6 +1,8 @@
 export {
+  DEFAULT_DENYLIST_CAPS,
   Denylist,
   DenylistError,
+  type DenylistCaps,
   type DenialKind,
   type DenylistErrorCode,
   type DenylistOptions,
