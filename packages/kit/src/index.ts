@@ -12,14 +12,13 @@ export {
 } from './config.ts';
 export { createResourceApp, runService, type ErrorMapper, type ResourceAppOptions, type RunServiceOptions, type StartRetry } from './service.ts';
 export {
-  echoRequestId,
   MAX_REQUEST_ID_LENGTH,
   PROBE_PATHS,
   redactUrl,
   REQUEST_ID_HEADER,
   requestIdFromHeader,
-  RevocableLogController,
   serviceLogOptions,
+  useRequestLog,
   type ServiceLogOptions,
 } from './logging.ts';
 export { HTTP_DURATION_BUCKETS, registerBuildInfo, type BuildInfo } from '@revocable/fastify';

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { echoRequestId, MAX_REQUEST_ID_LENGTH, redactUrl, requestIdFromHeader, serviceLogOptions } from './logging.ts';
+import { MAX_REQUEST_ID_LENGTH, redactUrl, requestIdFromHeader, serviceLogOptions, useRequestLog } from './logging.ts';
 
 function capturingApp(level = 'info') {
   const lines: Array<Record<string, unknown>> = [];
@@ -13,7 +13,7 @@ function capturingApp(level = 'info') {
   });
   const options = serviceLogOptions({ level });
   const app = Fastify({ ...options, logger: { ...(options.logger as object), stream } });
-  app.addHook('onRequest', echoRequestId);
+  useRequestLog(app);
   app.get('/v1/thing', async () => ({ ok: true }));
   app.get('/healthz', async () => ({ status: 'ok' }));
   return { app, lines };

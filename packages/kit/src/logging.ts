@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import * as fastifyExports from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 
 /** The request-id header every Revocable service honours and echoes. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -54,33 +55,18 @@ export function redactUrl(url: string): string {
   return `${shownPath}?${names.join('&')}`;
 }
 
+// Fastify's request lines off, the way the installed release wants it: releases with a
+// LogController deprecate the top-level disableRequestLogging (a warning at every start);
+// the oldest 5.x releases the peer range allows know only the option.
+type LogControllerClass = new (options: { disableRequestLogging: boolean }) => object;
+const LogController = (fastifyExports as unknown as { LogController?: LogControllerClass }).LogController;
+function fastifyRequestLinesOff(): object {
+  return LogController === undefined ? { disableRequestLogging: true } : { logController: new LogController({ disableRequestLogging: true }) };
+}
+
 function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
-}
-
-/**
- * Fastify's request log lines with the Revocable rules: probes (`/healthz`, `/readyz`,
- * `/metrics`) at debug, everything else at info; the not-found line carries the redacted
- * target, never the raw URL.
- */
-export class RevocableLogController extends LogController {
-  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
-    if (this.isLogDisabled(request)) return;
-    if (PROBE_PATHS.has(pathOf(request.url))) request.log.debug({ req: request }, 'incoming request');
-    else super.incomingRequest(request, reply);
-  }
-
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (this.isLogDisabled(request)) return;
-    if (!error && PROBE_PATHS.has(pathOf(request.url))) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
-    else super.requestCompleted(error, request, reply);
-  }
-
-  override routeNotFound(request: FastifyRequest): void {
-    if (this.isLogDisabled(request)) return;
-    request.log.info({ req: request }, 'route not found');
-  }
 }
 
 /** Options of {@link serviceLogOptions}. */
@@ -95,12 +81,13 @@ export interface ServiceLogOptions {
  * The Fastify constructor options every Revocable service logs with: pino JSON at `level`;
  * the `authorization` and `cookie` headers redacted; the request target logged by
  * {@link redactUrl}; the request id taken from a valid `X-Request-Id` or a fresh UUID
- * (echoed by {@link echoRequestId}); probes at debug ({@link RevocableLogController}).
+ * (echoed by {@link useRequestLog}). Fastify's own request lines are off: {@link useRequestLog}
+ * writes them (probes at debug), the same way on every Fastify 5 release the peer range allows.
  * @example
  * const app = Fastify({ ...serviceLogOptions({ level: 'info' }), bodyLimit: 16384 });
- * app.addHook('onRequest', echoRequestId);
+ * useRequestLog(app);
  */
-export function serviceLogOptions(options: ServiceLogOptions): Pick<FastifyServerOptions, 'logger' | 'genReqId' | 'requestIdHeader' | 'logController'> {
+export function serviceLogOptions(options: ServiceLogOptions): Pick<FastifyServerOptions, 'logger' | 'genReqId' | 'requestIdHeader'> {
   return {
     logger: {
       level: options.level,
@@ -117,15 +104,32 @@ export function serviceLogOptions(options: ServiceLogOptions): Pick<FastifyServe
     },
     requestIdHeader: false,
     genReqId: (raw: IncomingMessage) => requestIdFromHeader(raw.headers[REQUEST_ID_HEADER]) ?? randomUUID(),
-    logController: new RevocableLogController(),
+    ...fastifyRequestLinesOff(),
   };
 }
 
 /**
- * `onRequest` hook: answers every request (errors, 404s and refusals included) with its
- * request id in `X-Request-Id`, so a caller can quote it and an operator find the log lines.
+ * The request log and request id of every Revocable service, as two hooks: every request
+ * (errors, 404s and refusals included) is answered with its request id in `X-Request-Id`, so
+ * a caller can quote it and an operator find the log lines; `incoming request` and
+ * `request completed` (status, `responseTime` in ms) are logged at info, at debug for the
+ * probes (`/healthz`, `/readyz`, `/metrics`: a scrape every few seconds buries the rest).
+ * Pair it with {@link serviceLogOptions}, which turns Fastify's own request lines off.
+ * @example
+ * const app = Fastify(serviceLogOptions({ level: 'info' }));
+ * useRequestLog(app);
  */
-export function echoRequestId(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-  reply.header(REQUEST_ID_HEADER, request.id);
-  done();
+export function useRequestLog(app: FastifyInstance): void {
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    if (PROBE_PATHS.has(pathOf(request.url))) request.log.debug({ req: request }, 'incoming request');
+    else request.log.info({ req: request }, 'incoming request');
+    done();
+  });
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const line = { res: reply, responseTime: reply.elapsedTime };
+    if (PROBE_PATHS.has(pathOf(request.url)) && reply.statusCode < 400) reply.log.debug(line, 'request completed');
+    else reply.log.info(line, 'request completed');
+    done();
+  });
 }

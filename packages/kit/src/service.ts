@@ -2,7 +2,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { resourceCors } from '@revocable/fastify';
 import { ConfigError, type Env, type ServerConfig } from './config.ts';
-import { echoRequestId, serviceLogOptions } from './logging.ts';
+import { serviceLogOptions, useRequestLog } from './logging.ts';
 import { takesInput, withErrorResponses } from './openapi.ts';
 
 /** A domain error a service maps to an HTTP answer, or `undefined` to fall through. */
@@ -37,7 +37,7 @@ export function createResourceApp(options: ResourceAppOptions): FastifyInstance 
     bodyLimit: options.bodyLimitBytes ?? 16 * 1024,
     ajv: { customOptions: { removeAdditional: false } },
   });
-  app.addHook('onRequest', echoRequestId);
+  useRequestLog(app);
   if (options.openapi !== undefined) documentRoutes(app, options.openapi);
   // Queued first, so a preflight is answered before any route or auth hook.
   if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) void app.register(resourceCors, { origins: options.corsOrigins });

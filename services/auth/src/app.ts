@@ -5,7 +5,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createEventBuilder, revocationTopicSpec, type EventTransport } from '@revocable/events';
-import { echoRequestId, serviceLogOptions, transportFromConfig } from '@revocable/kit';
+import { serviceLogOptions, transportFromConfig, useRequestLog } from '@revocable/kit';
 import type { Logger } from '@revocable/protocol';
 import { ClientRegistry } from './clients.ts';
 import type { AuthConfig } from './config.ts';
@@ -300,7 +300,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     await pool.end();
   });
 
-  app.addHook('onRequest', echoRequestId);
+  useRequestLog(app);
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
