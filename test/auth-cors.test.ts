@@ -21,7 +21,7 @@ function env(extra: Record<string, string>): Record<string, string> {
     KAFKA_BROKERS: kafkaBrokers().join(','),
     KEY_ENCRYPTION_KEY: KEK,
     ADMIN_TOKEN: ADMIN,
-    INTROSPECTION_CLIENTS: 'orders:orders-secret',
+    INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123',
     PASSWORD_SCRYPT_COST: '10',
     LOGIN_RATE_LIMIT_PER_IP: '10000',
     RATE_LIMIT_PER_IP: '100000',

@@ -13,7 +13,7 @@ import { readTopic, type TopicReader } from './support/topic-reader.ts';
 const ADMIN = 'admin-token-for-disable-tests-0123';
 const admin = { authorization: `Bearer ${ADMIN}` };
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
-const introspectionAuth = `Basic ${Buffer.from('orders:orders-secret').toString('base64')}`;
+const introspectionAuth = `Basic ${Buffer.from('orders:orders-secret-0123456789abcdef0123').toString('base64')}`;
 const ACCESS_TTL_SECONDS = 600;
 const CLOCK_SKEW_SECONDS = 20;
 
@@ -36,7 +36,7 @@ beforeAll(async () => {
     AUDIENCES: 'orders,profile',
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ADMIN_TOKEN: ADMIN,
-    INTROSPECTION_CLIENTS: 'orders:orders-secret',
+    INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123',
     PASSWORD_SCRYPT_COST: '10',
     ACCESS_TTL_SECONDS: String(ACCESS_TTL_SECONDS),
     CLOCK_SKEW_SECONDS: String(CLOCK_SKEW_SECONDS),

@@ -37,7 +37,7 @@ function baseEnv(overrides: Record<string, string> = {}): Record<string, string>
     KEY_ENCRYPTION_KEY: KEK,
     PASSWORD_SCRYPT_COST: '10',
     ADMIN_TOKEN: 'admin-token-for-tests-0123456789',
-    INTROSPECTION_CLIENTS: 'orders:orders-secret',
+    INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123',
     LOGIN_RATE_LIMIT_PER_IP: '100000',
     RATE_LIMIT_PER_IP: '1000000',
     ...overrides,

@@ -35,7 +35,7 @@ beforeAll(async () => {
     AUDIENCES: 'orders,profile',
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ADMIN_TOKEN: ADMIN,
-    INTROSPECTION_CLIENTS: 'orders:orders-secret,profile:profile-secret',
+    INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123,profile:profile-secret-0123456789abcdef012',
     PASSWORD_SCRYPT_COST: '10',
     COOKIE_SECURE: 'true',
     REFRESH_REUSE_GRACE_SECONDS: '5',
@@ -439,7 +439,7 @@ describe('auth service: every revocation reaches the topic', () => {
   it('RFC 7009 revoke of an access token → token.revoked until its exp; introspection says inactive', async () => {
     const user = await register();
     const tokens = await login(user);
-    const basic = `Basic ${Buffer.from('orders:orders-secret').toString('base64')}`;
+    const basic = `Basic ${Buffer.from('orders:orders-secret-0123456789abcdef0123').toString('base64')}`;
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const before = await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { ...form, authorization: basic }, payload: `token=${tokens.access_token}` });
     expect(before.statusCode).toBe(200);
@@ -447,7 +447,7 @@ describe('auth service: every revocation reaches the topic', () => {
     const wrongClient = await app.inject({
       method: 'POST',
       url: '/oauth/introspect',
-      headers: { ...form, authorization: `Basic ${Buffer.from('profile:profile-secret').toString('base64')}` },
+      headers: { ...form, authorization: `Basic ${Buffer.from('profile:profile-secret-0123456789abcdef012').toString('base64')}` },
       payload: `token=${tokens.access_token}`,
     });
     expect(wrongClient.json()).toEqual({ active: false });

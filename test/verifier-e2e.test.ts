@@ -27,7 +27,7 @@ async function waitFor<T>(fn: () => Promise<T | false>, timeoutMs = 20_000): Pro
 describe('verifier end to end with the auth service and Kafka', () => {
   const topic = uniqueTopic('test.verifier-e2e');
   const adminToken = randomBytes(24).toString('base64url');
-  const secrets = { orders: randomBytes(18).toString('base64url'), profile: randomBytes(18).toString('base64url') };
+  const secrets = { orders: randomBytes(32).toString('base64url'), profile: randomBytes(32).toString('base64url') };
   let db: { url: string; drop: () => Promise<void> };
   let auth: FastifyInstance;
   let authUrl: string;

@@ -16,8 +16,8 @@ export const COMPOSE_ENV_FILE = join(REPO_ROOT, 'infra/.env');
 export const COMPOSE_SECRETS: Record<string, () => string> = {
   KEY_ENCRYPTION_KEY: () => randomBytes(32).toString('base64'),
   ADMIN_TOKEN: () => randomBytes(24).toString('hex'),
-  ORDERS_CLIENT_SECRET: () => randomBytes(24).toString('base64url'),
-  PROFILE_CLIENT_SECRET: () => randomBytes(24).toString('base64url'),
+  ORDERS_CLIENT_SECRET: () => randomBytes(32).toString('base64url'),
+  PROFILE_CLIENT_SECRET: () => randomBytes(32).toString('base64url'),
   POSTGRES_PASSWORD: () => randomBytes(18).toString('hex'),
 };
 

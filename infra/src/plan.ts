@@ -25,8 +25,8 @@ export interface ClusterSecrets {
 export function generateSecrets(): ClusterSecrets {
   return {
     keyEncryptionKey: randomBytes(32).toString('base64'),
-    adminToken: randomBytes(24).toString('base64url'),
-    introspectionSecrets: { orders: randomBytes(24).toString('base64url'), profile: randomBytes(24).toString('base64url') },
+    adminToken: randomBytes(32).toString('base64url'),
+    introspectionSecrets: { orders: randomBytes(32).toString('base64url'), profile: randomBytes(32).toString('base64url') },
   };
 }
 

@@ -85,7 +85,7 @@ export class FaultSystem {
       await broker.start();
       const topic = `revocable.faults.${randomUUID()}`;
       const adminToken = randomBytes(24).toString('base64url');
-      const secrets = { orders: randomBytes(18).toString('base64url'), profile: randomBytes(18).toString('base64url') };
+      const secrets = { orders: randomBytes(32).toString('base64url'), profile: randomBytes(32).toString('base64url') };
       const authPorts = [await rangePort(), await rangePort()];
       const authBalancer = new TcpProxy(authPorts.map((port) => ({ host: '127.0.0.1', port })));
       const balancerPort = await authBalancer.listen();

@@ -12,7 +12,7 @@ import { createTestDatabase } from './env.ts';
 /** Issuer of the in-process auth service. */
 export const AUTH_TEST_ISSUER = 'http://auth.test';
 /** Confidential clients (resource services) of the in-process auth service. */
-export const TEST_CLIENTS = { orders: 'orders-secret-0123', profile: 'profile-secret-0123' } as const;
+export const TEST_CLIENTS = { orders: 'orders-secret-0123456789abcdef-0123', profile: 'profile-secret-0123456789abcdef-012' } as const;
 
 export interface TestTokens {
   access_token: string;

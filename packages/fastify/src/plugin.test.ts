@@ -156,7 +156,7 @@ describe('revocable plugin (real Kafka)', () => {
       if (introspectionBroken) return reply.code(500).send({ error: 'server_error' });
       const form = request.body as Record<string, string>;
       if (typeof form['token'] !== 'string' || form['token_type_hint'] !== 'access_token') return reply.code(400).send({ error: 'invalid_request' });
-      if (request.headers.authorization !== `Basic ${Buffer.from('orders:orders-secret').toString('base64')}`) {
+      if (request.headers.authorization !== `Basic ${Buffer.from('orders:orders-secret-0123456789abcdef0123').toString('base64')}`) {
         return reply.code(401).send({ error: 'invalid_client' });
       }
       return { active: introspectionActive };
@@ -177,7 +177,7 @@ describe('revocable plugin (real Kafka)', () => {
       transport,
       topic,
       now,
-      introspection: { url: `http://127.0.0.1:${address.port}/oauth/introspect`, clientId: 'orders', clientSecret: 'orders-secret' },
+      introspection: { url: `http://127.0.0.1:${address.port}/oauth/introspect`, clientId: 'orders', clientSecret: 'orders-secret-0123456789abcdef0123' },
     });
     app.get('/public', { config: { auth: { public: true } } }, async () => ({ ok: true }));
     app.get('/me', async (request) => ({ sub: request.auth?.claims.sub }));

@@ -86,6 +86,10 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
     const missing = clientId === '' ? 'INTROSPECTION_CLIENT_ID' : 'INTROSPECTION_CLIENT_SECRET';
     throw new ConfigError(missing, 'set both INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET, or neither');
   }
+  // The auth service refuses shorter secrets at its start; say so here, before the first 401.
+  if (clientSecret !== '' && Buffer.byteLength(clientSecret, 'utf8') < 32) {
+    throw new ConfigError('INTROSPECTION_CLIENT_SECRET', 'is shorter than 32 bytes, which the auth service refuses; generate one with: openssl rand -base64 32');
+  }
   const topic = topicFromEnv(env);
   return {
     kafkaBrokers: brokers,

@@ -33,11 +33,11 @@ describe('loadConfig', () => {
   });
 
   it('parses lists and credentials', () => {
-    const c = loadConfig({ ...minimal, AUDIENCES: ' a , b ', INTROSPECTION_CLIENTS: 'orders:secret-one,profile:secret:two', KAFKA_BROKERS: 'k1:9092,k2:9093', AUTH_ISSUER: 'https://auth.example/' });
+    const c = loadConfig({ ...minimal, AUDIENCES: ' a , b ', INTROSPECTION_CLIENTS: 'orders:secret-one-0123456789abcdef0123456,profile:secret:two-0123456789abcdef0123456', KAFKA_BROKERS: 'k1:9092,k2:9093', AUTH_ISSUER: 'https://auth.example/' });
     expect(c.audiences).toEqual(['a', 'b']);
     expect(c.introspectionClients).toEqual([
-      { clientId: 'orders', secret: 'secret-one' },
-      { clientId: 'profile', secret: 'secret:two' },
+      { clientId: 'orders', secret: 'secret-one-0123456789abcdef0123456' },
+      { clientId: 'profile', secret: 'secret:two-0123456789abcdef0123456' },
     ]);
     expect(c.kafkaBrokers).toEqual(['k1:9092', 'k2:9093']);
     expect(c.issuer).toBe('https://auth.example');
@@ -70,6 +70,7 @@ describe('loadConfig', () => {
     ['AUTH_ISSUER', 'ftp://x'],
     ['ADMIN_TOKEN', 'short'],
     ['INTROSPECTION_CLIENTS', 'nosecret'],
+    ['INTROSPECTION_CLIENTS', `orders:${'x'.repeat(31)}`],
     ['KAFKA_BROKERS', 'no-port'],
     ['SESSION_ABSOLUTE_TTL_SECONDS', '100'],
     ['CORS_ORIGINS', '*'],
@@ -95,8 +96,17 @@ describe('loadConfig', () => {
     expect(e.message).not.toContain('\n');
   });
 
+  it('refuses a client secret shorter than 32 bytes, counted in UTF-8 bytes, without printing it', () => {
+    expect(loadConfig({ ...minimal, INTROSPECTION_CLIENTS: `orders:${'x'.repeat(32)}` }).introspectionClients).toHaveLength(1);
+    expect(loadConfig({ ...minimal, INTROSPECTION_CLIENTS: `orders:${'é'.repeat(16)}` }).introspectionClients).toHaveLength(1);
+    const error = errorOf({ ...minimal, INTROSPECTION_CLIENTS: `orders:${'s'.repeat(31)}` });
+    expect(error.variable).toBe('INTROSPECTION_CLIENTS');
+    expect(error.message).toContain('client orders is shorter than 32 bytes');
+    expect(error.message).not.toContain('s'.repeat(31));
+  });
+
   it('builds the client registry: public CLIENTS (default revocable-app) and the confidential INTROSPECTION_CLIENTS', () => {
-    const defaults = loadConfig({ ...minimal, INTROSPECTION_CLIENTS: 'orders:orders-secret' });
+    const defaults = loadConfig({ ...minimal, INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123' });
     expect(defaults).toMatchObject({ accountAudience: 'auth', scopes: ['orders:read', 'orders:write', 'profile:read', 'profile:write'] });
     expect(defaults.clients).toEqual([
       {
@@ -107,7 +117,7 @@ describe('loadConfig', () => {
         defaultScopes: ['orders:read', 'orders:write', 'profile:read', 'profile:write'],
         defaultAudiences: ['orders', 'auth'],
       },
-      { clientId: 'orders', type: 'confidential', secret: 'orders-secret', audiences: ['orders'], scopes: [], defaultScopes: [], defaultAudiences: [] },
+      { clientId: 'orders', type: 'confidential', secret: 'orders-secret-0123456789abcdef0123', audiences: ['orders'], scopes: [], defaultScopes: [], defaultAudiences: [] },
     ]);
     expect([...defaults.resourceUris]).toEqual([['http://127.0.0.1:3000', 'auth']]);
     const custom = loadConfig({
@@ -116,7 +126,7 @@ describe('loadConfig', () => {
       RESOURCE_URIS: 'orders=https://orders.example.com/',
     }).clients;
     expect(custom[0]).toMatchObject({ clientId: 'cli', audiences: ['orders'], scopes: ['orders:read'], defaultScopes: ['orders:read'], defaultAudiences: ['orders'] });
-    expect(errorOf({ ...minimal, CLIENTS: '[{"client_id":"cli"}]', INTROSPECTION_CLIENTS: 'cli:a-secret-here' }).variable).toBe('INTROSPECTION_CLIENTS');
+    expect(errorOf({ ...minimal, CLIENTS: '[{"client_id":"cli"}]', INTROSPECTION_CLIENTS: 'cli:a-secret-here-0123456789abcdef0123' }).variable).toBe('INTROSPECTION_CLIENTS');
   });
 
   it('reads CORS_ORIGINS and the cross-site cookie mode', () => {

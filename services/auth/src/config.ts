@@ -17,6 +17,9 @@ import { loadHardeningConfig, trustProxyFromEnv, type HardeningConfig, type Trus
 import { canonicalUri, scopeAudience, type OAuthClient } from './clients.ts';
 import { loadPropagationConfig, type PropagationConfig } from './config-propagation.ts';
 
+
+/** Shortest client secret accepted in INTROSPECTION_CLIENTS, in bytes (UTF-8). */
+export const MIN_CLIENT_SECRET_BYTES = 32;
 export { ConfigError };
 export type { HardeningConfig, PropagationConfig, TrustProxy };
 
@@ -247,8 +250,12 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     const at = entry.indexOf(':');
     const clientId = at > 0 ? entry.slice(0, at) : '';
     const secret = at > 0 ? entry.slice(at + 1) : '';
-    if (!ID.test(clientId) || secret.length < 8) {
-      throw new ConfigError('INTROSPECTION_CLIENTS', 'must be id:secret pairs (secret >= 8 chars), e.g. orders:s3cret-1,profile:s3cret-2');
+    if (!ID.test(clientId) || secret === '') {
+      throw new ConfigError('INTROSPECTION_CLIENTS', 'must be id:secret pairs, e.g. orders:<secret>,profile:<secret>');
+    }
+    // A client secret guards introspection and revocation: at least 256 bits, as RFC 7518 §3.2 asks of an HMAC key.
+    if (Buffer.byteLength(secret, 'utf8') < MIN_CLIENT_SECRET_BYTES) {
+      throw new ConfigError('INTROSPECTION_CLIENTS', `the secret of client ${clientId} is shorter than ${MIN_CLIENT_SECRET_BYTES} bytes; generate one with: openssl rand -base64 32`);
     }
     introspectionClients.push({ clientId, secret });
   }

@@ -21,7 +21,7 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     PASSWORD_SCRYPT_COST: '10',
-    INTROSPECTION_CLIENTS: 'orders:orders-secret',
+    INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123',
     LOGIN_RATE_LIMIT_PER_IP: '100000',
     RATE_LIMIT_PER_IP: '100000',
   });
@@ -58,7 +58,7 @@ async function login(): Promise<{ access_token: string; refresh_token: string }>
   return res.json();
 }
 
-const basic = `Basic ${Buffer.from('orders:orders-secret').toString('base64')}`;
+const basic = `Basic ${Buffer.from('orders:orders-secret-0123456789abcdef0123').toString('base64')}`;
 // A key lookup reads signing_keys at the top level (the liveness statement only checks a kid in a sub-select).
 const readsKeys = (sent: string[]) => sent.filter((s) => /^\s*SELECT[^(]*FROM signing_keys/.test(s));
 

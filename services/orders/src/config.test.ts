@@ -4,12 +4,12 @@ import { loadConfig } from './config.ts';
 
 describe('orders config', () => {
   it('defaults to port 3001, audience orders, JWKS and introspection under AUTH_URL', () => {
-    const config = loadConfig({ AUTH_URL: 'http://auth:3000/', INTROSPECTION_CLIENT_ID: 'orders', INTROSPECTION_CLIENT_SECRET: 's3cret-123' });
+    const config = loadConfig({ AUTH_URL: 'http://auth:3000/', INTROSPECTION_CLIENT_ID: 'orders', INTROSPECTION_CLIENT_SECRET: 's3cret-123-0123456789abcdef012345' });
     expect(config.port).toBe(3001);
     expect(config.verifier.audience).toBe('orders');
     expect(config.verifier.issuer).toBe('http://auth:3000');
     expect(config.verifier.jwksUrl).toBe('http://auth:3000/.well-known/jwks.json');
-    expect(config.verifier.introspection).toEqual({ url: 'http://auth:3000/oauth/introspect', clientId: 'orders', clientSecret: 's3cret-123' });
+    expect(config.verifier.introspection).toEqual({ url: 'http://auth:3000/oauth/introspect', clientId: 'orders', clientSecret: 's3cret-123-0123456789abcdef012345' });
     expect(config.verifier.kafkaBrokers).toEqual(['127.0.0.1:9092']);
     expect(config.verifier.revocationTopic).toBe('revocable.revocations');
   });
@@ -19,6 +19,7 @@ describe('orders config', () => {
     [{ KAFKA_BROKERS: 'localhost' }, 'KAFKA_BROKERS'],
     [{ AUTH_URL: 'ftp://x' }, 'AUTH_URL'],
     [{ INTROSPECTION_CLIENT_ID: 'orders' }, 'INTROSPECTION_CLIENT_SECRET'],
+    [{ INTROSPECTION_CLIENT_ID: 'orders', INTROSPECTION_CLIENT_SECRET: 'only-twenty-two-bytes' }, 'INTROSPECTION_CLIENT_SECRET'],
     [{ FRESHNESS_MAX_SECONDS: '0' }, 'FRESHNESS_MAX_SECONDS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ AUDIENCE: 'a b' }, 'AUDIENCE'],
