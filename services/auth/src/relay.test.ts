@@ -17,7 +17,7 @@ import { createPool, type Pool } from './db.ts';
 import { runMigrations } from './migrate.ts';
 import { createScratchDatabase } from './test-database.ts';
 import { enqueueEvent } from './outbox.ts';
-import { OutboxRelay } from './relay.ts';
+import { OutboxRelay, type OutboxRelayOptions } from './relay.ts';
 
 class MemoryTransport implements EventTransport {
   sent: Array<{ topic: string; record: OutgoingRecord }> = [];
@@ -73,7 +73,11 @@ afterAll(async () => {
   await dropDatabase();
 });
 
-function relayWith(transport: EventTransport): OutboxRelay {
+/** A relay on this file's pool and topic; `timing` overrides the poll/heartbeat cadence and instance id. */
+function relayWith(
+  transport: EventTransport,
+  timing: Partial<Pick<OutboxRelayOptions, 'pollIntervalMs' | 'heartbeatIntervalMs' | 'instanceId'>> = {},
+): OutboxRelay {
   return new OutboxRelay({
     pool,
     databaseUrl: dbUrl,
@@ -85,7 +89,17 @@ function relayWith(transport: EventTransport): OutboxRelay {
     instanceId: 'unit',
     now: Date.now,
     log: silent,
+    ...timing,
   });
+}
+
+/** Polls `probe` every 20 ms; throws naming `what` after 10 s. */
+async function until(probe: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function sessionEvent(sub: string, n: number): RevocationEvent {
@@ -163,26 +177,15 @@ describe('OutboxRelay', () => {
   it('runs in the background: creates the topic, is woken by NOTIFY, and heartbeats every partition', async () => {
     await pool.query('DELETE FROM outbox');
     const transport = new MemoryTransport();
-    const relay = new OutboxRelay({
-      pool,
-      databaseUrl: dbUrl,
-      transport,
-      topicSpec: spec,
-      batchSize: 100,
-      pollIntervalMs: 60_000, // polling effectively off: only NOTIFY can wake it
-      heartbeatIntervalMs: 60_000,
-      instanceId: 'unit-bg',
-      now: Date.now,
-      log: silent,
-    });
+    // Polling effectively off: only NOTIFY can wake it.
+    const relay = relayWith(transport, { pollIntervalMs: 60_000, heartbeatIntervalMs: 60_000, instanceId: 'unit-bg' });
     relay.start();
-    const deadline = Date.now() + 10_000;
-    while ((!relay.status().listening || transport.sent.length < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until(() => relay.status().listening && transport.sent.length >= 3, 'LISTEN and a heartbeat per partition');
     expect(transport.topics.get(spec.topic)).toBeDefined();
     const heartbeats = transport.sent.filter((s) => s.record.key === null).map((s) => s.record.partition);
     expect(heartbeats.sort()).toEqual([0, 1, 2]);
     await write([sessionEvent('notify', 1)]);
-    while (transport.events().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until(() => transport.events().length > 0, 'the notified event');
     expect(transport.events().map((e) => (e as { sub: string }).sub)).toEqual(['notify']);
     await relay.stop();
     expect(relay.status().state).toBe('stopped');
@@ -196,26 +199,8 @@ describe('OutboxRelay', () => {
     await other.query('BEGIN');
     await other.query('SELECT id FROM outbox FOR UPDATE');
     const transport = new MemoryTransport();
-    const relay = new OutboxRelay({
-      pool,
-      databaseUrl: dbUrl,
-      transport,
-      topicSpec: spec,
-      batchSize: 100,
-      pollIntervalMs: 20,
-      heartbeatIntervalMs: 20,
-      instanceId: 'unit-silent',
-      now: Date.now,
-      log: silent,
-    });
+    const relay = relayWith(transport, { pollIntervalMs: 20, heartbeatIntervalMs: 20, instanceId: 'unit-silent' });
     relay.start();
-    const until = async (probe: () => boolean, what: string) => {
-      const deadline = Date.now() + 10_000;
-      while (!probe()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
     try {
       // Several cycles run (the pending count is sampled each time) without any heartbeat.
       await until(() => relay.status().pending === 1 && relay.status().state === 'running', 'relay cycles');
@@ -268,11 +253,10 @@ describe('OutboxRelay', () => {
     );
     expect(Number(rows[0]?.n)).toBe(1);
     // Give the socket time to see the termination while the client is still checked out.
-    const deadline = Date.now() + 10_000;
-    while ((await pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`)).rows.length > 0) {
-      if (Date.now() > deadline) throw new Error('the backend was not terminated');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(
+      async () => (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`)).rows.length === 0,
+      'the backend to be terminated',
+    );
     await new Promise((r) => setTimeout(r, 50));
     letGo();
     expect(await cycle).toBeInstanceOf(Error);
@@ -287,26 +271,8 @@ describe('OutboxRelay', () => {
   it('re-establishes LISTEN after its connection is killed, and NOTIFY wakes it again', async () => {
     await pool.query('DELETE FROM outbox');
     const transport = new MemoryTransport();
-    const relay = new OutboxRelay({
-      pool,
-      databaseUrl: dbUrl,
-      transport,
-      topicSpec: spec,
-      batchSize: 100,
-      pollIntervalMs: 60_000,
-      heartbeatIntervalMs: 60_000,
-      instanceId: 'unit-listen',
-      now: Date.now,
-      log: silent,
-    });
+    const relay = relayWith(transport, { pollIntervalMs: 60_000, heartbeatIntervalMs: 60_000, instanceId: 'unit-listen' });
     relay.start();
-    const until = async (probe: () => boolean | Promise<boolean>, what: string) => {
-      const deadline = Date.now() + 10_000;
-      while (!(await probe())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
     await until(() => relay.status().listening, 'LISTEN');
     await pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'revocable-auth-relay' AND datname = current_database()`);
     await until(() => !relay.status().listening, 'the loss to be noticed');
