@@ -5,31 +5,25 @@
  * key served by a test JWKS; revocations are published on a test topic.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaTransport, encodeEvent, revocationTopicSpec, type EventProducer } from '@revocable/events';
-import { freePort } from '@revocable/infra';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
-import { gateCaddySnippet, startCaddy, type Caddy } from './support/caddy.ts';
+import { gateCaddySnippet, startCaddy } from './support/caddy.ts';
 import { rawRequest } from './support/http.ts';
 import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
-import { startEchoUpstream, startGate, startStaticJwks, type EchoUpstream, type GateProcess } from './support/gate.ts';
+import { startProxiedGate, startStaticJwks, type ProxiedGate } from './support/gate.ts';
 
 const ISSUER = 'https://auth.gate-caddy.test';
 const CADDY_EXAMPLE = fileURLToPath(new URL('../services/gate/deploy/Caddyfile', import.meta.url));
 
 describe('gate behind Caddy forward_auth, in front of a Python upstream', () => {
   const topic = uniqueTopic('test.gate.caddy');
-  const dir = mkdtempSync(join(tmpdir(), 'gate-caddy-'));
   let producer: EventProducer;
   let signer: SignerKey;
   let jwks: { url: string; close(): Promise<void> };
-  let upstream: EchoUpstream;
-  let gate: GateProcess;
-  let caddy: Caddy;
+  let stack: ProxiedGate;
   let port: number;
 
   const token = async (input: { sid?: string; scope?: string; client_id?: string } = {}) =>
@@ -50,32 +44,22 @@ describe('gate behind Caddy forward_auth, in front of a Python upstream', () => 
     await admin.close();
     producer = await transport.producer();
     jwks = await startStaticJwks([key.publicJwk]);
-    upstream = await startEchoUpstream();
-    const routesFile = join(dir, 'routes.json');
-    writeFileSync(
-      routesFile,
-      JSON.stringify({
-        routes: [
-          { prefix: '/public', public: true },
-          { prefix: '/orders', methods: ['POST'], audience: 'orders', scopes: ['orders:write'], freshness: false },
-          { prefix: '/orders', audience: 'orders', freshness: false },
-        ],
-      }),
-    );
-    const gatePort = await freePort();
-    gate = await startGate(gatePort, { GATE_ROUTES_FILE: routesFile, KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, AUTH_ISSUER: ISSUER, JWKS_URL: jwks.url });
-    await waitFor(async () => (await fetch(`${gate.url}/readyz`)).status === 200, { timeoutMs: 60_000, what: 'the gate to be ready' });
-    port = await freePort();
-    caddy = await startCaddy(gateCaddySnippet(readFileSync(CADDY_EXAMPLE, 'utf8'), { caddy: port, gate: gatePort, upstream: upstream.port }), port);
+    stack = await startProxiedGate({
+      routes: [
+        { prefix: '/public', public: true },
+        { prefix: '/orders', methods: ['POST'], audience: 'orders', scopes: ['orders:write'], freshness: false },
+        { prefix: '/orders', audience: 'orders', freshness: false },
+      ],
+      env: { KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, AUTH_ISSUER: ISSUER, JWKS_URL: jwks.url },
+      proxy: (ports) => startCaddy(gateCaddySnippet(readFileSync(CADDY_EXAMPLE, 'utf8'), { ...ports, caddy: ports.proxy }), ports.proxy),
+    });
+    port = stack.port;
   }, 180_000);
 
   afterAll(async () => {
-    await caddy?.stop();
-    await gate?.stop();
-    await upstream?.stop();
+    await stack?.stop();
     await jwks?.close();
     await producer?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a valid token reaches the upstream with the identity headers; forged ones are dropped', async () => {

@@ -11,9 +11,7 @@
  * auth service's keys (same issuer).
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@revocable/infra';
@@ -21,8 +19,8 @@ import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey }
 import { startCluster, type Cluster } from './support/cluster.ts';
 import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
 import { rawRequest, type RawAnswer } from './support/http.ts';
-import { BootstrapRelay, startEchoUpstream, startGate, startMergedJwks, type EchoUpstream, type GateProcess } from './support/gate.ts';
-import { gateNginxSnippet, startNginx, type Nginx } from './support/nginx.ts';
+import { BootstrapRelay, startMergedJwks, startProxiedGate, type ProxiedGate } from './support/gate.ts';
+import { gateNginxSnippet, startNginx } from './support/nginx.ts';
 
 const NGINX_EXAMPLE = fileURLToPath(new URL('../services/gate/deploy/nginx.conf', import.meta.url));
 
@@ -31,16 +29,11 @@ const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?
 
 describe('gate behind nginx auth_request, in front of a Python upstream', () => {
   let cluster: Cluster;
-  let upstream: EchoUpstream;
   let jwks: { url: string; close(): Promise<void> };
   let relay: BootstrapRelay;
-  let gate: GateProcess;
-  let nginx: Nginx;
+  let stack: ProxiedGate;
   let nginxPort: number;
-  let gatePort: number;
   let signer: SignerKey;
-  let gateEnv: Record<string, string>;
-  const dir = mkdtempSync(join(tmpdir(), 'gate-nginx-'));
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   async function newUserToken(scope?: string): Promise<string> {
@@ -66,46 +59,27 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
     const key = await generateSigningKey('EdDSA');
     signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
     cluster = await startCluster({ kafkaBrokers: kafkaBrokers(), databaseUrl: databaseUrl(), services: ['auth'] });
-    upstream = await startEchoUpstream();
     jwks = await startMergedJwks(`${cluster.authUrl}/.well-known/jwks.json`, [key.publicJwk]);
     relay = new BootstrapRelay(await freePort(), kafkaBrokers()[0] ?? '');
     await relay.open();
-
-    const routesFile = join(dir, 'routes.json');
-    writeFileSync(
-      routesFile,
-      JSON.stringify({
-        routes: [
-          { prefix: '/public', public: true },
-          { prefix: '/orders', methods: ['GET', 'HEAD'], audience: 'orders', scopes: ['orders:read'] },
-          { prefix: '/orders', methods: ['POST', 'PUT', 'DELETE'], audience: 'orders', scopes: ['orders:write'] },
-          { prefix: '/admin', audience: 'orders', scopes: ['orders:admin'] },
-        ],
-      }),
-    );
-    gatePort = await freePort();
-    gateEnv = {
-      GATE_ROUTES_FILE: routesFile,
-      KAFKA_BROKERS: relay.address,
-      REVOCATION_TOPIC: cluster.topic,
-      AUTH_URL: cluster.authUrl,
-      JWKS_URL: jwks.url,
-    };
-    gate = await startGate(gatePort, gateEnv);
-    await waitFor(async () => (await fetch(`${gate.url}/readyz`)).status === 200, { timeoutMs: 60_000, what: 'the gate to be ready' });
-
-    nginxPort = await freePort();
-    nginx = await startNginx(gateNginxSnippet(readFileSync(NGINX_EXAMPLE, 'utf8'), { nginx: nginxPort, gate: gatePort, upstream: upstream.port }), [nginxPort]);
+    stack = await startProxiedGate({
+      routes: [
+        { prefix: '/public', public: true },
+        { prefix: '/orders', methods: ['GET', 'HEAD'], audience: 'orders', scopes: ['orders:read'] },
+        { prefix: '/orders', methods: ['POST', 'PUT', 'DELETE'], audience: 'orders', scopes: ['orders:write'] },
+        { prefix: '/admin', audience: 'orders', scopes: ['orders:admin'] },
+      ],
+      env: { KAFKA_BROKERS: relay.address, REVOCATION_TOPIC: cluster.topic, AUTH_URL: cluster.authUrl, JWKS_URL: jwks.url },
+      proxy: (ports) => startNginx(gateNginxSnippet(readFileSync(NGINX_EXAMPLE, 'utf8'), { ...ports, nginx: ports.proxy }), [ports.proxy]),
+    });
+    nginxPort = stack.port;
   }, 180_000);
 
   afterAll(async () => {
-    await nginx?.stop();
-    await gate?.stop();
+    await stack?.stop();
     await relay?.shut();
     await jwks?.close();
-    await upstream?.stop();
     await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a valid token reaches the upstream with the identity headers; a forged one never does', async () => {
@@ -206,7 +180,7 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
     const revoked = await newUserToken();
     expect((await rawRequest(nginxPort, 'GET', '/orders', bearer(revoked))).status).toBe(200);
 
-    expect(await gate.stop()).toBe(0);
+    expect(await stack.gate.stop()).toBe(0);
     // The gate is down: nginx fails closed.
     const down = await rawRequest(nginxPort, 'GET', '/orders', bearer(kept));
     expect(down.status).toBe(503);
@@ -217,7 +191,7 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
 
     // Kafka held out of reach: the restarted gate listens but cannot catch up.
     await relay.shut();
-    gate = await startGate(gatePort, gateEnv);
+    const gate = await stack.startGateAgain();
     const notReady = await rawRequest(nginxPort, 'GET', '/orders', bearer(kept));
     expect(notReady.status).toBe(503);
     expect(notReady.headers['x-auth-reason']).toBe('not_ready');
@@ -244,7 +218,7 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
   }, 240_000);
 
   it('the gate reports its checks on /metrics', async () => {
-    const metrics = await (await fetch(`${gate.url}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.gate.url}/metrics`)).text();
     expect(metrics).toMatch(/revocable_gate_checks_total\{route="\/orders",status="401"\} [1-9]/);
     expect(metrics).toContain('revocable_ready 1');
   });

@@ -6,10 +6,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JWK } from 'jose';
+import { freePort } from '@revocable/infra';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -178,4 +182,75 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       await once(child, 'exit');
     },
   };
+}
+
+/** A gate process and the Python echo upstream behind the reverse proxy a test puts in front of them. */
+export interface ProxiedGate {
+  /** The proxy's port: where the test sends its requests. */
+  port: number;
+  gatePort: number;
+  /** The gate running now (see {@link ProxiedGate.startGateAgain}). */
+  gate: GateProcess;
+  upstream: EchoUpstream;
+  /** Starts the gate again on the same port and env after the test stopped it; resolves once it answers `/healthz` (not necessarily ready). */
+  startGateAgain(): Promise<GateProcess>;
+  /** Stops the proxy, the gate and the upstream, and removes the routes file. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the echo upstream, writes `routes` as the gate's GATE_ROUTES_FILE, starts the gate
+ * with `env` and waits until it is ready (topic caught up), then starts the proxy that
+ * `proxy` launches on the given ports (Caddy's forward_auth, nginx's auth_request…).
+ */
+export async function startProxiedGate(options: {
+  routes: readonly Record<string, unknown>[];
+  env: Record<string, string>;
+  proxy: (ports: { proxy: number; gate: number; upstream: number }) => Promise<{ stop(): Promise<void> }>;
+}): Promise<ProxiedGate> {
+  const dir = mkdtempSync(join(tmpdir(), 'revocable-gate-'));
+  const routesFile = join(dir, 'routes.json');
+  writeFileSync(routesFile, JSON.stringify({ routes: options.routes }));
+  const env = { GATE_ROUTES_FILE: routesFile, ...options.env };
+  const gatePort = await freePort();
+  const port = await freePort();
+  let upstream: EchoUpstream | undefined;
+  let gate: GateProcess | undefined;
+  let proxy: { stop(): Promise<void> } | undefined;
+  const stop = async () => {
+    await proxy?.stop();
+    await gate?.stop();
+    await upstream?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    upstream = await startEchoUpstream();
+    gate = await startGate(gatePort, env);
+    await untilReady(gate, 60_000);
+    proxy = await options.proxy({ proxy: port, gate: gatePort, upstream: upstream.port });
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+  const proxied: ProxiedGate = {
+    port,
+    gatePort,
+    gate,
+    upstream,
+    async startGateAgain() {
+      proxied.gate = gate = await startGate(gatePort, env);
+      return proxied.gate;
+    },
+    stop,
+  };
+  return proxied;
+}
+
+/** Polls the gate's `/readyz` until it answers 200; throws with the gate's output after `timeoutMs`. */
+async function untilReady(gate: GateProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await fetch(`${gate.url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+    if (Date.now() > deadline) throw new Error(`the gate was not ready within ${timeoutMs} ms: ${gate.logs()}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
