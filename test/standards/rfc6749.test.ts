@@ -3,20 +3,12 @@
  * errors (§2.3, §5.2), scopes (§3.3), the refresh grant bound to its client (§6), the token
  * response and its cache headers (§5.1). Real buildApp and PostgreSQL, driven with inject.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAuthApp, TEST_CLIENTS, type AuthTestApp } from '../support/auth-app.ts';
+import { describe, expect, it } from 'vitest';
+import { useAuthApp, TEST_CLIENTS } from '../support/auth-app.ts';
 
-let auth: AuthTestApp;
-
-beforeAll(async () => {
-  auth = await startAuthApp({
-    // A second public client restricted to reading orders, with its own defaults.
-    CLIENTS: JSON.stringify([{ client_id: 'revocable-app' }, { client_id: 'orders-cli', audiences: ['orders', 'auth'], scopes: ['orders:read'], default_audiences: ['orders'] }]),
-  });
-}, 120_000);
-
-afterAll(async () => {
-  await auth?.close();
+const auth = useAuthApp({
+  // A second public client restricted to reading orders, with its own defaults.
+  CLIENTS: JSON.stringify([{ client_id: 'revocable-app' }, { client_id: 'orders-cli', audiences: ['orders', 'auth'], scopes: ['orders:read'], default_audiences: ['orders'] }]),
 });
 
 describe('RFC 6749 §2.3, §5.2: client authentication', () => {

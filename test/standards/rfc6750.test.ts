@@ -14,7 +14,7 @@ import { MemoryTransport, encodeEvent, revocationTopicSpec } from '@revocable/ev
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
-import { startAuthApp, type AuthTestApp } from '../support/auth-app.ts';
+import { useAuthApp } from '../support/auth-app.ts';
 import { waitFor } from '../support/env.ts';
 
 const ISSUER = 'https://auth.rfc6750.test';
@@ -121,15 +121,7 @@ describe('RFC 6750 at the sample services (scopes per route)', () => {
 });
 
 describe('RFC 6750 at the auth service\'s account API', () => {
-  let auth: AuthTestApp;
-
-  beforeAll(async () => {
-    auth = await startAuthApp();
-  }, 120_000);
-
-  afterAll(async () => {
-    await auth?.close();
-  });
+  const auth = useAuthApp();
 
   it('no credentials or another scheme: 401 with the bare challenge; a broken bearer: invalid_token', async () => {
     for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }]) {

@@ -4,18 +4,10 @@
  * (issued to that client, or meant for the confidential client's audience; else 400
  * unauthorized_client, nothing revoked); unknown tokens and hints are not errors (§2.2).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAuthApp, TEST_CLIENTS, type AuthTestApp } from '../support/auth-app.ts';
+import { describe, expect, it } from 'vitest';
+import { useAuthApp, TEST_CLIENTS } from '../support/auth-app.ts';
 
-let auth: AuthTestApp;
-
-beforeAll(async () => {
-  auth = await startAuthApp({ CLIENTS: JSON.stringify([{ client_id: 'revocable-app' }, { client_id: 'other-app' }]) });
-}, 120_000);
-
-afterAll(async () => {
-  await auth?.close();
-});
+const auth = useAuthApp({ CLIENTS: JSON.stringify([{ client_id: 'revocable-app' }, { client_id: 'other-app' }]) });
 
 const introspect = async (token: string, client: keyof typeof TEST_CLIENTS = 'orders') =>
   (await auth.form('/oauth/introspect', { token }, { authorization: auth.basic(client, TEST_CLIENTS[client]) })).json() as { active: boolean };

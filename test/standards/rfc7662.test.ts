@@ -5,18 +5,10 @@
  * `username`, `nbf` and the token's claims (§2.2); anything not live for the caller's
  * audience is just `{"active": false}`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAuthApp, TEST_CLIENTS, type AuthTestApp } from '../support/auth-app.ts';
+import { describe, expect, it } from 'vitest';
+import { useAuthApp, TEST_CLIENTS } from '../support/auth-app.ts';
 
-let auth: AuthTestApp;
-
-beforeAll(async () => {
-  auth = await startAuthApp();
-}, 120_000);
-
-afterAll(async () => {
-  await auth?.close();
-});
+const auth = useAuthApp();
 
 const introspect = (token: string, client: keyof typeof TEST_CLIENTS = 'orders') =>
   auth.form('/oauth/introspect', { token }, { authorization: auth.basic(client, TEST_CLIENTS[client]) });

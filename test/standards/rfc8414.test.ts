@@ -4,18 +4,10 @@
  * authentication methods per endpoint, the scopes, grant types, resource indicators and
  * the signing algorithm; every advertised endpoint exists.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_TEST_ISSUER, startAuthApp, type AuthTestApp } from '../support/auth-app.ts';
+import { describe, expect, it } from 'vitest';
+import { AUTH_TEST_ISSUER, useAuthApp } from '../support/auth-app.ts';
 
-let auth: AuthTestApp;
-
-beforeAll(async () => {
-  auth = await startAuthApp({ SCOPES: 'orders:read,orders:write,orders:admin,profile:read,profile:write' });
-}, 120_000);
-
-afterAll(async () => {
-  await auth?.close();
-});
+const auth = useAuthApp({ SCOPES: 'orders:read,orders:write,orders:admin,profile:read,profile:write' });
 
 describe('RFC 8414: /.well-known/oauth-authorization-server', () => {
   it('names the issuer, the endpoints, the auth methods per endpoint, the scopes and the algorithm', async () => {

@@ -4,18 +4,10 @@
  * at refresh; unknown values are invalid_target; a session refreshes only into audiences
  * granted at login (§2.2).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_TEST_ISSUER, startAuthApp, type AuthTestApp } from '../support/auth-app.ts';
+import { describe, expect, it } from 'vitest';
+import { AUTH_TEST_ISSUER, useAuthApp } from '../support/auth-app.ts';
 
-let auth: AuthTestApp;
-
-beforeAll(async () => {
-  auth = await startAuthApp({ RESOURCE_URIS: 'orders=https://orders.example.com,profile=https://api.example.com/profile' });
-}, 120_000);
-
-afterAll(async () => {
-  await auth?.close();
-});
+const auth = useAuthApp({ RESOURCE_URIS: 'orders=https://orders.example.com,profile=https://api.example.com/profile' });
 
 describe('RFC 8707: resource indicators', () => {
   it('login accepts absolute resource URIs as well as names', async () => {

@@ -6,25 +6,17 @@
  * §4 at the auth service's own account API: a token for a resource service is refused there.
  */
 import { createLocalJWKSet, decodeProtectedHeader, type JWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@revocable/auth';
 import { rsaModulusBits, verifyAccessToken } from '@revocable/tokens';
-import { AUTH_TEST_ISSUER, startAuthApp, type AuthTestApp } from '../support/auth-app.ts';
+import { AUTH_TEST_ISSUER, useAuthApp, type AuthTestApp } from '../support/auth-app.ts';
 
 async function jwksOf(auth: AuthTestApp): Promise<JWK[]> {
   return ((await auth.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] }).keys;
 }
 
 describe('RFC 9068 with the default EdDSA keys', () => {
-  let auth: AuthTestApp;
-
-  beforeAll(async () => {
-    auth = await startAuthApp();
-  }, 120_000);
-
-  afterAll(async () => {
-    await auth?.close();
-  });
+  const auth = useAuthApp();
 
   it('every access token is at+jwt with iss, exp, aud, sub, client_id, iat, jti, nbf and scope, verifiable with the JWKS', async () => {
     const tokens = await auth.login({ audience: ['orders', 'auth'], scope: 'orders:read' });
@@ -69,15 +61,7 @@ describe('RFC 9068 with the default EdDSA keys', () => {
 });
 
 describe('RFC 9068 §2.1: RS256', () => {
-  let auth: AuthTestApp;
-
-  beforeAll(async () => {
-    auth = await startAuthApp({ SIGNING_ALG: 'RS256' });
-  }, 120_000);
-
-  afterAll(async () => {
-    await auth?.close();
-  });
+  const auth = useAuthApp({ SIGNING_ALG: 'RS256' });
 
   it('signs with 2048-bit (or larger) RSA keys, publishes them and advertises RS256', async () => {
     const tokens = await auth.login();

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
+import { afterAll, beforeAll } from 'vitest';
 import { buildApp, loadConfig, type AuthConfig } from '@revocable/auth';
 import { createTestDatabase } from './env.ts';
 
@@ -96,4 +97,37 @@ export async function startAuthApp(env: Record<string, string> = {}): Promise<Au
     await db.drop().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * {@link startAuthApp} for the enclosing `describe` (or the file, at top level): started in a
+ * `beforeAll`, closed in an `afterAll`. The returned handle reaches the running app, so tests
+ * use it as they would the started one; touching it outside a test throws.
+ */
+export function useAuthApp(env: Record<string, string> = {}): AuthTestApp {
+  let started: AuthTestApp | undefined;
+  beforeAll(async () => {
+    started = await startAuthApp(env);
+  }, 120_000);
+  afterAll(async () => {
+    await started?.close();
+  });
+  const current = (): AuthTestApp => {
+    if (started === undefined) throw new Error('useAuthApp: the auth app is used before its beforeAll started it');
+    return started;
+  };
+  return {
+    get app() {
+      return current().app;
+    },
+    get config() {
+      return current().config;
+    },
+    register: () => current().register(),
+    login: (body) => current().login(body),
+    form: (url, fields, headers) => current().form(url, fields, headers),
+    basic: (id, secret) => current().basic(id, secret),
+    claims: (token) => current().claims(token),
+    close: () => current().close(),
+  };
 }
