@@ -5,18 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AuthRequestError,
-  InvalidCredentialsError,
-  NetworkError,
-  NotAuthenticatedError,
-  RefreshTokenReuseError,
-  RevocableClient,
-  SessionRevokedError,
-  memoryStore,
-  type RevocableClientOptions,
-  type SessionEndedEvent,
-} from '@revocable/client';
+import { AuthRequestError, InvalidCredentialsError, NetworkError, NotAuthenticatedError, RefreshTokenReuseError, RevocableClient, SessionRevokedError, memoryStore, type RevocableClientOptions, type SessionEndedEvent } from '@revocable/client';
 import { startCluster, type Cluster } from './support/cluster.ts';
 import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
 

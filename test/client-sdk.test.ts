@@ -7,21 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AuthServerError,
-  InvalidCredentialsError,
-  RateLimitedError,
-  TimeoutError,
-  NetworkError,
-  NotAuthenticatedError,
-  RefreshTokenReuseError,
-  RevocableClient,
-  SessionRevokedError,
-  memoryStore,
-  type RevocableClientOptions,
-  type SessionEndedEvent,
-  type TokenChange,
-} from '@revocable/client';
+import { AuthServerError, InvalidCredentialsError, RateLimitedError, TimeoutError, NetworkError, NotAuthenticatedError, RefreshTokenReuseError, RevocableClient, SessionRevokedError, memoryStore, type RevocableClientOptions, type SessionEndedEvent, type TokenChange } from '@revocable/client';
 
 const PASSWORD = 'correct horse battery staple';
 const TTL_SECONDS = 900;

@@ -2,17 +2,7 @@
 // EventTransport seam standing in for Kafka (the real broker is covered in test/auth-*.test.ts).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  parseEvent,
-  TransportError,
-  type BroadcastSubscription,
-  type EventProducer,
-  type EventTransport,
-  type OutgoingRecord,
-  type RevocationEvent,
-  type TopicAdmin,
-  type TopicSpec,
-} from '@revocable/events';
+import { parseEvent, TransportError, type BroadcastSubscription, type EventProducer, type EventTransport, type OutgoingRecord, type RevocationEvent, type TopicAdmin, type TopicSpec } from '@revocable/events';
 import { createPool, type Pool } from './db.ts';
 import { runMigrations } from './migrate.ts';
 import { createScratchDatabase } from './test-database.ts';
