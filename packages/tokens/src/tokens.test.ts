@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { generateKeyPairSync, KeyObject, sign as cryptoSign } from 'node:crypto';
 import { createLocalJWKSet, SignJWT, base64url, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey, importPrivateKey, signAccessToken, verifyAccessToken, type SigningKeyMaterial, type TokenRejectReason } from './index.ts';
@@ -127,5 +127,33 @@ describe('access tokens', () => {
     expect(await reason(verify(await sign({ sid: 's', ver: -1 })))).toBe('invalid_claims');
     expect(await reason(verify(await sign({ sid: 's', ver: 1, exp: NOW / 1000 + 10 * 86_400 })))).toBe('invalid_claims');
     expect(await reason(verify(await sign({ sid: 's', ver: 1 })))).toBe('accepted');
+  });
+
+  it('checks the JWS itself as jose does: typ as a media type, crit refused, the key of the token\'s algorithm, strict JSON and UTF-8', async () => {
+    const enc = (o: object) => base64url.encode(JSON.stringify(o));
+    const privateKey = KeyObject.from(signer.privateKey);
+    const handSigned = (header: object, payload: string) => {
+      const signingInput = `${enc({ alg: 'EdDSA', kid: key.kid, ...header })}.${payload}`;
+      return `${signingInput}.${base64url.encode(cryptoSign(null, Buffer.from(signingInput), privateKey))}`;
+    };
+    const claims = { ...input, iss: issuer, iat: NOW / 1000, exp: NOW / 1000 + 60 };
+    expect(await reason(verify(handSigned({ typ: 'application/AT+JWT' }, enc(claims))))).toBe('accepted');
+    expect(await reason(verify(handSigned({ typ: 'at+jwt', crit: ['exp'], exp: 1 }, enc(claims))))).toBe('unsupported_alg');
+    expect(await reason(verify(handSigned({}, enc(claims))))).toBe('bad_typ');
+    expect(await reason(verify(handSigned({ typ: 'at+jwt' }, enc([claims]))))).toBe('malformed');
+    expect(await reason(verify(handSigned({ typ: 'at+jwt' }, base64url.encode(Buffer.from([0x7b, 0xff, 0x7d])))))).toBe('malformed');
+    const { iss: _iss, ...noIssuer } = claims;
+    expect(await reason(verify(handSigned({ typ: 'at+jwt' }, enc(noIssuer))))).toBe('wrong_issuer');
+    expect(await reason(verify(handSigned({ typ: 'at+jwt' }, enc({ ...claims, aud: ['profile', 'orders'] }))))).toBe('accepted');
+    expect(await reason(verify(handSigned({ typ: 'at+jwt' }, enc({ ...claims, exp: String(claims.exp) }))))).toBe('invalid_claims');
+    // A flipped payload byte under the original signature.
+    const good = handSigned({ typ: 'at+jwt' }, enc(claims));
+    const [h, p, sig] = good.split('.') as [string, string, string];
+    expect(await reason(verify(`${h}.${enc({ ...claims, sub: 'admin' })}.${sig}`))).toBe('bad_signature');
+    expect(await reason(verify(`${h}.${p}.${sig.slice(0, -4)}AAAA`))).toBe('bad_signature');
+    // A resolver may hand out a KeyObject; one of another algorithm never verifies an EdDSA token.
+    expect(await reason(verifyAccessToken(good, async () => KeyObject.from((await jwks({ alg: 'EdDSA', kid: key.kid }, { payload: p, signature: sig })) as CryptoKey), { issuer, audience: 'orders', now: () => NOW }))).toBe('accepted');
+    const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    expect(await reason(verifyAccessToken(good, async () => ec.publicKey, { issuer, audience: 'orders', now: () => NOW }))).toBe('unknown_kid');
   });
 });
