@@ -23,6 +23,7 @@ import { contextPlugin, CSRF_HEADER } from './plugins/context.ts';
 import { corsPlugin } from './plugins/cors.ts';
 import { errorHandlerPlugin } from './plugins/errors.ts';
 import { internalListenerPlugin } from './plugins/internal-listener.ts';
+import { propagationWaitPlugin } from './plugins/propagation-wait.ts';
 import { documentAuthRoute } from './openapi.ts';
 import { PropagationTracker } from './propagation.ts';
 import { ReceiptsReader } from './receipts-reader.ts';
@@ -375,6 +376,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     expectedMigrations: await expectedMigrations(),
     now,
   });
+  await app.register(propagationWaitPlugin, { tracker: propagation, maxSeconds: config.propagation.preferWaitMaxSeconds, enabled: receipts !== undefined, now });
   await app.register(healthRoutes);
   await app.register(wellKnownRoutes);
   await app.register(accountRoutes);

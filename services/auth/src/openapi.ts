@@ -1,4 +1,5 @@
 import { takesInput, withErrorResponses } from '@revocable/kit';
+import { WaitReportSchema } from './plugins/propagation-wait.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -6,6 +7,13 @@ const object = (properties: Schema, required: readonly string[] = Object.keys(pr
 const str = (description?: string): Schema => ({ type: 'string', ...(description !== undefined ? { description } : {}) });
 const nullable = (schema: Schema): Schema => ({ ...schema, type: [schema['type'], 'null'] });
 const noContent = (description: string): Schema => ({ type: 'null', description });
+
+/** `{ propagation }`: the 200 of a route that answers 204 unless a `Prefer: wait=N` was honoured. */
+const waited = (what: string): Schema => ({
+  ...object({ propagation: WaitReportSchema as unknown as Schema }),
+  description: `${what}; answered under Prefer: wait=N (RFC 7240) once every live instance confirmed or N seconds passed, with Preference-Applied`,
+});
+const propagation = { propagation: WaitReportSchema as unknown as Schema };
 
 const JWK = { type: 'object', required: ['kty', 'kid'], properties: { kty: str(), kid: str(), alg: str(), use: str(), crv: str(), x: str(), y: str() } };
 
@@ -25,10 +33,17 @@ const SUCCESS: Record<string, Schema> = {
   'GET /.well-known/oauth-authorization-server': {
     200: { ...object({ issuer: str(), token_endpoint: str(), jwks_uri: str() }), additionalProperties: true, description: 'RFC 8414 metadata' },
   },
-  'POST /v1/logout': { 204: noContent('Session revoked; the refresh cookie is cleared') },
-  'POST /v1/logout-all': { 204: noContent('Every session revoked; the refresh cookie is cleared') },
-  'DELETE /v1/sessions/:sid': { 204: noContent('Session revoked') },
-  'POST /oauth/revoke': { 200: { type: 'object', description: 'Always `{}` (RFC 7009 §2.2), whether or not the token was known' } },
+  'POST /v1/logout': { 200: waited('Session revoked'), 204: noContent('Session revoked; the refresh cookie is cleared') },
+  'POST /v1/logout-all': { 200: waited('Every session revoked'), 204: noContent('Every session revoked; the refresh cookie is cleared') },
+  'DELETE /v1/sessions/:sid': { 200: waited('Session revoked'), 204: noContent('Session revoked') },
+  'POST /oauth/revoke': {
+    200: {
+      type: 'object',
+      additionalProperties: false,
+      properties: propagation,
+      description: 'Always `{}` (RFC 7009 §2.2), whether or not the token was known; `{ propagation }` under Prefer: wait=N',
+    },
+  },
   'POST /oauth/introspect': {
     200: {
       type: 'object',
@@ -38,14 +53,16 @@ const SUCCESS: Record<string, Schema> = {
       properties: { active: { type: 'boolean' }, sub: str(), aud: {}, exp: { type: 'integer' }, scope: str(), client_id: str() },
     },
   },
-  'POST /v1/admin/users/:id/revoke': { 200: { ...object({ user_id: str(), min_ver: { type: 'integer' } }), description: 'user.revoked written; tokens with a lower ver are dead' } },
+  'POST /v1/admin/users/:id/revoke': {
+    200: { ...object({ user_id: str(), min_ver: { type: 'integer' }, ...propagation }, ['user_id', 'min_ver']), description: 'user.revoked written; tokens with a lower ver are dead; `propagation` under Prefer: wait=N' },
+  },
   'POST /v1/admin/keys/rotate': { 200: { ...object({ kid: str(), previous_kid: nullable(str()), next_kid: str() }), description: 'The next key signs from now on; a new next key is published' } },
   'POST /v1/admin/keys/:kid/revoke': {
     200: {
       type: 'object',
-      description: 'key.revoked written; everything the key signed is refused',
+      description: 'key.revoked written; everything the key signed is refused; `propagation` under Prefer: wait=N',
       required: ['kid', 'revoked'],
-      properties: { kid: str(), revoked: { type: 'boolean' }, until: {}, replaced_by: {}, next_kid: {} },
+      properties: { kid: str(), revoked: { type: 'boolean' }, until: {}, replaced_by: {}, next_kid: {}, ...propagation },
     },
   },
   'GET /v1/admin/keys': { 200: { ...object({ keys: { type: 'array', items: { type: 'object', required: ['kid'], properties: { kid: str() } } } }), description: 'Every signing key with its status and dates' } },

@@ -1,4 +1,5 @@
 import { encodeEvent, eventKey, type RevocationEvent } from '@revocable/events';
+import { noteEventWritten } from './event-capture.ts';
 import type { Db } from './queries/db.ts';
 
 /** An outbox row, validated: what a statement inserts into `outbox`. */
@@ -27,4 +28,5 @@ export function outboxRow(event: RevocationEvent): OutboxRow {
 export async function enqueueEvent(db: Db, event: RevocationEvent): Promise<void> {
   const row = outboxRow(event);
   await db.query('INSERT INTO outbox (event_key, payload) VALUES ($1, $2::jsonb)', [row.key, row.payload]);
+  noteEventWritten(event);
 }

@@ -220,16 +220,19 @@ export class PropagationTracker {
   }
 
   /**
-   * Resolves once every expected instance confirmed each of `ids` (or left), or at
-   * `deadlineMs` (epoch ms, auth clock; real time passes between checks), whichever comes first.
+   * Resolves once every expected instance confirmed each of `ids` (or left), at
+   * `deadlineMs` (epoch ms, auth clock; real time passes between checks), or when `signal`
+   * aborts (the client went away, the service is closing), whichever comes first. Woken by
+   * the receipts themselves: no polling. Ids not tracked (see {@link track}) are not waited for.
    */
-  async waitFor(ids: readonly string[], deadlineMs: number): Promise<void> {
+  async waitFor(ids: readonly string[], deadlineMs: number, signal?: AbortSignal): Promise<void> {
     const entries = ids.map((id) => this.#events.get(id)).filter((e): e is Entry => e !== undefined);
     const done = () => entries.every((e) => this.#pendingOf(e).length === 0);
-    if (done()) return;
+    if (done() || signal?.aborted === true) return;
     await new Promise<void>((resolve) => {
       const finish = () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
         for (const e of entries) e.waiters.delete(check);
         resolve();
       };
@@ -237,8 +240,16 @@ export class PropagationTracker {
         if (done()) finish();
       };
       const timer = setTimeout(finish, Math.max(0, deadlineMs - this.#o.now()));
+      signal?.addEventListener('abort', finish, { once: true });
       for (const e of entries) e.waiters.add(check);
     });
+  }
+
+  /** How many waiters are registered on tracked revocations (tests: a released waiter leaves none). */
+  waiters(): number {
+    let count = 0;
+    for (const entry of this.#events.values()) count += entry.waiters.size;
+    return count;
   }
 
   /** Every known instance, most recently heard from last. */

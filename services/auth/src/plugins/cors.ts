@@ -35,9 +35,11 @@ export const corsPlugin = fp(
       // The function form answers `false` (no CORS headers) to any other origin.
       origin: (origin: string | undefined, callback: (error: Error | null, allow: boolean) => void) =>
         callback(null, origin !== undefined && allowed.has(origin)),
-      allowedHeaders: ['content-type', 'authorization', CSRF_HEADER],
-      // WWW-Authenticate carries the refusal reason; Retry-After the rate limiter's wait.
-      exposedHeaders: ['www-authenticate', 'retry-after'],
+      // Prefer: a browser may ask a revoking call to wait for propagation (RFC 7240).
+      allowedHeaders: ['content-type', 'authorization', CSRF_HEADER, 'prefer'],
+      // WWW-Authenticate carries the refusal reason; Retry-After the rate limiter's wait;
+      // Preference-Applied whether a Prefer: wait was honoured.
+      exposedHeaders: ['www-authenticate', 'retry-after', 'preference-applied'],
       maxAge: options.maxAgeSeconds ?? 600,
       strictPreflight: true,
     } satisfies FastifyCorsOptions;

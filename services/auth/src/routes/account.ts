@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
 import { AuthError } from '../errors.ts';
+import { PreferHeaderSchema, WaitReportSchema, type WaitReport } from '../plugins/propagation-wait.ts';
 import { assertNotCrossSite, bearerToken, clearRefreshCookie, refreshCookie, requireUser, sendTokens, wantsCookieDelivery } from '../plugins/context.ts';
 
 const Email = Type.String({ minLength: 1, maxLength: 320, description: 'Email address (normalised: NFC, lower case)' });
@@ -49,7 +50,13 @@ export const TokenResponse = Type.Object({
   ),
   scope: Type.Optional(Type.String({ description: 'granted scopes, space-separated (RFC 6749 §5.1)' })),
 });
-const AccessOnlyResponse = Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer(), scope: Type.Optional(Type.String()) });
+const AccessOnlyResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer(),
+  scope: Type.Optional(Type.String()),
+  propagation: Type.Optional(WaitReportSchema),
+});
 const UserResponse = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String() });
 const SessionsResponse = Type.Object({
   sessions: Type.Array(
@@ -76,6 +83,11 @@ async function jsonOnly(request: FastifyRequest): Promise<void> {
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new AuthError('ERR_AUTH_UNSUPPORTED_MEDIA_TYPE', 'send this request as application/json');
   }
+}
+
+/** A revoking answer: 204 as always, or 200 `{ propagation }` when a `Prefer: wait` was honoured. */
+function sendRevoked(reply: FastifyReply, propagation: WaitReport | undefined): FastifyReply {
+  return propagation === undefined ? reply.status(204).send() : reply.status(200).header('cache-control', 'no-store').send({ propagation });
 }
 
 /** Users, login, logout, sessions, password change (`/v1/...`). */
@@ -120,30 +132,36 @@ export const accountRoutes = fp(
           tags: ['account'],
           summary: 'Revoke the current session (bearer access token, or the refresh cookie plus the x-csrf-protection header)',
           security: [{ bearer: [] }, { refreshCookie: [] }],
+          headers: PreferHeaderSchema,
         },
       },
       async (request, reply) => {
+        let propagation: WaitReport | undefined;
         if (bearerToken(request) !== undefined) {
           // Logout only takes privileges away: any token of this issuer's audiences may end its own session.
           const claims = await requireUser(app, request, { allowExpired: true, anyAudience: true });
-          await sessions.logout(claims);
+          ({ propagation } = await app.revocationWait.run(request, reply, () => sessions.logout(claims)));
         } else {
           const cookie = refreshCookie(app, request);
           if (cookie === undefined) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'missing bearer access token or refresh cookie');
           assertNotCrossSite(request);
-          await sessions.logoutByRefreshToken(cookie);
+          ({ propagation } = await app.revocationWait.run(request, reply, () => sessions.logoutByRefreshToken(cookie)));
         }
         clearRefreshCookie(app, reply);
-        return reply.status(204).send();
+        return sendRevoked(reply, propagation);
       },
     );
 
-    app.post('/v1/logout-all', { schema: { tags: ['account'], summary: 'Revoke every session and access token of the user', security: bearer } }, async (request, reply) => {
-      const claims = await requireUser(app, request);
-      await sessions.logoutAll(claims.sub);
-      clearRefreshCookie(app, reply);
-      return reply.status(204).send();
-    });
+    app.post(
+      '/v1/logout-all',
+      { schema: { tags: ['account'], summary: 'Revoke every session and access token of the user', security: bearer, headers: PreferHeaderSchema } },
+      async (request, reply) => {
+        const claims = await requireUser(app, request);
+        const { propagation } = await app.revocationWait.run(request, reply, () => sessions.logoutAll(claims.sub));
+        clearRefreshCookie(app, reply);
+        return sendRevoked(reply, propagation);
+      },
+    );
 
     app.get('/v1/sessions', { schema: { tags: ['account'], summary: "List the user's active sessions (devices)", security: bearer, response: { 200: SessionsResponse, ...errors } } }, async (request, reply) => {
       const claims = await requireUser(app, request);
@@ -152,27 +170,36 @@ export const accountRoutes = fp(
 
     app.delete<{ Params: Static<typeof SessionParams> }>(
       '/v1/sessions/:sid',
-      { schema: { tags: ['account'], summary: 'Revoke one session (log out one device)', params: SessionParams, security: bearer } },
+      { schema: { tags: ['account'], summary: 'Revoke one session (log out one device)', params: SessionParams, security: bearer, headers: PreferHeaderSchema } },
       async (request, reply) => {
         const claims = await requireUser(app, request);
-        await sessions.deleteSession(claims, request.params.sid);
-        return reply.status(204).send();
+        const { propagation } = await app.revocationWait.run(request, reply, () => sessions.deleteSession(claims, request.params.sid));
+        return sendRevoked(reply, propagation);
       },
     );
 
     app.post<{ Body: Static<typeof PasswordBody> }>(
       '/v1/password',
       {
-        schema: { tags: ['account'], summary: 'Change password: bumps ver, revokes other sessions, returns a new access token', body: PasswordBody, security: bearer, response: { 200: AccessOnlyResponse, ...errors } },
+        schema: {
+          tags: ['account'],
+          summary: 'Change password: bumps ver, revokes other sessions, returns a new access token',
+          body: PasswordBody,
+          headers: PreferHeaderSchema,
+          security: bearer,
+          response: { 200: AccessOnlyResponse, ...errors },
+        },
         config: { rateLimit: { max: config.loginRateLimitPerIp, timeWindow: config.loginRateLimitWindowSeconds * 1000 } },
         preValidation: jsonOnly,
       },
       async (request, reply) => {
         const claims = await requireUser(app, request);
-        const tokens = await accounts.changePassword(claims, request.body.current_password, request.body.new_password);
-        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(tokens);
+        const { result: tokens, propagation } = await app.revocationWait.run(request, reply, () =>
+          accounts.changePassword(claims, request.body.current_password, request.body.new_password),
+        );
+        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(propagation === undefined ? tokens : { ...tokens, propagation });
       },
     );
   },
-  { name: 'revocable-auth-account-routes', fastify: '5.x', dependencies: ['revocable-auth-context'] },
+  { name: 'revocable-auth-account-routes', fastify: '5.x', dependencies: ['revocable-auth-context', 'revocable-auth-propagation-wait'] },
 );

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
 import { ERROR_BODY_SCHEMA } from '@revocable/kit';
 import { requireAdmin } from '../plugins/context.ts';
+import { PreferHeaderSchema, WaitReportSchema, type WaitReport } from '../plugins/propagation-wait.ts';
 import type { AccountStatus } from '../services/accounts.ts';
 import type { UserSummary } from '../services/admin-directory.ts';
 
@@ -33,6 +34,9 @@ function audit(request: FastifyRequest, action: string, target: Record<string, s
 }
 const KeyParams = Type.Object({ kid: Type.String({ maxLength: 256 }) });
 const security = [{ admin: [] }];
+const propagationProp = { propagation: Type.Optional(WaitReportSchema) };
+const withPropagation = <T extends object>(body: T, propagation: WaitReport | undefined): T & { propagation?: WaitReport } =>
+  propagation === undefined ? body : { ...body, propagation };
 
 /** Admin API, authenticated by ADMIN_TOKEN (constant-time comparison). */
 export const adminRoutes = fp(
@@ -99,26 +103,33 @@ export const adminRoutes = fp(
           tags: ['admin'],
           summary: 'Revoke one session of a user (session.revoked, reason admin): its refresh token and every access token of it',
           params: SessionParams,
-          response: { 200: Type.Object({ user_id: Type.String(), sid: Type.String(), revoked: Type.Boolean() }) },
+          headers: PreferHeaderSchema,
+          response: { 200: Type.Object({ user_id: Type.String(), sid: Type.String(), revoked: Type.Boolean(), ...propagationProp }) },
           security,
         },
       },
       async (request, reply) => {
         requireAdmin(app, request);
-        await directory.revokeSession(request.params.id, request.params.sid);
-        audit(request, 'session.revoke', { user_id: request.params.id, sid: request.params.sid });
-        return reply.send({ user_id: request.params.id, sid: request.params.sid, revoked: true });
+        const { propagation } = await app.revocationWait.run(request, reply, async () => {
+          await directory.revokeSession(request.params.id, request.params.sid);
+          // Audited once the change is made, before any wait for propagation.
+          audit(request, 'session.revoke', { user_id: request.params.id, sid: request.params.sid });
+        });
+        return reply.send(withPropagation({ user_id: request.params.id, sid: request.params.sid, revoked: true }, propagation));
       },
     );
 
     app.post<{ Params: Static<typeof UserParams> }>(
       '/v1/admin/users/:id/revoke',
-      { schema: { tags: ['admin'], summary: 'Revoke every session and access token of a user (user.revoked)', params: UserParams, security } },
+      { schema: { tags: ['admin'], summary: 'Revoke every session and access token of a user (user.revoked)', params: UserParams, headers: PreferHeaderSchema, security } },
       async (request, reply) => {
         requireAdmin(app, request);
-        const { minVer } = await accounts.adminRevokeUser(request.params.id);
-        audit(request, 'user.revoke', { user_id: request.params.id });
-        return reply.send({ user_id: request.params.id, min_ver: minVer });
+        const { result, propagation } = await app.revocationWait.run(request, reply, async () => {
+          const revoked = await accounts.adminRevokeUser(request.params.id);
+          audit(request, 'user.revoke', { user_id: request.params.id });
+          return revoked;
+        });
+        return reply.send(withPropagation({ user_id: request.params.id, min_ver: result.minVer }, propagation));
       },
     );
 
@@ -128,10 +139,11 @@ export const adminRoutes = fp(
         disabled: Type.Boolean(),
         disabled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'when it was disabled; null while enabled' }),
         min_ver: Type.Integer({ description: 'current token version: access tokens with a lower ver are dead' }),
+        ...propagationProp,
       }),
     };
-    const sendAccount = (reply: FastifyReply, status: AccountStatus) =>
-      reply.send({ user_id: status.userId, disabled: status.disabled, disabled_at: status.disabledAt?.toISOString() ?? null, min_ver: status.minVer });
+    const sendAccount = (reply: FastifyReply, status: AccountStatus, propagation?: WaitReport) =>
+      reply.send(withPropagation({ user_id: status.userId, disabled: status.disabled, disabled_at: status.disabledAt?.toISOString() ?? null, min_ver: status.minVer }, propagation));
 
     app.post<{ Params: Static<typeof UserParams> }>(
       '/v1/admin/users/:id/disable',
@@ -141,15 +153,19 @@ export const adminRoutes = fp(
           summary:
             'Disable an account: bumps ver, revokes every session and emits user.revoked (account_disabled), in one transaction. Login then fails like a wrong password. Idempotent: no second event',
           params: UserParams,
+          headers: PreferHeaderSchema,
           response: accountResponse,
           security,
         },
       },
       async (request, reply) => {
         requireAdmin(app, request);
-        const status = await accounts.disableUser(request.params.id);
-        audit(request, 'user.disable', { user_id: request.params.id });
-        return sendAccount(reply, status);
+        const { result, propagation } = await app.revocationWait.run(request, reply, async () => {
+          const status = await accounts.disableUser(request.params.id);
+          audit(request, 'user.disable', { user_id: request.params.id });
+          return status;
+        });
+        return sendAccount(reply, result, propagation);
       },
     );
 
@@ -196,14 +212,18 @@ export const adminRoutes = fp(
           tags: ['admin'],
           summary: 'Emergency revocation of a signing key (key.revoked); denies everything it signed. Revoking the active key promotes the published next key',
           params: KeyParams,
+          headers: PreferHeaderSchema,
           security,
         },
       },
       async (request, reply) => {
         requireAdmin(app, request);
-        const result = await keyAdmin.revokeKey(request.params.kid);
-        audit(request, 'key.revoke', { kid: result.kid });
-        return reply.send({ kid: result.kid, revoked: true, until: result.until, replaced_by: result.replacedBy, next_kid: result.nextKid });
+        const { result, propagation } = await app.revocationWait.run(request, reply, async () => {
+          const revoked = await keyAdmin.revokeKey(request.params.kid);
+          audit(request, 'key.revoke', { kid: revoked.kid });
+          return revoked;
+        });
+        return reply.send(withPropagation({ kid: result.kid, revoked: true, until: result.until, replaced_by: result.replacedBy, next_kid: result.nextKid }, propagation));
       },
     );
 
@@ -212,5 +232,5 @@ export const adminRoutes = fp(
       return reply.send({ keys: await keyAdmin.list() });
     });
   },
-  { name: 'revocable-auth-admin-routes', fastify: '5.x', dependencies: ['revocable-auth-context'] },
+  { name: 'revocable-auth-admin-routes', fastify: '5.x', dependencies: ['revocable-auth-context', 'revocable-auth-propagation-wait'] },
 );

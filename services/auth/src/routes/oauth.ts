@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AuthError } from '../errors.ts';
 import { assertNotCrossSite, refreshCookie, sendTokens, wantsCookieDelivery } from '../plugins/context.ts';
 import { ErrorResponse, TokenResponse } from './account.ts';
+import { PreferHeaderSchema } from '../plugins/propagation-wait.ts';
 
 const Resource = Type.Union([Type.String({ maxLength: 256 }), Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 8 })]);
 
@@ -99,6 +100,7 @@ export const oauthRoutes = fp(
             'RFC 7009: revoke a refresh token (its session) or an access token (its jti). 200 also for unknown tokens; 401 invalid_client on wrong client credentials; 400 unauthorized_client for a token issued to another client.',
           consumes: ['application/x-www-form-urlencoded', 'application/json'],
           body: RevokeBody,
+          headers: PreferHeaderSchema,
         },
       },
       async (request, reply) => {
@@ -108,8 +110,10 @@ export const oauthRoutes = fp(
           // RFC 7009 §2.2.1: an unknown hint is ignored, not an error.
           request.log.debug({ hint: hint.slice(0, 32) }, 'ignoring unknown token_type_hint');
         }
-        await sessions.revokeToken(request.body.token, hint === 'access_token' || hint === 'refresh_token' ? hint : undefined, client);
-        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').status(200).send({});
+        const { propagation } = await app.revocationWait.run(request, reply, () =>
+          sessions.revokeToken(request.body.token, hint === 'access_token' || hint === 'refresh_token' ? hint : undefined, client),
+        );
+        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').status(200).send(propagation === undefined ? {} : { propagation });
       },
     );
 
@@ -133,5 +137,5 @@ export const oauthRoutes = fp(
       },
     );
   },
-  { name: 'revocable-auth-oauth-routes', fastify: '5.x', dependencies: ['revocable-auth-context'] },
+  { name: 'revocable-auth-oauth-routes', fastify: '5.x', dependencies: ['revocable-auth-context', 'revocable-auth-propagation-wait'] },
 );

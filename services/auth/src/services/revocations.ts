@@ -1,5 +1,6 @@
 import type { EventBuilder, SessionRevokeReason, UserRevokeReason } from '@revocable/events';
 import type { Logger } from '@revocable/protocol';
+import { noteEventWritten } from '../event-capture.ts';
 import type { AuthMetrics } from '../metrics.ts';
 import { enqueueEvent, outboxRow } from '../outbox.ts';
 import type { Db } from '../queries/db.ts';
@@ -31,6 +32,7 @@ export class Revocations {
     const event = this.#o.events.sessionRevoked({ sub: userId, sid, reason, atMs: nowMs });
     const revoked = await revokeSessionWithEvent(db, { sid, userId, now: new Date(nowMs), reason }, outboxRow(event));
     if (!revoked) return false;
+    noteEventWritten(event);
     const reuse = reason === 'reuse_detected';
     this.#o.log?.[reuse ? 'warn' : 'info']({ event: 'session.revoked', sub: userId, sid, reason }, reuse ? 'refresh token reuse detected: session revoked' : 'session revoked');
     this.#o.metrics?.revocations.inc({ type: 'session.revoked', reason });
@@ -56,7 +58,10 @@ export class Revocations {
   async accessToken(db: Db, claims: { sub: string; jti: string; exp: number }, nowMs: number): Promise<boolean> {
     const event = this.#o.events.tokenRevoked({ sub: claims.sub, jti: claims.jti, exp: claims.exp, atMs: nowMs });
     const revoked = await revokeAccessTokenWithEvent(db, { jti: claims.jti, sub: claims.sub, expiresAt: new Date(claims.exp * 1000) }, outboxRow(event));
-    if (revoked) this.#o.metrics?.revocations.inc({ type: 'token.revoked', reason: 'rfc7009' });
+    if (revoked) {
+      noteEventWritten(event);
+      this.#o.metrics?.revocations.inc({ type: 'token.revoked', reason: 'rfc7009' });
+    }
     return revoked;
   }
 }
