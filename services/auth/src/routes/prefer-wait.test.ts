@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryTransport, type ReceiptMessage } from '@revocable/events';
+import { MemoryTransport, type AppliedEvent, type ReceiptMessage } from '@revocable/events';
 import { buildApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import type { PropagationTracker } from '../propagation.ts';
@@ -46,7 +46,7 @@ const applied = (instance: string, audience: string, event: { id: string; type: 
   instance,
   service: audience,
   audiences: [audience],
-  events: [{ ...event, appliedAt: Date.now(), phase: 'live' }],
+  events: [{ id: event.id, type: event.type as AppliedEvent['type'], at: event.at, appliedAt: Date.now(), phase: 'live' }],
 });
 
 beforeAll(async () => {
