@@ -1,0 +1,153 @@
+/**
+ * `Prefer: wait=N` against the real cluster (auth, orders ×2, profile as processes; real
+ * Kafka and PostgreSQL): a logout with `Prefer: wait=5` is answered only after all three
+ * resource instances confirmed it, and its report lists them; with one instance frozen
+ * (SIGSTOP) the answer comes at the deadline naming that instance as pending; the admin
+ * report agrees, and the propagation histogram has the samples.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster, type Replica } from './support/cluster.ts';
+import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
+
+// Liveness is 3 intervals: a frozen instance stays live (and so waited for) for 3 s after its last announce.
+const ANNOUNCE_MS = 1000;
+let cluster: Cluster;
+let replica: Replica;
+/** Instance ids by role: the cluster's orders, the replica, profile. */
+let ids: { orders: string; replica: string; profile: string };
+
+interface Propagation {
+  events: Array<{ id: string; type: string }>;
+  complete: boolean;
+  confirmed: Array<{ instance: string; service: string; audiences: string[]; ms: number }>;
+  pending: Array<{ instance: string; service: string; audiences: string[] }>;
+  slowest_ms: number | null;
+  waited_ms: number;
+}
+interface Report {
+  id: string;
+  complete: boolean;
+  pending: string[];
+  instances: Array<{ instance: string; status: string; confirmed_at: string | null }>;
+}
+interface InstanceBody {
+  instance: string;
+  service: string;
+  live: boolean;
+  ready: boolean;
+}
+
+const admin = () => ({ authorization: `Bearer ${cluster.adminToken}` });
+const getJson = async <T>(path: string): Promise<T> => {
+  const res = await fetch(`${cluster.authUrl}${path}`, { headers: admin() });
+  expect(res.status, path).toBe(200);
+  return (await res.json()) as T;
+};
+
+async function sessionToken(): Promise<string> {
+  const email = `wait-${randomUUID()}@example.test`;
+  const password = `pw-${randomUUID()}`;
+  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect((await fetch(`${cluster.authUrl}/v1/users`, json({ email, password }))).status).toBe(201);
+  const res = await fetch(`${cluster.authUrl}/v1/login`, json({ email, password, audience: ['orders', 'profile'] }));
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+async function logoutWaiting(token: string, seconds: number): Promise<{ status: number; applied: string | null; propagation: Propagation; elapsedMs: number; answeredAt: number }> {
+  const started = Date.now();
+  const res = await fetch(`${cluster.authUrl}/v1/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}`, prefer: `wait=${seconds}` } });
+  const answeredAt = Date.now();
+  const body = (await res.json()) as { propagation: Propagation };
+  return { status: res.status, applied: res.headers.get('preference-applied'), propagation: body.propagation, elapsedMs: answeredAt - started, answeredAt };
+}
+
+const allLive = async () => {
+  const live = (await getJson<{ instances: InstanceBody[] }>('/v1/admin/instances')).instances.filter((i) => i.live && i.ready).map((i) => i.instance);
+  return [ids.orders, ids.replica, ids.profile].every((id) => live.includes(id)) ? live : undefined;
+};
+
+beforeAll(async () => {
+  const receipts = { RECEIPTS_ANNOUNCE_INTERVAL_MS: String(ANNOUNCE_MS) };
+  cluster = await startCluster({ kafkaBrokers: kafkaBrokers(), databaseUrl: databaseUrl(), env: { orders: receipts, profile: receipts } });
+  replica = await cluster.startReplica('orders');
+  // Default instance ids end with the process id.
+  const byPid = async (pid: number | undefined) => {
+    const list = (await getJson<{ instances: InstanceBody[] }>('/v1/admin/instances')).instances;
+    return list.find((i) => i.instance.endsWith(`-${pid}`))?.instance;
+  };
+  ids = {
+    orders: await waitFor(() => byPid(cluster.processes.orders?.pid), { what: 'orders announced', timeoutMs: 30_000 }),
+    replica: await waitFor(() => byPid(replica.child.pid), { what: 'the orders replica announced', timeoutMs: 30_000 }),
+    profile: await waitFor(() => byPid(cluster.processes.profile?.pid), { what: 'profile announced', timeoutMs: 30_000 }),
+  };
+}, 300_000);
+
+afterAll(async () => {
+  replica?.child.kill('SIGCONT');
+  await cluster?.stop();
+});
+
+describe('Prefer: wait against three resource instances', () => {
+  it('answers only after all three confirmed, and the report lists them', async () => {
+    await waitFor(allLive, { what: 'all three instances live and ready', timeoutMs: 30_000 });
+    const token = await sessionToken();
+    const answer = await logoutWaiting(token, 5);
+    expect(answer.status).toBe(200);
+    expect(answer.applied).toBe('wait=5');
+    const { propagation } = answer;
+    expect(propagation.complete).toBe(true);
+    expect(propagation.pending).toEqual([]);
+    expect(propagation.confirmed.map((c) => c.instance).sort()).toEqual([ids.orders, ids.replica, ids.profile].sort());
+    expect(propagation.confirmed.find((c) => c.instance === ids.profile)).toMatchObject({ service: 'profile', audiences: ['profile'] });
+    expect(propagation.slowest_ms).toBe(Math.max(...propagation.confirmed.map((c) => c.ms)));
+    expect(answer.elapsedMs).toBeLessThan(5000);
+    expect(propagation.events).toHaveLength(1);
+    const [event] = propagation.events;
+    expect(event?.type).toBe('session.revoked');
+
+    // The admin report agrees, and every receipt arrived before the answer was sent.
+    const report = await getJson<Report>(`/v1/admin/revocations/${event?.id}`);
+    expect(report).toMatchObject({ id: event?.id, complete: true, pending: [] });
+    expect(report.instances.filter((i) => i.status === 'confirmed').map((i) => i.instance).sort()).toEqual([ids.orders, ids.replica, ids.profile].sort());
+    for (const i of report.instances) expect(Date.parse(i.confirmed_at as string), i.instance).toBeLessThanOrEqual(answer.answeredAt);
+  });
+
+  it('with one instance frozen (SIGSTOP) it answers at the deadline, naming it pending; the admin report agrees', async () => {
+    await waitFor(allLive, { what: 'all three instances live and ready', timeoutMs: 30_000 });
+    const token = await sessionToken();
+    let answer: Awaited<ReturnType<typeof logoutWaiting>>;
+    replica.child.kill('SIGSTOP');
+    try {
+      answer = await logoutWaiting(token, 2);
+    } finally {
+      replica.child.kill('SIGCONT');
+    }
+    expect(answer.status).toBe(200);
+    expect(answer.applied).toBe('wait=2');
+    expect(answer.elapsedMs).toBeGreaterThanOrEqual(2000);
+    const { propagation } = answer;
+    expect(propagation.complete).toBe(false);
+    expect(propagation.pending).toEqual([{ instance: ids.replica, service: 'orders', audiences: ['orders'] }]);
+    expect(propagation.confirmed.map((c) => c.instance).sort()).toEqual([ids.orders, ids.profile].sort());
+    expect(propagation.waited_ms).toBeGreaterThanOrEqual(2000);
+    const id = propagation.events[0]?.id as string;
+    const report = await getJson<Report>(`/v1/admin/revocations/${id}`);
+    // Thawed, the replica may have confirmed since the answer; at the deadline it had not.
+    const replicaEntry = report.instances.find((i) => i.instance === ids.replica);
+    expect(replicaEntry).toBeDefined();
+    if (replicaEntry?.status === 'confirmed') expect(Date.parse(replicaEntry.confirmed_at as string)).toBeGreaterThan(answer.answeredAt - propagation.waited_ms + 2000 - 50);
+    else expect(report.pending).toEqual([ids.replica]);
+    for (const instance of [ids.orders, ids.profile]) expect(report.instances.find((i) => i.instance === instance)?.status, instance).toBe('confirmed');
+  });
+
+  it('the propagation histogram has the samples, per audience', async () => {
+    const metrics = await (await fetch(`${cluster.authUrl}/metrics`)).text();
+    const count = (audience: string) => Number(new RegExp(`^revocable_auth_propagation_seconds_count\\{audience="${audience}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    // Two logouts: orders confirmed by both instances the first time, by one the second (at least).
+    expect(count('orders')).toBeGreaterThanOrEqual(3);
+    expect(count('profile')).toBeGreaterThanOrEqual(2);
+    expect(metrics).toMatch(/^revocable_auth_live_instances\{audience="orders"\} 2$/m);
+  });
+});
