@@ -21,6 +21,21 @@ export {
   type KafkaBrokerOptions,
   type LaunchOptions,
 } from './kafka-broker.ts';
+export {
+  assertBusCredentials,
+  BROADCAST_GROUP_PREFIX,
+  BUS_PRINCIPALS,
+  busAcls,
+  busClientEnv,
+  busSasl,
+  generateBusCredentials,
+  grantBusAcls,
+  RESOURCE_PRINCIPALS,
+  type BusCredentials,
+  type BusPrincipal,
+  type BusUser,
+  type BusAcl,
+} from './kafka-security.ts';
 export { generateSecrets, planServices, SERVICE_NAMES, type ClusterSecrets, type ServiceName, type ServicePlan, type ServicesInput } from './plan.ts';
 export { describeHolder, freePort, listensOn, portHolder, waitForPort, type PortHolder } from './ports.ts';
 export { requireJava, requireMaven } from './prerequisites.ts';

@@ -6,13 +6,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InfraError } from './errors.ts';
 import { freePort, listensOn } from './ports.ts';
 import { requireJava, requireMaven } from './prerequisites.ts';
+import { BUS_PRINCIPALS, busSasl, generateBusCredentials, type BusCredentials } from './kafka-security.ts';
 
 /** Repository root (infra/src/../..). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -102,17 +103,43 @@ export interface BrokerSettings {
   cpus?: number;
   /** Listeners besides the client one. Default none. */
   extraListeners?: readonly ExtraListener[];
+  /**
+   * Secures the broker: every client listener speaks SASL_PLAINTEXT with SCRAM-SHA-512 (these
+   * users are bootstrapped into the metadata at format time), the controller listener SASL
+   * PLAIN (the `admin` user only), ACLs by the KRaft StandardAuthorizer with `admin` the only
+   * super user and `allow.everyone.if.no.acl.found=false`. Default: PLAINTEXT, no ACLs.
+   */
+  sasl?: BusCredentials;
 }
 
-/** Writes server.properties and log4j.properties for a single-node KRaft broker on loopback. */
+/** Writes server.properties (mode 600: it holds the broker's own password when secured) and log4j.properties for a single-node KRaft broker on loopback. */
 export function writeBrokerConfig(settings: BrokerSettings): string {
-  const { dataDir, port, controllerPort } = settings;
+  const { dataDir, port, controllerPort, sasl } = settings;
   const extra = settings.extraListeners ?? [];
   mkdirSync(join(dataDir, 'log'), { recursive: true });
   const properties = join(dataDir, 'server.properties');
-  const listen = [`PLAINTEXT://127.0.0.1:${port}`, ...extra.map((l) => `${l.name}://127.0.0.1:${l.port}`)];
-  const advertise = [`PLAINTEXT://127.0.0.1:${port}`, ...extra.map((l) => `${l.name}://127.0.0.1:${l.advertisedPort}`)];
-  const protocols = ['PLAINTEXT', ...extra.map((l) => l.name), 'CONTROLLER'].map((name) => `${name}:PLAINTEXT`);
+  const client = sasl ? 'CLIENT' : 'PLAINTEXT';
+  const protocol = sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT';
+  const listen = [`${client}://127.0.0.1:${port}`, ...extra.map((l) => `${l.name}://127.0.0.1:${l.port}`)];
+  const advertise = [`${client}://127.0.0.1:${port}`, ...extra.map((l) => `${l.name}://127.0.0.1:${l.advertisedPort}`)];
+  const protocols = [client, ...extra.map((l) => l.name), 'CONTROLLER'].map((name) => `${name}:${protocol}`);
+  const security: string[] = [];
+  if (sasl) {
+    const admin = sasl.users.admin;
+    const scram = `org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin.username}" password="${admin.password}";`;
+    security.push(
+      `sasl.enabled.mechanisms=${sasl.mechanism}`,
+      `sasl.mechanism.inter.broker.protocol=${sasl.mechanism}`,
+      // SCRAM users live in the metadata log, which controllers need before they can read it: PLAIN there.
+      'sasl.mechanism.controller.protocol=PLAIN',
+      'listener.name.controller.sasl.enabled.mechanisms=PLAIN',
+      `listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${admin.username}" password="${admin.password}" user_${admin.username}="${admin.password}";`,
+      ...[client, ...extra.map((l) => l.name)].map((name) => `listener.name.${name.toLowerCase()}.${sasl.mechanism.toLowerCase()}.sasl.jaas.config=${scram}`),
+      'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+      `super.users=User:${admin.username}`,
+      'allow.everyone.if.no.acl.found=false',
+    );
+  }
   writeFileSync(
     properties,
     [
@@ -123,7 +150,8 @@ export function writeBrokerConfig(settings: BrokerSettings): string {
       `advertised.listeners=${advertise.join(',')}`,
       'controller.listener.names=CONTROLLER',
       `listener.security.protocol.map=${protocols.join(',')}`,
-      'inter.broker.listener.name=PLAINTEXT',
+      `inter.broker.listener.name=${client}`,
+      ...security,
       `log.dirs=${join(dataDir, 'log')}`,
       'num.partitions=3',
       'auto.create.topics.enable=false',
@@ -135,7 +163,9 @@ export function writeBrokerConfig(settings: BrokerSettings): string {
       'log.retention.check.interval.ms=60000',
       '',
     ].join('\n'),
+    { mode: 0o600 },
   );
+  chmodSync(properties, 0o600);
   writeFileSync(
     join(dataDir, 'log4j.properties'),
     [
@@ -165,14 +195,61 @@ function javaArgs(libs: string, dataDir: string, heap: string, main: string[], c
   ];
 }
 
-/** Formats the KRaft metadata log once (a fresh data dir needs a cluster id). */
-async function formatStorage(libs: string, dataDir: string, properties: string): Promise<void> {
-  if (existsSync(join(dataDir, 'log', 'meta.properties'))) return;
+/** The fingerprint of a user list, stamped into a data dir formatted with it. */
+function scramStamp(sasl: BusCredentials | undefined): string {
+  if (!sasl) return 'plaintext';
+  return createHash('sha256').update(JSON.stringify(BUS_PRINCIPALS.map((p) => [sasl.users[p].username, sasl.users[p].password]))).digest('hex');
+}
+
+/**
+ * Formats the KRaft metadata log once (a fresh data dir needs a cluster id); a secured
+ * broker's SCRAM users are bootstrapped here (`kafka-storage format --add-scram`), the only
+ * way to create the first ones in KRaft. A data dir formatted with other users (or none) is
+ * refused with the fix: its metadata would not know these credentials.
+ */
+async function formatStorage(libs: string, dataDir: string, properties: string, sasl: BusCredentials | undefined): Promise<void> {
+  const stampFile = join(dataDir, 'scram.stamp');
+  if (existsSync(join(dataDir, 'log', 'meta.properties'))) {
+    const stamp = existsSync(stampFile) ? readFileSync(stampFile, 'utf8').trim() : 'plaintext';
+    if (stamp !== scramStamp(sasl)) {
+      throw new InfraError(
+        'ERR_BROKER_START_FAILED',
+        `the broker data in ${dataDir} was formatted ${stamp === 'plaintext' ? 'without SCRAM users' : 'with other SCRAM credentials'}; delete it (./infra/revocable reset for up's broker) so it is formatted with the current ones`,
+      );
+    }
+    return;
+  }
   const id = await run('java', javaArgs(libs, dataDir, '256m', ['kafka.tools.StorageTool', 'random-uuid']));
   const clusterId = id.status === 0 ? (id.output.trim().split('\n').pop() ?? '') : '';
   if (clusterId.length === 0) throw new InfraError('ERR_BROKER_START_FAILED', `kafka-storage random-uuid failed: ${id.output.trim().slice(-300)}`);
-  const format = await run('java', javaArgs(libs, dataDir, '256m', ['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--ignore-formatted']));
-  if (format.status !== 0) throw new InfraError('ERR_BROKER_START_FAILED', `kafka-storage format failed: ${format.output.trim().slice(-300)}`);
+  const scram = sasl ? BUS_PRINCIPALS.flatMap((p) => ['--add-scram', `${sasl.mechanism}=[name=${sasl.users[p].username},password=${sasl.users[p].password}]`]) : [];
+  const format = await run('java', javaArgs(libs, dataDir, '256m', ['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--ignore-formatted', ...scram]));
+  if (format.status !== 0) throw new InfraError('ERR_BROKER_START_FAILED', `kafka-storage format failed: ${redactPasswords(format.output.trim().slice(-300), sasl)}`);
+  writeFileSync(stampFile, `${scramStamp(sasl)}\n`, { mode: 0o600 });
+}
+
+function redactPasswords(text: string, sasl: BusCredentials | undefined): string {
+  if (!sasl) return text;
+  let out = text;
+  for (const p of BUS_PRINCIPALS) out = out.split(sasl.users[p].password).join('***');
+  return out;
+}
+
+/**
+ * Whether the `admin` principal can authenticate and read metadata (a secured broker listens
+ * before its SCRAM users and ACLs are loaded from the metadata log).
+ */
+async function adminAnswers(port: number, sasl: BusCredentials): Promise<boolean> {
+  const { Admin } = await import('@platformatic/kafka');
+  const admin = new Admin({ clientId: 'revocable-launcher', bootstrapBrokers: [`127.0.0.1:${port}`], sasl: busSasl(sasl, 'admin'), retries: 0, connectTimeout: 2000, timeout: 3000, requestTimeout: 3000 });
+  try {
+    await admin.metadata({ topics: [] });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
 }
 
 /** How {@link launchBroker} runs the JVM. */
@@ -192,14 +269,14 @@ const START_TIMEOUT_MS = 180_000;
 /**
  * Checks Java (and Maven while the jars are missing), writes the configuration, formats the
  * storage once, spawns the JVM and resolves once *that* pid listens on the client port and on
- * every extra listener.
+ * every extra listener (and, when secured, its `admin` user authenticates).
  * On any failure the JVM is killed before the error (one line, `InfraError`) is thrown.
  */
 export async function launchBroker(settings: BrokerSettings, options: LaunchOptions = {}): Promise<ChildProcess> {
   requireJava();
   const libs = ensureKafkaJars(options.log);
   const properties = writeBrokerConfig(settings);
-  await formatStorage(libs, settings.dataDir, properties);
+  await formatStorage(libs, settings.dataDir, properties, settings.sasl);
   const logFile = settings.logFile ?? join(settings.dataDir, 'broker.log');
   const out = openSync(logFile, 'a');
   const child = spawn('java', javaArgs(libs, settings.dataDir, settings.heap ?? '512m', ['kafka.Kafka', properties], settings.cpus), {
@@ -222,7 +299,7 @@ export async function launchBroker(settings: BrokerSettings, options: LaunchOpti
   const ports = [settings.port, ...(settings.extraListeners ?? []).map((l) => l.port)];
   for (;;) {
     if (failure) throw failure;
-    if (await listensOnAll(child.pid, ports)) return child;
+    if ((await listensOnAll(child.pid, ports)) && (!settings.sasl || (await adminAnswers(settings.port, settings.sasl)))) return child;
     if (Date.now() > deadline) {
       await killAndWait(child);
       throw new InfraError('ERR_BROKER_START_FAILED', `Kafka did not listen on 127.0.0.1:${settings.port} within ${options.startTimeoutMs ?? START_TIMEOUT_MS} ms; see ${logFile}`);
@@ -255,6 +332,8 @@ export interface KafkaBrokerOptions {
   heap?: string;
   /** How long to wait for the broker to listen, in milliseconds. Default 180000. */
   startTimeoutMs?: number;
+  /** Secure it (see {@link BrokerSettings.sasl}): `true` generates the credentials, or pass them. Default false. */
+  sasl?: boolean | BusCredentials;
   log?: (line: string) => void;
 }
 
@@ -263,6 +342,8 @@ export interface KafkaBroker {
   /** `host:port` for clients. */
   readonly brokers: string[];
   readonly port: number;
+  /** The SCRAM users of a secured broker (`admin` is the super user), null for a PLAINTEXT one. */
+  readonly credentials: BusCredentials | null;
   readonly dataDir: string;
   /** Pid of the running JVM, or null when stopped. */
   pid(): number | null;
@@ -289,7 +370,8 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   const controllerPort = options.controllerPort ?? (await freePort());
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'revocable-kafka-'));
-  const settings: BrokerSettings = { port, controllerPort, dataDir, ...(options.heap ? { heap: options.heap } : {}) };
+  const credentials = options.sasl === true ? generateBusCredentials() : options.sasl || null;
+  const settings: BrokerSettings = { port, controllerPort, dataDir, ...(options.heap ? { heap: options.heap } : {}), ...(credentials ? { sasl: credentials } : {}) };
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
 
@@ -303,7 +385,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     proc.once('exit', () => {
       if (child === proc) child = null;
     });
-    options.log?.(`Kafka broker up on 127.0.0.1:${port} (pid ${proc.pid})`);
+    options.log?.(`Kafka broker up on 127.0.0.1:${port} (pid ${proc.pid}${credentials ? ', SASL/SCRAM-SHA-512 + ACLs' : ', PLAINTEXT'})`);
   };
 
   const signal = async (sig: NodeJS.Signals): Promise<void> => {
@@ -319,6 +401,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   return {
     brokers: [`127.0.0.1:${port}`],
     port,
+    credentials,
     dataDir,
     pid: () => (child as ChildProcess | null)?.pid ?? null,
     start: () => (child ? Promise.resolve() : launch()),

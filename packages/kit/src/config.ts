@@ -16,6 +16,7 @@ import {
 import { createTransport, defaultInstanceId, type EventTransport } from '@revocable/events';
 import type { IntrospectionOptions, RevocableOptions } from '@revocable/fastify';
 import type { Logger } from '@revocable/protocol';
+import { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security.ts';
 
 export { ConfigError, configErrorOf, intFromEnv, type Env };
 
@@ -27,6 +28,8 @@ export interface VerifierConfig {
   kafkaClient: 'platformatic' | 'kafkajs';
   /** KAFKA_CLIENT_ID, default revocable-<audience>. */
   kafkaClientId: string;
+  /** KAFKA_SASL_MECHANISM, KAFKA_USERNAME, KAFKA_PASSWORD(_FILE), KAFKA_SSL*: see {@link kafkaSecurityFromEnv}. */
+  kafkaSecurity: KafkaSecurity;
   /** REVOCATION_TOPIC, default revocable.revocations. */
   revocationTopic: string;
   /** AUTH_URL, default http://127.0.0.1:3000 (no trailing slash). */
@@ -95,6 +98,7 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
     kafkaBrokers: brokers,
     kafkaClient: kafkaClientFromEnv(env),
     kafkaClientId: str(env, 'KAFKA_CLIENT_ID', `revocable-${audience}`),
+    kafkaSecurity: kafkaSecurityFromEnv(env),
     revocationTopic: topic,
     authUrl,
     issuer: httpUrl(env, 'AUTH_ISSUER', authUrl),
@@ -123,16 +127,23 @@ function instanceIdFromEnv(env: Env, audience: string): string {
 
 /**
  * The revocation-topic transport of a service, built through the events package's factory
- * from the parsed settings (never from the environment directly). `logger` receives the
- * client's own warnings and errors (default: dropped).
+ * from the parsed settings (never from the environment directly): SASL and TLS from
+ * `kafkaSecurity` when given. `logger` receives the client's own warnings and errors
+ * (default: dropped).
  * @example
  * const transport = transportFromConfig({ kafkaClient: 'platformatic', kafkaBrokers: ['127.0.0.1:9092'], kafkaClientId: 'orders' });
  */
-export function transportFromConfig(config: Pick<VerifierConfig, 'kafkaClient' | 'kafkaBrokers' | 'kafkaClientId'>, options: { logger?: Logger } = {}): EventTransport {
+export function transportFromConfig(
+  config: Pick<VerifierConfig, 'kafkaClient' | 'kafkaBrokers' | 'kafkaClientId'> & { kafkaSecurity?: KafkaSecurity },
+  options: { logger?: Logger } = {},
+): EventTransport {
+  const { sasl, ssl } = config.kafkaSecurity ?? { sasl: undefined, ssl: undefined };
   return createTransport({
     client: config.kafkaClient,
     brokers: config.kafkaBrokers,
     clientId: config.kafkaClientId,
+    ...(sasl !== undefined ? { sasl } : {}),
+    ...(ssl !== undefined ? { ssl } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });
 }

@@ -10,6 +10,7 @@ export {
   type ServerConfig,
   type VerifierConfig,
 } from './config.ts';
+export { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security.ts';
 export { createResourceApp, runService, type ErrorMapper, type ResourceAppOptions, type RunServiceOptions, type StartRetry } from './service.ts';
 export {
   MAX_REQUEST_ID_LENGTH,

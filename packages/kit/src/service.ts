@@ -95,6 +95,8 @@ export interface RunServiceOptions<C extends ServerConfig> {
   startRetry?: (config: C) => StartRetry;
   /** How long a graceful shutdown may take before the process exits anyway, in ms. Default 10000. */
   shutdownTimeoutMs?: number;
+  /** Lines printed once on stderr after the configuration parsed (e.g. `kafkaSecurity.warning`); undefined entries are skipped. */
+  warnings?: (config: C) => ReadonlyArray<string | undefined>;
 }
 
 /** One line for stderr: the stable `code` when the error has one, then the message. */
@@ -126,6 +128,7 @@ export async function runService<C extends ServerConfig>(options: RunServiceOpti
     if (error instanceof ConfigError) return fail(`configuration error: ${error.message}`);
     throw error;
   }
+  for (const line of options.warnings?.(config) ?? []) if (line !== undefined) process.stderr.write(`${options.name}: ${line}\n`);
 
   const retry = options.startRetry?.(config);
   const deadline = Date.now() + (retry?.timeoutMs ?? 0);

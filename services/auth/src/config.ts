@@ -12,6 +12,7 @@ import {
   topicFromEnv,
   type Env,
 } from '@revocable/config';
+import { kafkaSecurityFromEnv, type KafkaSecurity } from '@revocable/kit';
 import type { SigningAlgorithm } from '@revocable/tokens';
 import { loadHardeningConfig, trustProxyFromEnv, type HardeningConfig, type TrustProxy } from './config-hardening.ts';
 import { canonicalUri, scopeAudience, type OAuthClient } from './clients.ts';
@@ -58,6 +59,8 @@ export interface AuthConfig {
   kafkaClient: 'platformatic' | 'kafkajs';
   /** KAFKA_CLIENT_ID, default revocable-auth. */
   kafkaClientId: string;
+  /** KAFKA_SASL_MECHANISM, KAFKA_USERNAME, KAFKA_PASSWORD(_FILE), KAFKA_SSL* (see kafkaSecurityFromEnv in @revocable/kit). */
+  kafkaSecurity: KafkaSecurity;
   /** REVOCATION_TOPIC, default revocable.revocations. */
   revocationTopic: string;
   /** REVOCATION_TOPIC_PARTITIONS, default 3. */
@@ -305,6 +308,7 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     kafkaBrokers: brokers,
     kafkaClient: kafkaClientFromEnv(env),
     kafkaClientId: str(env, 'KAFKA_CLIENT_ID', 'revocable-auth'),
+    kafkaSecurity: kafkaSecurityFromEnv(env),
     revocationTopic: topicFromEnv(env),
     revocationTopicPartitions: int(env, 'REVOCATION_TOPIC_PARTITIONS', 3, 1, 1000),
     revocationTopicReplicationFactor: int(env, 'REVOCATION_TOPIC_REPLICATION_FACTOR', 1, 1, 10),

@@ -13,4 +13,5 @@ await runService({
   // PostgreSQL may come up after us (compose, rolling restarts): wait for it, within a bound.
   startRetry: (config) => ({ retriable: isDbUnavailable, timeoutMs: config.startupTimeoutSeconds * 1000, waitingFor: 'database not reachable yet' }),
   shutdownTimeoutMs: 15_000,
+  warnings: (config) => [config.kafkaSecurity.warning],
 });
