@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, KafkaConfig, LogEntry, Producer } from 'kafkajs';
 import type { KafkaConnectionOptions } from './options.ts';
-import { TransportError, isTransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventProducer, type EventTransport, type IncomingRecord, type OutgoingRecord, type TopicAdmin, type TopicSpec, type TransportErrorCode } from './transport.ts';
+import { adapterProducer, errorWrapper, retentionToRaise } from './adapter.ts';
+import { TransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventTransport, type IncomingRecord, type TopicAdmin, type TopicSpec, type TransportErrorCode } from './transport.ts';
 
 // kafkajs is CommonJS: Node's ESM loader does not see its named exports (vitest's transform
 // does), so everything comes from the default export. Loaded on first use: a service on the
@@ -70,7 +71,18 @@ export function createKafkajsTransport(options: KafkaConnectionOptions): EventTr
         createPartitioner: lib.Partitioners.DefaultPartitioner,
       });
       await attempt('connecting the producer', () => producer.connect());
-      return new KafkaEventProducer(producer);
+      return adapterProducer(
+        {
+          publish: (topic, records) =>
+            producer.send({
+              topic,
+              acks: -1,
+              messages: records.map((r) => ({ key: r.key, value: r.value, ...(r.partition !== undefined ? { partition: r.partition } : {}) })),
+            }),
+          close: () => producer.disconnect(),
+        },
+        wrap,
+      );
     },
     async admin() {
       const admin = (await client()).admin();
@@ -118,11 +130,7 @@ async function attempt<T>(what: string, call: () => Promise<T>): Promise<T> {
 }
 
 /** Wraps a kafkajs failure into a {@link TransportError} with a stable code. */
-export function wrap(error: unknown, what: string): TransportError {
-  if (isTransportError(error)) return error;
-  const e = error instanceof Error ? error : new Error(String(error));
-  return new TransportError(classify(e), `${what} failed: ${e.message}`, { cause: error });
-}
+export const wrap = errorWrapper(classify);
 
 function classify(error: Error): TransportErrorCode {
   // KafkaJSAggregateError (e.g. topic creation) carries one error per item.
@@ -146,34 +154,6 @@ function classify(error: Error): TransportErrorCode {
   return 'ERR_KAFKA_UNAVAILABLE';
 }
 
-class KafkaEventProducer implements EventProducer {
-  readonly #producer: Producer;
-  constructor(producer: Producer) {
-    this.#producer = producer;
-  }
-
-  async send(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    try {
-      await this.#producer.send({
-        topic,
-        acks: -1,
-        messages: records.map((r) => ({
-          key: r.key,
-          value: r.value,
-          ...(r.partition !== undefined ? { partition: r.partition } : {}),
-        })),
-      });
-    } catch (error) {
-      throw wrap(error, `publishing to ${topic}`);
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#producer.disconnect();
-  }
-}
-
 class KafkaTopicAdmin implements TopicAdmin {
   readonly #admin: Admin;
   constructor(admin: Admin) {
@@ -194,10 +174,9 @@ class KafkaTopicAdmin implements TopicAdmin {
     }));
     if (created) return;
     // The topic existed: never lower its retention, but raise it if this issuer needs more.
-    const wanted = Number(spec.configs['retention.ms'] ?? 0);
     const overrides = await this.#topicOverrides(spec.topic);
-    const have = Number(overrides['retention.ms'] ?? (await this.describeTopicConfigs(spec.topic))['retention.ms'] ?? 0);
-    if (have !== -1 && wanted > have) {
+    const wanted = retentionToRaise(spec, Number(overrides['retention.ms'] ?? (await this.describeTopicConfigs(spec.topic))['retention.ms'] ?? 0));
+    if (wanted !== undefined) {
       // kafkajs only has the legacy AlterConfigs, which replaces the topic's whole override
       // set: send the current overrides along, or segment.ms & co. would fall back to defaults.
       const entries = { ...overrides, 'retention.ms': String(wanted) };

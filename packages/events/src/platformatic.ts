@@ -1,6 +1,7 @@
 import type { Admin, BaseOptions, ClusterMetadata, Consumer, MessageToProduce, Producer } from '@platformatic/kafka';
+import { adapterProducer, errorWrapper, retentionToRaise } from './adapter.ts';
 import { murmur2 } from './murmur2.ts';
-import { TransportError, isTransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventProducer, type EventTransport, type IncomingRecord, type OutgoingRecord, type TopicAdmin, type TopicSpec, type TransportErrorCode } from './transport.ts';
+import { TransportError, isTransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventTransport, type IncomingRecord, type TopicAdmin, type TopicSpec, type TransportErrorCode } from './transport.ts';
 import type { KafkaConnectionOptions } from './options.ts';
 
 const IS_CONTROL_BATCH = 0b10_0000;
@@ -64,7 +65,21 @@ export function createPlatformaticTransport(options: KafkaConnectionOptions): Ev
         await producer.close(true).catch(() => undefined);
         throw wrap(error, 'connecting the producer');
       }
-      return new PlatformaticProducer(producer);
+      return adapterProducer(
+        {
+          publish: (topic, records) =>
+            producer.send({
+              messages: records.map((r) => {
+                const message: MessageToProduce = { topic, value: r.value };
+                if (r.key !== null) message.key = Buffer.from(r.key, 'utf8');
+                if (r.partition !== undefined) message.partition = r.partition;
+                return message;
+              }),
+            }),
+          close: () => producer.close(true).catch(() => undefined),
+        },
+        wrap,
+      );
     },
     async admin() {
       const admin = new (await loadLibrary()).Admin(base(''));
@@ -97,33 +112,6 @@ function javaPartitioner(): (message: MessageToProduce, key: Buffer | undefined)
   return (_message, key) => (key === undefined ? next++ & 0x7fffffff : murmur2(key) & 0x7fffffff);
 }
 
-class PlatformaticProducer implements EventProducer {
-  readonly #producer: Producer;
-  constructor(producer: Producer) {
-    this.#producer = producer;
-  }
-
-  async send(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    try {
-      await this.#producer.send({
-        messages: records.map((r) => {
-          const message: MessageToProduce = { topic, value: r.value };
-          if (r.key !== null) message.key = Buffer.from(r.key, 'utf8');
-          if (r.partition !== undefined) message.partition = r.partition;
-          return message;
-        }),
-      });
-    } catch (error) {
-      throw wrap(error, `publishing to ${topic}`);
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#producer.close(true).catch(() => undefined);
-  }
-}
-
 class PlatformaticAdmin implements TopicAdmin {
   readonly #admin: Admin;
   constructor(admin: Admin) {
@@ -149,9 +137,8 @@ class PlatformaticAdmin implements TopicAdmin {
     }
     // The topic existed: never lower its retention, but raise it if this issuer needs more.
     const current = await this.describeTopicConfigs(spec.topic);
-    const wanted = Number(spec.configs['retention.ms'] ?? 0);
-    const have = Number(current['retention.ms'] ?? 0);
-    if (have !== -1 && wanted > have) {
+    const wanted = retentionToRaise(spec, Number(current['retention.ms'] ?? 0));
+    if (wanted !== undefined) {
       try {
         await this.#admin.incrementalAlterConfigs({
           resources: [
@@ -468,12 +455,7 @@ class BroadcastReader implements BroadcastSubscription {
 }
 
 /** Wraps any @platformatic/kafka failure into a {@link TransportError} with a stable code. */
-export function wrap(error: unknown, what: string): TransportError {
-  if (isTransportError(error)) return error;
-  const e = error instanceof Error ? error : new Error(String(error));
-  const code = classify(e);
-  return new TransportError(code, `${what} failed: ${e.message}`, { cause: error });
-}
+export const wrap = errorWrapper(classify);
 
 function classify(error: Error): TransportErrorCode {
   const by = (property: string, value: unknown) => findError(error, property, value) !== null;
