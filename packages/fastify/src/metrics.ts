@@ -81,24 +81,22 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
     registers,
   });
 
-  const requests = new Counter({
-    name: 'revocable_requests_total',
-    help: 'Requests to protected routes, by outcome and reason.',
-    labelNames: ['outcome', 'reason'] as const,
-    registers,
-  });
-  const eventsApplied = new Counter({
-    name: 'revocable_events_applied_total',
-    help: 'Revocation events applied to the denylist, by type (heartbeats included).',
-    labelNames: ['type'] as const,
-    registers,
-  });
-  const eventsSkipped = new Counter({
-    name: 'revocable_events_skipped_total',
-    help: 'Records on the revocation topic that were skipped, by reject code.',
-    labelNames: ['code'] as const,
-    registers,
-  });
+  /** A counter on this registry that the verifier increments. */
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Counter({ name, help, labelNames, registers });
+  /** A gauge on this registry, without labels, that reads its value at scrape time. */
+  const reading = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+
+  const requests = counter('revocable_requests_total', 'Requests to protected routes, by outcome and reason.', ['outcome', 'reason']);
+  const eventsApplied = counter('revocable_events_applied_total', 'Revocation events applied to the denylist, by type (heartbeats included).', ['type']);
+  const eventsSkipped = counter('revocable_events_skipped_total', 'Records on the revocation topic that were skipped, by reject code.', ['code']);
   const eventApplyLatency = new Histogram({
     name: 'revocable_event_apply_latency_seconds',
     help: 'Time from an event being committed by the auth service to it being applied here (replay: read while catching up at start).',
@@ -106,12 +104,7 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
     buckets: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers,
   });
-  const introspections = new Counter({
-    name: 'revocable_introspections_total',
-    help: 'RFC 7662 introspection calls made because revocation state was stale, by result.',
-    labelNames: ['result'] as const,
-    registers,
-  });
+  const introspections = counter('revocable_introspections_total', 'RFC 7662 introspection calls made because revocation state was stale, by result.', ['result']);
   new Gauge({
     name: 'revocable_denylist_entries',
     help: 'Entries in the in-memory denylist, by kind.',
@@ -132,14 +125,7 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
       for (const [partition, lag] of sources.lagByPartition()) this.set({ partition: String(partition) }, lag);
     },
   });
-  new Gauge({
-    name: 'revocable_freshness_seconds',
-    help: 'Age of the stalest partition\'s last heartbeat or event: how old the revocation state may be (+Inf before any).',
-    registers,
-    collect() {
-      this.set(sources.freshnessSeconds());
-    },
-  });
+  reading('revocable_freshness_seconds', 'Age of the stalest partition\'s last heartbeat or event: how old the revocation state may be (+Inf before any).', () => sources.freshnessSeconds());
   new Gauge({
     name: 'revocable_reader_up',
     help: '1 while the revocation reader runs; 0 when it failed or stalled (the watchdog is recreating it), by state.',
@@ -160,31 +146,12 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
       this.inc(sources.reader().restarts);
     },
   });
-  new Gauge({
-    name: 'revocable_ready',
-    help: '1 once the consumer caught up to the high watermarks seen at start.',
-    registers,
-    collect() {
-      this.set(sources.ready() ? 1 : 0);
-    },
+  reading('revocable_ready', '1 once the consumer caught up to the high watermarks seen at start.', () => (sources.ready() ? 1 : 0));
+  reading('revocable_verify_cache_hit_ratio', 'Share of token verifications answered by the verified-token cache since start.', () => {
+    const { hits, misses } = sources.cacheStats();
+    return hits + misses === 0 ? 0 : hits / (hits + misses);
   });
-  new Gauge({
-    name: 'revocable_verify_cache_hit_ratio',
-    help: 'Share of token verifications answered by the verified-token cache since start.',
-    registers,
-    collect() {
-      const { hits, misses } = sources.cacheStats();
-      this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
-    },
-  });
-  new Gauge({
-    name: 'revocable_verify_cache_entries',
-    help: 'Tokens in the verified-token cache.',
-    registers,
-    collect() {
-      this.set(sources.cacheStats().size);
-    },
-  });
+  reading('revocable_verify_cache_entries', 'Tokens in the verified-token cache.', () => sources.cacheStats().size);
   new Counter({
     name: 'revocable_verify_cache_lookups_total',
     help: 'Verified-token cache lookups, by result.',
