@@ -2,13 +2,12 @@
 // disabling revokes everything in one transaction and puts user.revoked(account_disabled) on
 // the topic; a disabled account looks exactly like a wrong password at login; enabling lets
 // the user log in again while every token issued before stays dead.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
-import { parseEvent, type RevocableEvent, type RevocationEvent, type UserRevokedEvent } from '@revocable/events';
-import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
-import { readTopic, type TopicReader } from './support/topic-reader.ts';
+import type { RevocationEvent, UserRevokedEvent } from '@revocable/events';
+import { startRelayingAuth, type RelayingAuth } from './support/relaying-auth.ts';
 
 const ADMIN = 'admin-token-for-disable-tests-0123';
 const admin = { authorization: `Bearer ${ADMIN}` };
@@ -17,45 +16,25 @@ const introspectionAuth = `Basic ${Buffer.from('orders:orders-secret-0123456789a
 const ACCESS_TTL_SECONDS = 600;
 const CLOCK_SKEW_SECONDS = 20;
 
-let db: { url: string; drop: () => Promise<void> };
-let topic: string;
-let env: Record<string, string>;
+let auth: RelayingAuth;
 let app: FastifyInstance;
-let consumer: TopicReader | undefined;
-const events: RevocableEvent[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('revocable_auth_disable');
-  topic = uniqueTopic('auth-disable');
-  env = {
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    REVOCATION_TOPIC: topic,
-    REVOCATION_TOPIC_PARTITIONS: '3',
-    AUTH_ISSUER: 'http://auth.test',
-    AUDIENCES: 'orders,profile',
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    ADMIN_TOKEN: ADMIN,
-    INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123',
-    PASSWORD_SCRYPT_COST: '10',
-    ACCESS_TTL_SECONDS: String(ACCESS_TTL_SECONDS),
-    CLOCK_SKEW_SECONDS: String(CLOCK_SKEW_SECONDS),
-    LOGIN_RATE_LIMIT_PER_IP: '10000',
-    RATE_LIMIT_PER_IP: '100000',
-    LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000',
-    HEARTBEAT_INTERVAL_MS: '500',
-  };
-  app = await buildApp(loadConfig(env), { logger: false });
-  await app.ready();
-  // The relay creates the topic; a broadcast reader (no consumer group) reads it back.
-  consumer = await readTopic(kafkaBrokers(), topic, (event) => void events.push(event));
+  auth = await startRelayingAuth({
+    name: 'auth-disable',
+    env: {
+      ADMIN_TOKEN: ADMIN,
+      INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123',
+      ACCESS_TTL_SECONDS: String(ACCESS_TTL_SECONDS),
+      CLOCK_SKEW_SECONDS: String(CLOCK_SKEW_SECONDS),
+      LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000',
+    },
+  });
+  app = auth.app;
 }, 120_000);
 
 afterAll(async () => {
-  expect(consumer?.invalid ?? [], 'invalid events on the topic').toEqual([]);
-  await consumer?.stop();
-  await app?.close();
-  await db?.drop();
+  await auth?.close();
 });
 
 interface Tokens {
@@ -111,11 +90,11 @@ function claimsOf(token: string): Record<string, unknown> {
 }
 
 function userEvents(sub: string): UserRevokedEvent[] {
-  return events.filter((e): e is UserRevokedEvent => e.type === 'user.revoked' && e.sub === sub);
+  return auth.events.filter((e): e is UserRevokedEvent => e.type === 'user.revoked' && e.sub === sub);
 }
 
-function waitForEvent(predicate: (e: RevocationEvent) => boolean, what: string): Promise<RevocationEvent> {
-  return waitFor(() => events.find((e): e is RevocationEvent => e.type !== 'heartbeat' && predicate(e)), { timeoutMs: 20_000, what });
+async function waitForEvent(predicate: (e: RevocationEvent) => boolean, what: string): Promise<RevocationEvent> {
+  return (await auth.eventsFor(predicate, what))[0] as RevocationEvent;
 }
 
 async function metric(name: string, labels: string): Promise<number> {
@@ -168,12 +147,7 @@ describe('admin disable / enable of an account', () => {
     // Existing access tokens: inactive for resource services, refused by the account endpoints.
     expect(await introspect(a.access_token)).toEqual({ active: false });
     expect(await introspect(b.access_token)).toEqual({ active: false });
-    const password = await app.inject({
-      method: 'POST',
-      url: '/v1/password',
-      headers: { authorization: `Bearer ${a.access_token}` },
-      payload: { current_password: user.password, new_password: 'a brand new passphrase' },
-    });
+    const password = await auth.changePassword(a.access_token, user.password, 'a brand new passphrase');
     expect(password.statusCode).toBe(401);
     expect(password.json()).toMatchObject({ error: 'invalid_token' });
     const stillOld = await app.inject({ method: 'POST', url: '/v1/login', payload: { email: user.email, password: 'a brand new passphrase' } });
@@ -257,7 +231,7 @@ describe('admin disable / enable of an account', () => {
       expect(wrongToken.statusCode).toBe(401);
     }
     // An instance without ADMIN_TOKEN has no admin API at all.
-    const { ADMIN_TOKEN: _, ...withoutAdmin } = env;
+    const { ADMIN_TOKEN: _, ...withoutAdmin } = auth.env;
     const closed = await buildApp(loadConfig(withoutAdmin), { logger: false, relay: false });
     try {
       for (const url of [`/v1/admin/users/${user.id}/disable`, `/v1/admin/users/${user.id}/enable`]) {

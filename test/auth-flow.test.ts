@@ -4,60 +4,44 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, decodeProtectedHeader, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, loadConfig, type AuthConfig } from '@revocable/auth';
-import { createTransport, parseEvent, type RevocableEvent, type RevocationEvent } from '@revocable/events';
+import type { AuthConfig } from '@revocable/auth';
+import { createTransport, type RevocationEvent } from '@revocable/events';
 import { verifyAccessToken } from '@revocable/tokens';
-import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
-import { readTopic, type TopicReader } from './support/topic-reader.ts';
+import { kafkaBrokers, waitFor } from './support/env.ts';
+import { startRelayingAuth, type RelayingAuth } from './support/relaying-auth.ts';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 const ISSUER = 'http://auth.test';
 
-let db: { url: string; drop: () => Promise<void> };
+let auth: RelayingAuth;
 let topic: string;
 let config: AuthConfig;
 let app: FastifyInstance;
 let offsetMs = 0;
 const now = () => Date.now() + offsetMs;
-let consumer: TopicReader | undefined;
-const events: RevocableEvent[] = [];
 const heartbeatPartitions = new Set<number>();
 
 beforeAll(async () => {
-  db = await createTestDatabase('revocable_auth_flow');
-  topic = uniqueTopic('auth-flow');
-  config = loadConfig({
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    REVOCATION_TOPIC: topic,
-    REVOCATION_TOPIC_PARTITIONS: '3',
-    AUTH_ISSUER: ISSUER,
-    AUDIENCES: 'orders,profile',
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    ADMIN_TOKEN: ADMIN,
-    INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123,profile:profile-secret-0123456789abcdef012',
-    PASSWORD_SCRYPT_COST: '10',
-    COOKIE_SECURE: 'true',
-    REFRESH_REUSE_GRACE_SECONDS: '5',
-    MAX_SESSIONS_PER_USER: '3',
-    LOGIN_RATE_LIMIT_PER_IP: '10000',
-    RATE_LIMIT_PER_IP: '100000',
-    HEARTBEAT_INTERVAL_MS: '500',
+  auth = await startRelayingAuth({
+    name: 'auth-flow',
+    env: {
+      AUTH_ISSUER: ISSUER,
+      ADMIN_TOKEN: ADMIN,
+      INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123,profile:profile-secret-0123456789abcdef012',
+      COOKIE_SECURE: 'true',
+      REFRESH_REUSE_GRACE_SECONDS: '5',
+      MAX_SESSIONS_PER_USER: '3',
+    },
+    now,
+    onRecord: (event, record) => {
+      if (event.type === 'heartbeat') heartbeatPartitions.add(record.partition);
+    },
   });
-  app = await buildApp(config, { now, logger: false });
-  await app.ready();
-  // The relay creates the topic; a plain consumer reads it back.
-  consumer = await readTopic(kafkaBrokers(), topic, (event, record) => {
-    events.push(event);
-    if (event.type === 'heartbeat') heartbeatPartitions.add(record.partition);
-  });
+  ({ app, config, topic } = auth);
 }, 120_000);
 
 afterAll(async () => {
-  expect(consumer?.invalid ?? [], 'invalid events on the topic').toEqual([]);
-  await consumer?.stop();
-  await app?.close();
-  await db?.drop();
+  await auth?.close();
 });
 
 async function register(email = `u-${randomUUID()}@example.com`, password = 'correct horse battery'): Promise<{ id: string; email: string; password: string }> {
@@ -98,13 +82,7 @@ async function verifyWithJwks(token: string, audience = 'orders') {
 }
 
 function eventsFor(predicate: (e: RevocationEvent) => boolean): Promise<RevocationEvent[]> {
-  return waitFor(
-    () => {
-      const found = events.filter((e): e is RevocationEvent => e.type !== 'heartbeat' && predicate(e));
-      return found.length > 0 ? found : undefined;
-    },
-    { timeoutMs: 20_000, what: 'event on the revocation topic' },
-  );
+  return auth.eventsFor(predicate, 'event on the revocation topic');
 }
 
 describe('auth service: tokens and sessions', () => {
@@ -297,12 +275,7 @@ describe('auth service: refused refreshes say why (reason next to invalid_grant)
     await app.inject({ method: 'POST', url: '/v1/logout', headers: { authorization: `Bearer ${loggedOut.access_token}` } });
     const other = await login(user);
     const mine = await login(user);
-    const changed = await app.inject({
-      method: 'POST',
-      url: '/v1/password',
-      headers: { authorization: `Bearer ${mine.access_token}` },
-      payload: { current_password: user.password, new_password: 'another long passphrase' },
-    });
+    const changed = await auth.changePassword(mine.access_token, user.password, 'another long passphrase');
     expect(changed.statusCode).toBe(200);
     const bodies = [await refused(loggedOut.refresh_token, 'session_revoked'), await refused(other.refresh_token, 'session_revoked')];
     const admin = await login({ ...user, password: 'another long passphrase' });
@@ -382,19 +355,9 @@ describe('auth service: every revocation reaches the topic', () => {
     const user = await register();
     const mine = await login(user);
     const other = await login(user);
-    const wrong = await app.inject({
-      method: 'POST',
-      url: '/v1/password',
-      headers: { authorization: `Bearer ${mine.access_token}` },
-      payload: { current_password: 'not it at all', new_password: 'a brand new passphrase' },
-    });
+    const wrong = await auth.changePassword(mine.access_token, 'not it at all', 'a brand new passphrase');
     expect(wrong.statusCode).toBe(401);
-    const res = await app.inject({
-      method: 'POST',
-      url: '/v1/password',
-      headers: { authorization: `Bearer ${mine.access_token}` },
-      payload: { current_password: user.password, new_password: 'a brand new passphrase' },
-    });
+    const res = await auth.changePassword(mine.access_token, user.password, 'a brand new passphrase');
     expect(res.statusCode, res.body).toBe(200);
     const next = res.json() as { access_token: string };
     expect(claimsOf(next.access_token)['ver']).toBe(2);
