@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuthServerError, InvalidCredentialsError, RateLimitedError, TimeoutError, NetworkError, NotAuthenticatedError, RefreshTokenReuseError, RevocableClient, SessionRevokedError, memoryStore, type RevocableClientOptions, type SessionEndedEvent, type TokenChange } from '@revocable/client';
+import { AuthServerError, DEFAULT_PROPAGATION_WAIT_SECONDS, InvalidCredentialsError, RateLimitedError, TimeoutError, NetworkError, NotAuthenticatedError, RefreshTokenReuseError, RevocableClient, SessionRevokedError, memoryStore, type RevocableClientOptions, type SessionEndedEvent, type TokenChange } from '@revocable/client';
 
 const PASSWORD = 'correct horse battery staple';
 const TTL_SECONDS = 900;
@@ -38,6 +38,8 @@ class TestServer {
   refreshCalls = 0;
   resourceCalls = 0;
   resourceAlways401 = false;
+  /** The Prefer header of the last logout. */
+  lastPrefer: string | undefined;
   refresh: RefreshBehaviour = {};
   readonly accessTokens = new Map<string, Session>();
   readonly refreshTokens = new Map<string, { session: Session; rotated: boolean }>();
@@ -89,6 +91,21 @@ class TestServer {
       const session = this.authenticate(request);
       if (!session) return this.reject(reply);
       session.revoked = true;
+      const prefer = request.headers.prefer;
+      this.lastPrefer = typeof prefer === 'string' ? prefer : undefined;
+      const wait = /^wait=(\d+)$/.exec(this.lastPrefer ?? '');
+      if (wait !== null) {
+        // As the auth service under Prefer: wait (RFC 7240): 200 with the report.
+        const propagation = {
+          events: [{ id: 'e-1', type: 'session.revoked' }],
+          complete: false,
+          confirmed: [{ instance: 'orders-1', service: 'orders', audiences: ['orders'], ms: 7 }],
+          pending: [{ instance: 'profile-1', service: 'profile', audiences: ['profile'] }],
+          slowest_ms: 7,
+          waited_ms: Number(wait[1]) * 1000,
+        };
+        return reply.code(200).header('preference-applied', `wait=${wait[1]}`).header('set-cookie', 'rt=; Max-Age=0; Path=/').send({ propagation });
+      }
       return reply.code(204).header('set-cookie', 'rt=; Max-Age=0; Path=/').send();
     });
     const resource = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -403,6 +420,32 @@ describe('session end', () => {
     const raw = await fetch(`${baseUrl}/api/echo`, { headers: { authorization: `Bearer ${token}` } });
     expect(raw.status).toBe(401);
     await expect(client.fetch(`${baseUrl}/api/echo`)).rejects.toBeInstanceOf(NotAuthenticatedError);
+  });
+
+  it('logout({ waitForPropagation }) sends Prefer: wait=N and returns the report; without it, null and no Prefer', async () => {
+    const plain = await loggedIn();
+    expect(await plain.client.logout()).toBeNull();
+    expect(server.lastPrefer).toBeUndefined();
+
+    const waited = await loggedIn();
+    const report = await waited.client.logout({ waitForPropagation: true });
+    expect(server.lastPrefer).toBe(`wait=${DEFAULT_PROPAGATION_WAIT_SECONDS}`);
+    expect(report).toEqual({
+      events: [{ id: 'e-1', type: 'session.revoked' }],
+      complete: false,
+      confirmed: [{ instance: 'orders-1', service: 'orders', audiences: ['orders'], ms: 7 }],
+      pending: [{ instance: 'profile-1', service: 'profile', audiences: ['profile'] }],
+      slowestMs: 7,
+      waitedMs: DEFAULT_PROPAGATION_WAIT_SECONDS * 1000,
+    });
+    expect(await waited.store.get()).toBeNull();
+    expect(waited.changes.at(-1)?.cause).toBe('logout');
+
+    const seconds = await loggedIn();
+    expect((await seconds.client.logout({ waitForPropagation: 3 }))?.waitedMs).toBe(3000);
+    expect(server.lastPrefer).toBe('wait=3');
+    // Nothing left to revoke: no server call, no report.
+    expect(await seconds.client.logout({ waitForPropagation: true })).toBeNull();
   });
 });
 

@@ -3,10 +3,12 @@
  * Kafka and PostgreSQL): a logout with `Prefer: wait=5` is answered only after all three
  * resource instances confirmed it, and its report lists them; with one instance frozen
  * (SIGSTOP) the answer comes at the deadline naming that instance as pending; the admin
- * report agrees, and the propagation histogram has the samples.
+ * report agrees, and the propagation histogram has the samples. The SDK's
+ * `logout({ waitForPropagation })` returns the same report.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryStore, RevocableClient } from '@revocable/client';
 import { startCluster, type Cluster, type Replica } from './support/cluster.ts';
 import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
 
@@ -114,6 +116,20 @@ describe('Prefer: wait against three resource instances', () => {
     for (const i of report.instances) expect(Date.parse(i.confirmed_at as string), i.instance).toBeLessThanOrEqual(answer.answeredAt);
   });
 
+  it('the SDK: logout({ waitForPropagation }) resolves with the same report', async () => {
+    await waitFor(allLive, { what: 'all three instances live and ready', timeoutMs: 30_000 });
+    const email = `wait-sdk-${randomUUID()}@example.test`;
+    const password = `pw-${randomUUID()}`;
+    const client = new RevocableClient({ authUrl: cluster.authUrl, storage: memoryStore(), audience: ['orders', 'profile'] });
+    await client.register({ email, password });
+    await client.login({ email, password });
+    const report = await client.logout({ waitForPropagation: 5 });
+    expect(report).toMatchObject({ complete: true, pending: [], events: [{ type: 'session.revoked' }] });
+    expect(report?.confirmed.map((c) => c.instance).sort()).toEqual([ids.orders, ids.replica, ids.profile].sort());
+    expect(report?.slowestMs).toBe(Math.max(...(report?.confirmed ?? []).map((c) => c.ms)));
+    expect(client.session).toBeNull();
+  });
+
   it('with one instance frozen (SIGSTOP) it answers at the deadline, naming it pending; the admin report agrees', async () => {
     await waitFor(allLive, { what: 'all three instances live and ready', timeoutMs: 30_000 });
     const token = await sessionToken();
@@ -145,9 +161,9 @@ describe('Prefer: wait against three resource instances', () => {
   it('the propagation histogram has the samples, per audience', async () => {
     const metrics = await (await fetch(`${cluster.authUrl}/metrics`)).text();
     const count = (audience: string) => Number(new RegExp(`^revocable_auth_propagation_seconds_count\\{audience="${audience}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
-    // Two logouts: orders confirmed by both instances the first time, by one the second (at least).
-    expect(count('orders')).toBeGreaterThanOrEqual(3);
-    expect(count('profile')).toBeGreaterThanOrEqual(2);
+    // Three logouts: orders confirmed by both instances twice, by one the third time (at least).
+    expect(count('orders')).toBeGreaterThanOrEqual(5);
+    expect(count('profile')).toBeGreaterThanOrEqual(3);
     expect(metrics).toMatch(/^revocable_auth_live_instances\{audience="orders"\} 2$/m);
   });
 });

@@ -150,6 +150,49 @@ export interface SessionInfo {
   [field: string]: unknown;
 }
 
+/** Options of the revoking calls ({@link RevocableClient.logout}, `logoutAll`, `revokeSession`). */
+export interface PropagationOptions {
+  /**
+   * Ask the auth service to answer only once every live resource-service instance has
+   * confirmed the revocation (RFC 7240 `Prefer: wait=N`), or after N seconds: `true` waits
+   * up to {@link DEFAULT_PROPAGATION_WAIT_SECONDS}, a number up to that many seconds (the
+   * server caps it at its PREFER_WAIT_MAX_SECONDS). The call then resolves with the
+   * {@link PropagationReport}. Default: no wait, resolves with `null`.
+   */
+  waitForPropagation?: boolean | number;
+}
+
+/** Seconds waited for by `waitForPropagation: true`. */
+export const DEFAULT_PROPAGATION_WAIT_SECONDS = 10;
+
+/** A resource-service instance in a {@link PropagationReport}. */
+export interface PropagationInstance {
+  /** Instance id (its INSTANCE_ID, default `<service>-<host>-<pid>`). */
+  instance: string;
+  service: string;
+  audiences: string[];
+}
+
+/**
+ * Which resource-service instances had applied a revocation when the auth service answered
+ * (`Prefer: wait`). `complete: false` means the wait ended at its deadline: `pending` names
+ * the instances that had not confirmed yet (they may still apply it, or be down).
+ */
+export interface PropagationReport {
+  /** The revocation events of the call (ids for the admin API); empty when it changed nothing. */
+  events: Array<{ id: string; type: string }>;
+  /** Every instance live at commit confirmed. */
+  complete: boolean;
+  /** Instances that confirmed, with commit → receipt in milliseconds (auth service clock). */
+  confirmed: Array<PropagationInstance & { ms: number }>;
+  /** Instances live at commit that had not confirmed. */
+  pending: PropagationInstance[];
+  /** Largest `ms` among `confirmed`; null when none confirmed. */
+  slowestMs: number | null;
+  /** How long the auth service held the answer, milliseconds. */
+  waitedMs: number;
+}
+
 interface TokenState {
   readonly accessToken: string;
   readonly claims: UnverifiedClaims | null;
@@ -327,14 +370,26 @@ export class RevocableClient {
    * `POST /v1/logout`: revokes this session on the server (every resource service rejects
    * its access tokens within milliseconds), then forgets it locally, even if the server
    * could not be reached (the error is rethrown after).
+   *
+   * With `{ waitForPropagation: true }` the server answers once every live resource
+   * instance confirmed the revocation (or at the deadline), and this resolves with its
+   * {@link PropagationReport}; `null` when not asked, when the session was already over, or
+   * when the server did not honour the wait (receipts off, an older server).
+   *
+   * @example
+   * const report = await auth.logout({ waitForPropagation: true });
+   * if (report && !report.complete) console.warn('not yet confirmed by', report.pending.map((p) => p.instance));
    */
-  async logout(): Promise<void> {
-    await this.#endOnServer('v1/logout');
+  async logout(options: PropagationOptions = {}): Promise<PropagationReport | null> {
+    return this.#endOnServer('v1/logout', options);
   }
 
-  /** `POST /v1/logout-all`: revokes every session of the user (all devices), then forgets this one. */
-  async logoutAll(): Promise<void> {
-    await this.#endOnServer('v1/logout-all');
+  /**
+   * `POST /v1/logout-all`: revokes every session of the user (all devices), then forgets
+   * this one. `waitForPropagation` as in {@link logout}.
+   */
+  async logoutAll(options: PropagationOptions = {}): Promise<PropagationReport | null> {
+    return this.#endOnServer('v1/logout-all', options);
   }
 
   /** `GET /v1/sessions`: the user's active sessions (devices). */
@@ -350,38 +405,43 @@ export class RevocableClient {
     );
   }
 
-  /** `DELETE /v1/sessions/:sid`: logs one device out. Revoking the current session also ends it here. */
-  async revokeSession(sid: string): Promise<void> {
+  /**
+   * `DELETE /v1/sessions/:sid`: logs one device out. Revoking the current session also ends
+   * it here. `waitForPropagation` as in {@link logout}; an unknown session resolves `null`.
+   */
+  async revokeSession(sid: string, options: PropagationOptions = {}): Promise<PropagationReport | null> {
     const current = this.session?.sessionId;
     const response = await this.fetch(
       this.#url(`v1/sessions/${encodeURIComponent(sid)}`),
-      this.#cookieInit({ method: 'DELETE' }),
+      this.#cookieInit({ method: 'DELETE', headers: preferHeaders(options) }),
     );
     if (!response.ok && response.status !== 404) {
       throw genericError('revoking the session failed', response, await readErrorBody(response));
     }
-    await response.body?.cancel().catch(() => undefined);
+    const report = await readPropagation(response);
     if (current !== undefined && current === sid) await this.#forget('logout');
+    return report;
   }
 
   get #store(): RefreshTokenStore | null {
     return this.#storage === 'cookie' ? null : this.#storage;
   }
 
-  async #endOnServer(path: string): Promise<void> {
+  async #endOnServer(path: string, options: PropagationOptions): Promise<PropagationReport | null> {
     if (this.#ended) {
       await this.#forget('logout');
-      return;
+      return null;
     }
     try {
-      const response = await this.fetch(this.#url(path), this.#cookieInit({ method: 'POST' }));
-      await response.body?.cancel().catch(() => undefined);
+      const response = await this.fetch(this.#url(path), this.#cookieInit({ method: 'POST', headers: preferHeaders(options) }));
       if (!response.ok && response.status !== 401) {
         throw genericError(`${path} failed`, response, await readErrorBody(response));
       }
+      return await readPropagation(response);
     } catch (error) {
       // Already over on the server: exactly what was asked.
       if (!(error instanceof SessionRevokedError) && !(error instanceof NotAuthenticatedError)) throw error;
+      return null;
     } finally {
       await this.#forget('logout');
     }
@@ -543,6 +603,40 @@ export class RevocableClient {
     this.#revokedHint = false;
     safeCall(this.#onSessionEnded, { reason, error });
   }
+}
+
+/** The `Prefer` header of {@link PropagationOptions}, or none. */
+function preferHeaders(options: PropagationOptions): Record<string, string> {
+  const wait = options.waitForPropagation;
+  if (wait === undefined || wait === false) return {};
+  const seconds = wait === true ? DEFAULT_PROPAGATION_WAIT_SECONDS : Math.max(0, Math.floor(wait));
+  return Number.isFinite(seconds) ? { prefer: `wait=${seconds}` } : {};
+}
+
+/** The propagation report of a revoking answer, or null when the server applied no wait. Consumes the body. */
+async function readPropagation(response: Response): Promise<PropagationReport | null> {
+  if (!response.ok || response.headers.get('preference-applied') === null) {
+    await response.body?.cancel().catch(() => undefined);
+    return null;
+  }
+  const body = (await readJson(response)) as { propagation?: unknown } | null | undefined;
+  const p = body?.propagation as Record<string, unknown> | undefined;
+  if (p === undefined || p === null || typeof p !== 'object' || !Array.isArray(p['confirmed']) || !Array.isArray(p['pending'])) {
+    throw new ProtocolError('the answer has Preference-Applied but no propagation report', { status: response.status });
+  }
+  const instance = (i: Record<string, unknown>): PropagationInstance => ({
+    instance: String(i['instance']),
+    service: String(i['service']),
+    audiences: Array.isArray(i['audiences']) ? i['audiences'].map(String) : [],
+  });
+  return {
+    events: Array.isArray(p['events']) ? (p['events'] as Array<Record<string, unknown>>).map((e) => ({ id: String(e['id']), type: String(e['type']) })) : [],
+    complete: p['complete'] === true,
+    confirmed: (p['confirmed'] as Array<Record<string, unknown>>).map((c) => ({ ...instance(c), ms: Number(c['ms']) })),
+    pending: (p['pending'] as Array<Record<string, unknown>>).map(instance),
+    slowestMs: typeof p['slowest_ms'] === 'number' ? p['slowest_ms'] : null,
+    waitedMs: typeof p['waited_ms'] === 'number' ? p['waited_ms'] : 0,
+  };
 }
 
 /** Creates a {@link RevocableClient}. */

@@ -4,9 +4,13 @@
  */
 export {
   CSRF_HEADER,
+  DEFAULT_PROPAGATION_WAIT_SECONDS,
   RevocableClient,
   createClient,
   type LoginInput,
+  type PropagationInstance,
+  type PropagationOptions,
+  type PropagationReport,
   type RevocableClientOptions,
   type SessionEndReason,
   type SessionEndedEvent,
