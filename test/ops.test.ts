@@ -82,7 +82,7 @@ describe('metrics', () => {
 });
 
 describe('OpenAPI documents', () => {
-  type Operation = { responses: Record<string, { description: string; content?: Record<string, { schema?: object }> }>; security?: unknown[] };
+  type Operation = { responses: Record<string, { description: string; content?: Record<string, { schema?: object }> }>; security?: unknown[]; parameters?: Array<{ in: string; name: string }> };
   type Spec = { paths: Record<string, Record<string, Operation>> };
   const specs = new Map<string, Spec>();
   const ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -113,6 +113,25 @@ describe('OpenAPI documents', () => {
           if (op.security !== undefined && op.security.length > 0) expect(codes, `${where} documents 401`).toContain('401');
         }
       }
+    }
+  });
+
+  it('documents the Prefer header (RFC 7240 wait) on every revoking route of the auth service', () => {
+    const paths = specs.get('auth')?.paths ?? {};
+    const revoking = [
+      ['post', '/v1/logout'],
+      ['post', '/v1/logout-all'],
+      ['delete', '/v1/sessions/{sid}'],
+      ['post', '/v1/password'],
+      ['post', '/oauth/revoke'],
+      ['post', '/v1/admin/users/{id}/revoke'],
+      ['post', '/v1/admin/users/{id}/sessions/{sid}/revoke'],
+      ['post', '/v1/admin/users/{id}/disable'],
+      ['post', '/v1/admin/keys/{kid}/revoke'],
+    ] as const;
+    for (const [method, path] of revoking) {
+      const params = paths[path]?.[method]?.parameters ?? [];
+      expect(params.some((p) => p.in === 'header' && p.name.toLowerCase() === 'prefer'), `${method.toUpperCase()} ${path} documents Prefer`).toBe(true);
     }
   });
 
@@ -176,6 +195,11 @@ describe('OpenAPI documents', () => {
     const third = await login();
     expect(await check('POST', '/v1/logout', await fetch(`${a}/v1/logout`, bearer(third.access_token, { method: 'POST' })))).toBe(204);
     expect(await check('POST', '/v1/logout', await fetch(`${a}/v1/logout`, { method: 'POST' }))).toBe(401);
+    // Prefer: wait=N (RFC 7240): the 204 routes answer 200 with the propagation report, the others add it.
+    const waited = await login();
+    const wait = { prefer: 'wait=1' };
+    expect(await check('POST', '/v1/logout', await fetch(`${a}/v1/logout`, bearer(waited.access_token, { method: 'POST', headers: wait })))).toBe(200);
+    expect(await check('POST', '/oauth/revoke', await fetch(`${a}/oauth/revoke`, form({ token: 'no-such-token' }, wait)))).toBe(200);
     const fourth = await login();
     expect(await check('POST', '/v1/logout-all', await fetch(`${a}/v1/logout-all`, bearer(fourth.access_token, { method: 'POST' })))).toBe(204);
     expect(await check('GET', '/.well-known/jwks.json', await fetch(`${a}/.well-known/jwks.json`))).toBe(200);
@@ -186,6 +210,7 @@ describe('OpenAPI documents', () => {
     expect(await check('GET', '/v1/admin/keys', await fetch(`${a}/v1/admin/keys`))).toBe(401);
     const otherId = ((await (await fetch(`${a}/v1/users`, json({ email: `ops-third-${randomUUID()}@example.test`, password: PASSWORD }))).json()) as { id: string }).id;
     expect(await check('POST', '/v1/admin/users/{id}/revoke', await fetch(`${a}/v1/admin/users/${otherId}/revoke`, { method: 'POST', headers: admin }))).toBe(200);
+    expect(await check('POST', '/v1/admin/users/{id}/revoke', await fetch(`${a}/v1/admin/users/${otherId}/revoke`, { method: 'POST', headers: { ...admin, prefer: 'wait=1' } }))).toBe(200);
     expect(await check('POST', '/v1/admin/users/{id}/disable', await fetch(`${a}/v1/admin/users/${otherId}/disable`, { method: 'POST', headers: admin }))).toBe(200);
     expect(await check('POST', '/v1/admin/users/{id}/enable', await fetch(`${a}/v1/admin/users/${otherId}/enable`, { method: 'POST', headers: admin }))).toBe(200);
     expect(await check('POST', '/v1/admin/users/{id}/enable', await fetch(`${a}/v1/admin/users/${randomUUID()}/enable`, { method: 'POST', headers: admin }))).toBe(404);
