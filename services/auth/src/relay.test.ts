@@ -3,9 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvent, TransportError, type BroadcastSubscription, type EventProducer, type EventTransport, type OutgoingRecord, type RevocationEvent, type TopicAdmin, type TopicSpec } from '@revocable/events';
-import { createPool, type Pool } from './db.ts';
-import { runMigrations } from './migrate.ts';
-import { createScratchDatabase } from './test-database.ts';
+import type { Pool } from './db.ts';
+import { startTestPool } from './test-app.ts';
 import { enqueueEvent } from './outbox.ts';
 import { OutboxRelay, type OutboxRelayOptions } from './relay.ts';
 
@@ -47,21 +46,16 @@ class MemoryTransport implements EventTransport {
 }
 
 let dbUrl = '';
-let dropDatabase: () => Promise<void> = async () => {};
+let close = async () => {};
 let pool: Pool;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const spec: TopicSpec = { topic: 'unit.revocations', partitions: 3, replicationFactor: 1, configs: {} };
 
 beforeAll(async () => {
-  ({ url: dbUrl, drop: dropDatabase } = await createScratchDatabase('revocable_auth_relay_unit'));
-  await runMigrations(dbUrl);
-  pool = createPool({ connectionString: dbUrl, max: 4, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
+  ({ url: dbUrl, pool, close } = await startTestPool('auth_relay_unit', 4));
 });
 
-afterAll(async () => {
-  await pool?.end();
-  await dropDatabase();
-});
+afterAll(() => close());
 
 /** A relay on this file's pool and topic; `timing` overrides the poll/heartbeat cadence and instance id. */
 function relayWith(

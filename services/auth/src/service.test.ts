@@ -5,29 +5,23 @@ import { createLocalJWKSet, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAccessToken } from '@revocable/tokens';
 import { loadConfig, type AuthConfig } from './config.ts';
-import { createPool, type Pool } from './db.ts';
+import type { Pool } from './db.ts';
 import { KeyStore } from './keys.ts';
-import { runMigrations } from './migrate.ts';
-import { createScratchDatabase } from './test-database.ts';
+import { startTestPool } from './test-app.ts';
 import { createPasswordHasher, type PasswordHasher } from './password.ts';
 import { createServices, type AuthServices } from './app.ts';
 
 let dbUrl = '';
-let dropDatabase: () => Promise<void> = async () => {};
+let close = async () => {};
 let pool: Pool;
 let offsetMs = 0;
 const now = () => Date.now() + offsetMs;
 
 beforeAll(async () => {
-  ({ url: dbUrl, drop: dropDatabase } = await createScratchDatabase('revocable_auth_service_unit'));
-  await runMigrations(dbUrl);
-  pool = createPool({ connectionString: dbUrl, max: 8, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
+  ({ url: dbUrl, pool, close } = await startTestPool('auth_service_unit', 8));
 });
 
-afterAll(async () => {
-  await pool?.end();
-  await dropDatabase();
-});
+afterAll(() => close());
 
 /** Counts the scrypt work each login does, delegating to the real hasher. */
 function countingHasher(inner: PasswordHasher): PasswordHasher & { verifications: number } {

@@ -3,36 +3,20 @@
 // is off, so nothing else talks to the database meanwhile. Issue 8: introspection costs one
 // statement and no request reads signing_keys on a warm path; issue 16: one statement per
 // revocation, its outbox row included.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from './app.ts';
-import { loadConfig } from './config.ts';
-import { createScratchDatabase } from './test-database.ts';
+import { startTestApp } from './test-app.ts';
 
 let app: FastifyInstance;
-let drop: () => Promise<void> = async () => {};
+let close = async () => {};
 const statements: string[] = [];
 
 beforeAll(async () => {
-  const db = await createScratchDatabase('revocable_auth_statements');
-  drop = db.drop;
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    PASSWORD_SCRYPT_COST: '10',
-    INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123',
-    LOGIN_RATE_LIMIT_PER_IP: '100000',
-    RATE_LIMIT_PER_IP: '100000',
-  });
-  app = await buildApp(config, { logger: false, relay: false, onStatement: (text) => statements.push(text) });
-  await app.ready();
+  ({ app, close } = await startTestApp('auth_statements', { INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123' }, { onStatement: (text) => statements.push(text) }));
 });
 
-afterAll(async () => {
-  await app?.close();
-  await drop();
-});
+afterAll(() => close());
 
 async function counter(): Promise<number> {
   const res = await app.inject({ method: 'GET', url: '/metrics' });

@@ -3,34 +3,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../app.ts';
-import { loadConfig } from '../config.ts';
-import { createScratchDatabase } from '../test-database.ts';
+import { startTestApp } from '../test-app.ts';
 
 const ADMIN = randomBytes(24).toString('base64url');
 const admin = { authorization: `Bearer ${ADMIN}` };
 let app: FastifyInstance;
-let drop: () => Promise<void> = async () => {};
+let close = async () => {};
 
 beforeAll(async () => {
-  const db = await createScratchDatabase('revocable_auth_admin_directory');
-  drop = db.drop;
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    ADMIN_TOKEN: ADMIN,
-    PASSWORD_SCRYPT_COST: '10',
-    LOGIN_RATE_LIMIT_PER_IP: '100000',
-    RATE_LIMIT_PER_IP: '100000',
-  });
-  app = await buildApp(config, { logger: false, relay: false });
-  await app.ready();
+  ({ app, close } = await startTestApp('auth_admin_directory', { ADMIN_TOKEN: ADMIN }));
 });
 
-afterAll(async () => {
-  await app?.close();
-  await drop();
-});
+afterAll(() => close());
 
 async function userWithTwoSessions(): Promise<{ email: string; tokens: string[] }> {
   const email = `Directory-${randomUUID()}@Example.com`;

@@ -7,16 +7,14 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryTransport, type AppliedEvent, type ReceiptMessage } from '@revocable/events';
-import { buildApp } from '../app.ts';
-import { loadConfig } from '../config.ts';
 import type { PropagationTracker } from '../propagation.ts';
-import { createScratchDatabase } from '../test-database.ts';
+import { startTestApp } from '../test-app.ts';
 
 const ADMIN = randomBytes(24).toString('base64url');
 const admin = { authorization: `Bearer ${ADMIN}` };
 let app: FastifyInstance;
 let tracker: PropagationTracker;
-let drop: () => Promise<void> = async () => {};
+let close = async () => {};
 
 async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -50,27 +48,11 @@ const applied = (instance: string, audience: string, event: { id: string; type: 
 });
 
 beforeAll(async () => {
-  const db = await createScratchDatabase('revocable_auth_prefer_wait');
-  drop = db.drop;
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    ADMIN_TOKEN: ADMIN,
-    AUDIENCES: 'orders,profile',
-    PASSWORD_SCRYPT_COST: '10',
-    LOGIN_RATE_LIMIT_PER_IP: '100000',
-    RATE_LIMIT_PER_IP: '100000',
-    PREFER_WAIT_MAX_SECONDS: '3',
-  });
-  app = await buildApp(config, { logger: false, relay: false, receipts: true, transport: new MemoryTransport() });
-  await app.ready();
+  ({ app, close } = await startTestApp('auth_prefer_wait', { ADMIN_TOKEN: ADMIN, AUDIENCES: 'orders,profile', PREFER_WAIT_MAX_SECONDS: '3' }, { receipts: true, transport: new MemoryTransport() }));
   tracker = app.revocableAuth.propagation;
 });
 
-afterAll(async () => {
-  await app?.close();
-  await drop();
-});
+afterAll(() => close());
 
 async function session(): Promise<{ access: string; refresh: string; userId: string }> {
   const email = `wait-${randomUUID()}@example.test`;
