@@ -98,4 +98,32 @@ describe('PropagationTracker', () => {
     expect(tracker.report('other-1')).toBeUndefined();
     expect(tracker.recent(10).map((r) => r.id)).toEqual(['c', 'b', 'a']);
   });
+
+  it('does not forget a revocation an answer is waiting for, however many follow', async () => {
+    const { tracker, announce, applied, now } = setUp();
+    tracker.receive(announce('o1', 'orders'));
+    tracker.track({ id: 'held', type: 'session.revoked', at: 1_000_000 });
+    const waiting = tracker.waitFor(['held'], now() + 60_000);
+    for (const id of ['a', 'b', 'c', 'd']) tracker.track({ id, type: 'user.revoked', at: 1_000_000 });
+    expect(tracker.report('held')?.pending).toEqual(['o1']);
+    expect(tracker.recent(10).map((r) => r.id)).toEqual(['d', 'c', 'held']);
+    tracker.receive(applied('o1', 'orders', 'held'));
+    await waiting;
+    expect(tracker.waiters()).toBe(0);
+    tracker.track({ id: 'e', type: 'user.revoked', at: 1_000_000 });
+    expect(tracker.report('held')).toBeUndefined();
+  });
+
+  it('waitFor ends at once when its signal aborts (client gone, service closing)', async () => {
+    const { tracker, announce, now } = setUp();
+    tracker.receive(announce('o1', 'orders'));
+    tracker.track({ id: 'e1', type: 'session.revoked', at: 1_000_000 });
+    const gone = new AbortController();
+    const waiting = tracker.waitFor(['e1'], now() + 60_000, gone.signal);
+    expect(tracker.waiters()).toBe(1);
+    gone.abort();
+    await waiting;
+    expect(tracker.waiters()).toBe(0);
+    expect(tracker.report('e1')?.pending).toEqual(['o1']);
+  });
 });

@@ -91,7 +91,8 @@ export interface PropagationTrackerOptions {
  * instances (from their announces), and for each recent revocation which of the instances
  * live when it was committed have confirmed it and when the receipt arrived here. Fills
  * `revocable_auth_propagation_seconds{audience}` (event time → receipt, live applies only).
- * Bounded: the newest `maxEvents` revocations for `eventTtlMs`.
+ * Bounded: the newest `maxEvents` revocations for `eventTtlMs` (plus any a `Prefer: wait`
+ * answer is still waiting for).
  */
 export class PropagationTracker {
   readonly #o: PropagationTrackerOptions;
@@ -285,9 +286,10 @@ export class PropagationTracker {
     entry = { event, expected, confirmations: new Map(), waiters: new Set() };
     this.#events.set(event.id, entry);
     const max = this.#o.maxEvents ?? 10_000;
-    while (this.#events.size > max) {
-      const oldest = this.#events.keys().next().value as string;
-      this.#events.delete(oldest);
+    // Oldest first; one an answer is still waiting for stays until that answer went out.
+    for (const [id, old] of this.#events) {
+      if (this.#events.size <= max) break;
+      if (old.waiters.size === 0) this.#events.delete(id);
     }
     return entry;
   }
