@@ -134,28 +134,30 @@ describe('Prefer: wait against three resource instances', () => {
     await waitFor(allLive, { what: 'all three instances live and ready', timeoutMs: 30_000 });
     const token = await sessionToken();
     let answer: Awaited<ReturnType<typeof logoutWaiting>>;
+    let report: Report;
     replica.child.kill('SIGSTOP');
     try {
-      answer = await logoutWaiting(token, 2);
+      answer = await logoutWaiting(token, 5);
+      // Asked while the replica is still frozen.
+      report = await getJson<Report>(`/v1/admin/revocations/${answer.propagation.events[0]?.id}`);
     } finally {
       replica.child.kill('SIGCONT');
     }
     expect(answer.status).toBe(200);
-    expect(answer.applied).toBe('wait=2');
-    expect(answer.elapsedMs).toBeGreaterThanOrEqual(2000);
+    expect(answer.applied).toBe('wait=5');
+    // At the deadline: not before, and not long after (a loaded 2-core machine gets slack).
+    expect(answer.elapsedMs).toBeGreaterThanOrEqual(5000);
+    expect(answer.elapsedMs).toBeLessThan(8000);
     const { propagation } = answer;
     expect(propagation.complete).toBe(false);
     expect(propagation.pending).toEqual([{ instance: ids.replica, service: 'orders', audiences: ['orders'] }]);
     expect(propagation.confirmed.map((c) => c.instance).sort()).toEqual([ids.orders, ids.profile].sort());
-    expect(propagation.waited_ms).toBeGreaterThanOrEqual(2000);
-    const id = propagation.events[0]?.id as string;
-    const report = await getJson<Report>(`/v1/admin/revocations/${id}`);
-    // Thawed, the replica may have confirmed since the answer; at the deadline it had not.
-    const replicaEntry = report.instances.find((i) => i.instance === ids.replica);
-    expect(replicaEntry).toBeDefined();
-    if (replicaEntry?.status === 'confirmed') expect(Date.parse(replicaEntry.confirmed_at as string)).toBeGreaterThan(answer.answeredAt - propagation.waited_ms + 2000 - 50);
-    else expect(report.pending).toEqual([ids.replica]);
-    for (const instance of [ids.orders, ids.profile]) expect(report.instances.find((i) => i.instance === instance)?.status, instance).toBe('confirmed');
+    expect(propagation.waited_ms).toBeGreaterThanOrEqual(5000);
+
+    expect(report).toMatchObject({ id: propagation.events[0]?.id, complete: false, pending: [ids.replica] });
+    expect(Object.fromEntries(report.instances.map((i) => [i.instance, i.status]))).toEqual({ [ids.orders]: 'confirmed', [ids.profile]: 'confirmed', [ids.replica]: 'pending' });
+    // Thawed, the replica applies it and confirms late.
+    await waitFor(async () => (await getJson<Report>(`/v1/admin/revocations/${report.id}`)).complete, { what: 'the thawed replica confirming', timeoutMs: 30_000 });
   });
 
   it('the propagation histogram has the samples, per audience', async () => {
