@@ -13,7 +13,7 @@ import { buildApp as buildAuth, loadConfig as loadAuthConfig } from '@revocable/
 import { freePort } from '@revocable/infra';
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { verifyAccessToken } from '@revocable/tokens';
-import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 
 const ADMIN = randomBytes(24).toString('base64url');
 const PASSWORD = 'correct horse battery';
@@ -29,19 +29,9 @@ beforeAll(async () => {
   const port = await freePort();
   authUrl = `http://127.0.0.1:${port}`;
   auth = await buildAuth(
-    loadAuthConfig({
-      PORT: String(port),
-      DATABASE_URL: db.url,
-      KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      REVOCATION_TOPIC: topic,
-      AUTH_ISSUER: authUrl,
-      AUDIENCES: 'orders,profile',
-      ADMIN_TOKEN: ADMIN,
-      PASSWORD_SCRYPT_COST: '10',
-      HEARTBEAT_INTERVAL_MS: '200',
-      COOKIE_SECURE: 'false',
-    }),
+    loadAuthConfig(
+      authEnv(db.url, { PORT: String(port), REVOCATION_TOPIC: topic, AUTH_ISSUER: authUrl, AUDIENCES: 'orders,profile', ADMIN_TOKEN: ADMIN, HEARTBEAT_INTERVAL_MS: '200', COOKIE_SECURE: 'false' }),
+    ),
     { logger: false },
   );
   await auth.listen({ port, host: '127.0.0.1' });

@@ -1,14 +1,14 @@
 // Kafka outage: the auth service keeps serving logins, refreshes and logouts while its own
 // broker is stopped; revocation events wait in the outbox and all arrive, in order per
 // user, once the broker is back.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
 import { parseEvent, type RevocationEvent } from '@revocable/events';
 import { startKafkaBroker, type KafkaBroker } from './support/kafka-broker.ts';
-import { createTestDatabase, uniqueTopic, waitFor } from './support/env.ts';
+import { authEnv, createTestDatabase, uniqueTopic, waitFor } from './support/env.ts';
 import { readTopic, type TopicReader } from './support/topic-reader.ts';
 
 let broker: KafkaBroker;
@@ -19,16 +19,7 @@ const topic = uniqueTopic('auth-outage');
 
 beforeAll(async () => {
   [broker, db] = await Promise.all([startKafkaBroker(), createTestDatabase('revocable_auth_outage')]);
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: broker.brokers.join(','),
-    REVOCATION_TOPIC: topic,
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    PASSWORD_SCRYPT_COST: '10',
-    LOGIN_RATE_LIMIT_PER_IP: '10000',
-    HEARTBEAT_INTERVAL_MS: '500',
-    OUTBOX_POLL_INTERVAL_MS: '200',
-  });
+  const config = loadConfig(authEnv(db.url, { KAFKA_BROKERS: broker.brokers.join(','), REVOCATION_TOPIC: topic, HEARTBEAT_INTERVAL_MS: '500', OUTBOX_POLL_INTERVAL_MS: '200' }));
   app = await buildApp(config, { logger: false });
   await app.ready();
   await waitFor(async () => (await readyz()).relay.state === 'running', { timeoutMs: 60_000, what: 'relay connected to the private broker' });

@@ -5,13 +5,13 @@
 // again afterwards, the LISTEN connection comes back, and every revocation that committed
 // reaches the topic: none lost, none half-written.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTransport, parseEvent, type BroadcastSubscription, type RevocableEvent } from '@revocable/events';
 import { freePort } from '@revocable/infra';
-import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 
 const SERVER = fileURLToPath(new URL('../services/auth/src/server.ts', import.meta.url));
 
@@ -60,21 +60,15 @@ describe('auth service under pg_terminate_backend', () => {
     const topic = uniqueTopic('auth-pgkill');
     const base = `http://127.0.0.1:${port}`;
     child = spawn(process.execPath, [SERVER], {
-      env: {
+      env: authEnv(db.url, {
         PATH: process.env['PATH'] ?? '',
-        DATABASE_URL: db.url,
-        KAFKA_BROKERS: kafkaBrokers().join(','),
         REVOCATION_TOPIC: topic,
-        KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        PASSWORD_SCRYPT_COST: '10',
-        LOGIN_RATE_LIMIT_PER_IP: '1000000',
-        RATE_LIMIT_PER_IP: '10000000',
         LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000000',
         OUTBOX_POLL_INTERVAL_MS: '100',
         HEARTBEAT_INTERVAL_MS: '300',
         PORT: String(port),
         LOG_LEVEL: 'warn',
-      },
+      }),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,12 +1,12 @@
 // Two auth instances on one database, both relaying the outbox at once (FOR UPDATE SKIP
 // LOCKED): every revocation event is delivered exactly once, each user's in order.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
 import { parseEvent, type HeartbeatEvent, type RevocationEvent } from '@revocable/events';
-import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
 import { readTopic, type TopicReader } from './support/topic-reader.ts';
 
 let db: { url: string; drop: () => Promise<void> };
@@ -18,19 +18,13 @@ const heartbeatSources = new Set<string>();
 
 beforeAll(async () => {
   db = await createTestDatabase('revocable_auth_relay');
-  const env = {
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: kafkaBrokers().join(','),
+  const env = authEnv(db.url, {
     REVOCATION_TOPIC: topic,
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    PASSWORD_SCRYPT_COST: '10',
-    LOGIN_RATE_LIMIT_PER_IP: '100000',
-    RATE_LIMIT_PER_IP: '1000000',
     MAX_SESSIONS_PER_USER: '100',
     HEARTBEAT_INTERVAL_MS: '300',
     // Small batches so both relays get a share of the rows.
     OUTBOX_BATCH_SIZE: '3',
-  };
+  });
   // Started together: migrations and key bootstrap must be safe under concurrency.
   apps = await Promise.all(
     ['auth-a', 'auth-b'].map((id) => buildApp(loadConfig({ ...env, INSTANCE_ID: id }), { logger: false })),

@@ -12,7 +12,7 @@ import { createTransport, MAX_EVENT_BYTES } from '@revocable/events';
 import { buildApp as buildAuth, loadConfig as loadAuthConfig } from '@revocable/auth';
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
-import { createTestDatabase, kafkaBrokers, uniqueTopic } from './support/env.ts';
+import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic } from './support/env.ts';
 
 async function waitFor<T>(fn: () => Promise<T | false>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -78,20 +78,18 @@ describe('verifier end to end with the auth service and Kafka', () => {
     db = await createTestDatabase('revocable_verifier_e2e');
     const port = await freePort();
     authUrl = `http://127.0.0.1:${port}`;
-    const config = loadAuthConfig({
-      PORT: String(port),
-      DATABASE_URL: db.url,
-      KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      REVOCATION_TOPIC: topic,
-      AUTH_ISSUER: authUrl,
-      ADMIN_TOKEN: adminToken,
-      INTROSPECTION_CLIENTS: `orders:${secrets.orders},profile:${secrets.profile}`,
-      PASSWORD_SCRYPT_COST: '10',
-      HEARTBEAT_INTERVAL_MS: '200',
-      COOKIE_SECURE: 'false',
-      LOG_LEVEL: 'silent',
-    });
+    const config = loadAuthConfig(
+      authEnv(db.url, {
+        PORT: String(port),
+        REVOCATION_TOPIC: topic,
+        AUTH_ISSUER: authUrl,
+        ADMIN_TOKEN: adminToken,
+        INTROSPECTION_CLIENTS: `orders:${secrets.orders},profile:${secrets.profile}`,
+        HEARTBEAT_INTERVAL_MS: '200',
+        COOKIE_SECURE: 'false',
+        LOG_LEVEL: 'silent',
+      }),
+    );
     auth = await buildAuth(config, { logger: false });
     await auth.listen({ port, host: '127.0.0.1' });
     orders = await newOrders();

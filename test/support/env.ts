@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { createDatabase } from './database.ts';
 
@@ -10,6 +10,23 @@ export function kafkaBrokers(): string[] {
 /** PostgreSQL URL resolved by the global setup (an admin connection to an existing database). */
 export function databaseUrl(): string {
   return process.env['DATABASE_URL'] ?? inject('databaseUrl');
+}
+
+/**
+ * The auth service's environment in a test: its database, the suite's brokers, a fresh
+ * key-encryption key, cheap scrypt, and per-IP limits no test reaches. `overrides` go over it
+ * (the topic, issuer, tokens and intervals each test chooses).
+ */
+export function authEnv(databaseUrl: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    PASSWORD_SCRYPT_COST: '10',
+    LOGIN_RATE_LIMIT_PER_IP: '1000000',
+    RATE_LIMIT_PER_IP: '10000000',
+    ...overrides,
+  };
 }
 
 /** A topic name no other test uses. */

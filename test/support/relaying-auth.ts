@@ -3,12 +3,11 @@
  * reader on its revocation topic: for the tests that check what reaches the topic (auth-flow,
  * auth-disable). Each start gets a fresh database and topic.
  */
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp, loadConfig, type AuthConfig } from '@revocable/auth';
 import type { IncomingRecord, RevocableEvent, RevocationEvent } from '@revocable/events';
-import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './env.ts';
+import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './env.ts';
 import { readTopic, type TopicReader } from './topic-reader.ts';
 
 export interface RelayingAuth {
@@ -40,20 +39,14 @@ export async function startRelayingAuth(options: {
 }): Promise<RelayingAuth> {
   const db = await createTestDatabase(`revocable_${options.name.replaceAll('-', '_')}`);
   const topic = uniqueTopic(options.name);
-  const env = {
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: kafkaBrokers().join(','),
+  const env = authEnv(db.url, {
     REVOCATION_TOPIC: topic,
     REVOCATION_TOPIC_PARTITIONS: '3',
     AUTH_ISSUER: 'http://auth.test',
     AUDIENCES: 'orders,profile',
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    PASSWORD_SCRYPT_COST: '10',
-    LOGIN_RATE_LIMIT_PER_IP: '10000',
-    RATE_LIMIT_PER_IP: '100000',
     HEARTBEAT_INTERVAL_MS: '500',
     ...options.env,
-  };
+  });
   const events: RevocableEvent[] = [];
   let app: FastifyInstance | undefined;
   let reader: TopicReader | undefined;
