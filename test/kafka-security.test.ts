@@ -8,6 +8,7 @@ import { busSasl, grantBusAcls, type BusCredentials, type BusPrincipal } from '@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueTopic, waitFor } from './support/env.ts';
 import { startKafkaBroker, type KafkaBroker } from './support/kafka-broker.ts';
+import { rejection } from './support/transport-contract.ts';
 
 let broker: KafkaBroker;
 let credentials: BusCredentials;
@@ -20,16 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker?.destroy();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<TransportError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isTransportError(error)) return error;
-    throw new Error(`expected a TransportError, got ${String(error)}`, { cause: error });
-  }
-  throw new Error('expected a rejection, but the call succeeded');
-}
 
 /** Resolves with the first error a subscription reports (or its start rejects with), within a deadline. */
 async function readFailure(transport: EventTransport, topic: string): Promise<TransportError> {

@@ -53,14 +53,15 @@ async function collect(transport: EventTransport, topic: string): Promise<{ reco
   return { records, subscription, errors };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<TransportError> {
+/** The {@link TransportError} `promise` rejects with; throws if it resolves or rejects with anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<TransportError> {
   try {
     await promise;
   } catch (error) {
     if (isTransportError(error)) return error;
     throw new Error(`expected a TransportError, got ${String(error)}`, { cause: error });
   }
-  throw new Error('expected a rejection');
+  throw new Error('expected a rejection, but the call succeeded');
 }
 
 /**
