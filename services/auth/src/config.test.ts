@@ -30,6 +30,8 @@ describe('loadConfig', () => {
       introspectionClients: [],
     });
     expect(c.keyEncryptionKey).toHaveLength(32);
+    expect(c.propagation.preferWaitMaxSeconds).toBe(30);
+    expect(loadConfig({ ...minimal, PREFER_WAIT_MAX_SECONDS: '5' }).propagation.preferWaitMaxSeconds).toBe(5);
   });
 
   it('parses lists and credentials', () => {
@@ -89,6 +91,9 @@ describe('loadConfig', () => {
     ['CLIENTS', '[{"client_id":"web","scopes":["profile:read"],"audiences":["orders"]}]'],
     ['CLIENTS', '[{"client_id":"web"},{"client_id":"web"}]'],
     ['CLIENTS', '[{"client_id":"web","audiences":["billing"]}]'],
+    ['PREFER_WAIT_MAX_SECONDS', '0'],
+    ['PREFER_WAIT_MAX_SECONDS', '301'],
+    ['PREFER_WAIT_MAX_SECONDS', 'ten'],
   ])('refuses %s=%s with one line naming it', (name, value) => {
     const e = errorOf({ ...minimal, [name]: value });
     expect(e.variable).toBe(name);
