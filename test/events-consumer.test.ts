@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  EventKeyRing,
   RevocationConsumer,
   createTransport,
   encodeEvent,
@@ -12,6 +13,7 @@ import {
 } from '@revocable/events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { signedHeartbeat, testHeartbeatKeys } from './support/heartbeats.ts';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -104,24 +106,33 @@ describe('RevocationConsumer against the real broker', () => {
     });
   });
 
-  it('derives freshness from the stalest partition heartbeat', async () => {
+  it('derives freshness from the receipt of the stalest partition\'s newest signed heartbeat, on the local clock', async () => {
     const topic = await topicWith([], 2);
-    const c = consumer(topic, []);
+    let mono = 1_000_000;
+    const c = new RevocationConsumer({
+      transport: createTransport({ brokers: kafkaBrokers(), clientId: 'consumer-test' }),
+      topic,
+      onEvent: () => undefined,
+      startRetryMs: 100,
+      monotonicNow: () => mono,
+      heartbeatVerifier: new EventKeyRing({ keys: testHeartbeatKeys }),
+    });
+    consumers.push(c);
     await c.start();
     await c.whenCaughtUp();
     expect(c.freshnessSeconds()).toBe(Number.POSITIVE_INFINITY);
-    const beat = (partition: number, at: number) => ({
-      key: null,
-      partition,
-      value: encodeEvent({ v: 1, id: randomUUID(), at, type: 'heartbeat', source: 'test' }),
-    });
-    await producer.send(topic, [beat(0, Date.now())]);
+    await producer.send(topic, [{ key: null, partition: 0, value: signedHeartbeat(topic, 0) }]);
     await waitFor(() => c.stats().heartbeats === 1, { what: 'first heartbeat' });
     expect(c.freshnessSeconds()).toBe(Number.POSITIVE_INFINITY);
-    await producer.send(topic, [beat(1, Date.now() - 30_000)]);
+    mono += 4_000;
+    // Dated 30 s back by its relay's clock: the age counts from its receipt, not from its `at`.
+    await producer.send(topic, [{ key: null, partition: 1, value: signedHeartbeat(topic, 1, { at: Date.now() - 30_000 }) }]);
     await waitFor(() => c.stats().heartbeats === 2, { what: 'second heartbeat' });
-    expect(c.freshnessSeconds()).toBeGreaterThanOrEqual(30);
-    expect(c.freshnessSeconds()).toBeLessThan(60);
+    expect(c.freshnessSeconds()).toBe(4);
+    // An unsigned heartbeat changes nothing.
+    await producer.send(topic, [{ key: null, partition: 0, value: encodeEvent({ v: 1, id: randomUUID(), at: Date.now(), type: 'heartbeat', source: 'forger' }) }]);
+    await waitFor(() => c.stats().skipped.ERR_HEARTBEAT_UNSIGNED === 1, { what: 'the unsigned heartbeat skipped' });
+    expect(c.freshnessSeconds()).toBe(4);
   });
 
   it('waits for a topic that does not exist yet, then catches up', async () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTransport, encodeEvent, revocationTopicSpec, type EventProducer, type EventTransport } from '@revocable/events';
 import { buildApp, loadConfig } from '@revocable/orders';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
+import { heartbeatRecords, testHeartbeatKeys } from './support/heartbeats.ts';
 import { startKafkaBroker, type KafkaBroker } from './support/kafka-broker.ts';
 
 const ISSUER = 'https://auth.outage.test';
@@ -39,12 +40,7 @@ describe('orders service during a Kafka outage', () => {
     while (heartbeatsOn) {
       try {
         producer ??= await transport.producer();
-        const records = Array.from({ length: PARTITIONS }, (_, partition) => ({
-          key: null,
-          partition,
-          value: encodeEvent({ v: 1, id: randomUUID(), at: Date.now(), type: 'heartbeat', source: 'outage-test' }),
-        }));
-        await producer.send(TOPIC, records);
+        await producer.send(TOPIC, heartbeatRecords(TOPIC, PARTITIONS, { source: 'outage-test' }));
       } catch {
         await producer?.close().catch(() => undefined);
         producer = null;
@@ -58,7 +54,7 @@ describe('orders service during a Kafka outage', () => {
     const key = await generateSigningKey('EdDSA');
     signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
     jwks = Fastify();
-    jwks.get('/.well-known/jwks.json', async () => ({ keys: [key.publicJwk] }));
+    jwks.get('/.well-known/jwks.json', async () => ({ keys: [key.publicJwk, ...testHeartbeatKeys] }));
     await jwks.listen({ port: 0, host: '127.0.0.1' });
 
     transport = createTransport({ brokers: broker.brokers, clientId: 'outage-test' });

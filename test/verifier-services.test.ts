@@ -11,6 +11,7 @@ import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revoca
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { kafkaBrokers, waitFor } from './support/env.ts';
+import { heartbeatRecords, testHeartbeatKeys } from './support/heartbeats.ts';
 
 const ORDERS_ISSUER = 'https://auth.orders.test';
 const PROFILE_ISSUER = 'https://auth.profile.test';
@@ -35,7 +36,7 @@ describe('orders API (real Kafka, local keys)', () => {
       MAX_ORDERS_PER_USER: '3',
       LOG_LEVEL: 'silent',
     });
-    app = await buildOrders(config, { getKey: createLocalJWKSet({ keys: [key.publicJwk] }) });
+    app = await buildOrders(config, { getKey: createLocalJWKSet({ keys: [key.publicJwk] }), heartbeatKeys: testHeartbeatKeys });
     await app.ready();
     const admin = await createTransport({ brokers: config.verifier.kafkaBrokers, clientId: 'orders-test' }).admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
@@ -46,7 +47,7 @@ describe('orders API (real Kafka, local keys)', () => {
     const partitions = revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }).partitions;
     await producer.send(
       topic,
-      Array.from({ length: partitions }, (_, partition) => ({ key: null, partition, value: encodeEvent({ v: 1, id: randomUUID(), at: Date.now(), type: 'heartbeat', source: 'orders-test' }) })),
+      heartbeatRecords(topic, partitions, { source: 'orders-test' }),
     );
     await producer.close();
     await waitFor(() => app.revocable.freshnessSeconds() <= 5, { what: 'orders revocation state fresh (heartbeats applied)' });
@@ -132,7 +133,7 @@ describe('profile API (real Kafka, local keys)', () => {
     const admin = await createTransport({ brokers: config.verifier.kafkaBrokers, clientId: 'profile-test' }).admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
-    app = await buildProfile(config, { getKey: createLocalJWKSet({ keys: [key.publicJwk] }), now: () => nowMs });
+    app = await buildProfile(config, { getKey: createLocalJWKSet({ keys: [key.publicJwk] }), heartbeatKeys: testHeartbeatKeys, now: () => nowMs });
     await app.ready();
     await app.revocable.whenReady();
   });
@@ -154,7 +155,7 @@ describe('profile API (real Kafka, local keys)', () => {
     const partitions = revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }).partitions;
     await producer.send(
       topic,
-      Array.from({ length: partitions }, (_, partition) => ({ key: null, partition, value: encodeEvent({ v: 1, id: randomUUID(), at: nowMs, type: 'heartbeat', source: 'profile-test' }) })),
+      heartbeatRecords(topic, partitions, { at: nowMs, source: 'profile-test' }),
     );
     await producer.close();
     await waitFor(() => app.revocable.freshnessSeconds() <= 1, { what: 'profile revocation state fresh (heartbeats applied)' });

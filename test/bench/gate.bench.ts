@@ -16,11 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createKafkaTransport, encodeEvent, revocationTopicSpec } from '@revocable/events';
+import { createKafkaTransport, revocationTopicSpec } from '@revocable/events';
 import { freePort, startKafkaBroker } from '@revocable/infra';
 import { generateSigningKey, importPrivateKey, signAccessToken } from '@revocable/tokens';
 import { ensureDebianPackage } from '../support/apt.ts';
 import { startGate, startStaticJwks } from '../support/gate.ts';
+import { heartbeatRecords, testHeartbeatKeys } from '../support/heartbeats.ts';
 import { gateNginxSnippet, startNginx } from '../support/nginx.ts';
 import { betterRatio, median, type BenchModule, type BenchResult } from './types.ts';
 
@@ -85,12 +86,7 @@ const bench: BenchModule = {
       // Stands in for the auth service's relay heartbeats, so the freshness bound holds.
       const heartbeats = (async () => {
         while (heartbeating) {
-          const records = Array.from({ length: spec.partitions }, (_, partition) => ({
-            key: null,
-            partition,
-            value: encodeEvent({ v: 1, id: randomUUID(), at: Date.now(), type: 'heartbeat', source: 'gate-bench' }),
-          }));
-          await producer.send(topic, records).catch(() => undefined);
+          await producer.send(topic, heartbeatRecords(topic, spec.partitions, { source: 'gate-bench' })).catch(() => undefined);
           await new Promise((resolve) => setTimeout(resolve, 500));
         }
       })();
@@ -101,7 +97,7 @@ const bench: BenchModule = {
 
       const key = await generateSigningKey('EdDSA');
       const signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
-      const jwks = await startStaticJwks([key.publicJwk]);
+      const jwks = await startStaticJwks([key.publicJwk, ...testHeartbeatKeys]);
       cleanups.push(() => jwks.close());
       const token = (await signAccessToken({ sub: 'bench-user', aud: 'orders', jti: randomUUID(), sid: randomUUID(), ver: 1, scope: 'orders:read' }, signer, { issuer: ISSUER, accessTtlSeconds: 900 })).token;
 

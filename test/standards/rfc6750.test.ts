@@ -16,6 +16,7 @@ import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revo
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { useAuthApp } from '../support/auth-app.ts';
 import { waitFor } from '../support/env.ts';
+import { heartbeatRecords, testHeartbeatKeys } from '../support/heartbeats.ts';
 
 const ISSUER = 'https://auth.rfc6750.test';
 const TOPIC = 'rfc6750.revocations';
@@ -46,15 +47,15 @@ describe('RFC 6750 at the sample services (scopes per route)', () => {
     await admin.close();
     const env = { KAFKA_BROKERS: '127.0.0.1:9', REVOCATION_TOPIC: TOPIC, AUTH_ISSUER: ISSUER, LOG_LEVEL: 'silent' };
     const getKey = createLocalJWKSet({ keys: [key.publicJwk] });
-    orders = await buildOrders(loadOrdersConfig(env), { transport, getKey });
-    profile = await buildProfile(loadProfileConfig(env), { transport, getKey });
+    orders = await buildOrders(loadOrdersConfig(env), { transport, getKey, heartbeatKeys: testHeartbeatKeys });
+    profile = await buildProfile(loadProfileConfig(env), { transport, getKey, heartbeatKeys: testHeartbeatKeys });
     await orders.ready();
     await profile.ready();
     // Fresh revocation state, so fail-closed writes are decided on scopes alone.
     const producer = await transport.producer();
     await producer.send(
       TOPIC,
-      Array.from({ length: spec.partitions }, (_, partition) => ({ key: null, partition, value: encodeEvent({ v: 1, id: randomUUID(), at: Date.now(), type: 'heartbeat', source: 'rfc6750' }) })),
+      heartbeatRecords(TOPIC, spec.partitions, { source: 'rfc6750' }),
     );
     await producer.close();
     await waitFor(() => orders.revocable.isReady() && profile.revocable.isReady() && orders.revocable.freshnessSeconds() < 5 && profile.revocable.freshnessSeconds() < 5, {

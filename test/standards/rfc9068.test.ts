@@ -66,7 +66,10 @@ describe('RFC 9068 §2.1: RS256', () => {
   it('signs with 2048-bit (or larger) RSA keys, publishes them and advertises RS256', async () => {
     const tokens = await auth.login();
     expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ typ: 'at+jwt', alg: 'RS256' });
-    const keys = await jwksOf(auth);
+    const all = await jwksOf(auth);
+    // The event-signing keys (heartbeats, `evt.` kids) stay Ed25519; every token key is RSA.
+    const keys = all.filter((k) => !k.kid?.startsWith('evt.'));
+    expect(all.filter((k) => k.kid?.startsWith('evt.')).every((k) => k.kty === 'OKP' && (k as Record<string, unknown>)['revocable_use'] === 'event')).toBe(true);
     for (const key of keys) {
       expect(key).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
       expect(rsaModulusBits(key)).toBeGreaterThanOrEqual(2048);

@@ -1,5 +1,6 @@
 import type { SkipCode } from '@revocable/protocol';
-import { parseEvent, type RevocationEvent } from './schema.ts';
+import type { HeartbeatVerifier } from './heartbeat.ts';
+import { parseEvent, type HeartbeatEvent, type RevocationEvent } from './schema.ts';
 import type { BroadcastSubscription, EventTransport, IncomingRecord, TopicAdmin, TransportError, TransportLogger } from './transport.ts';
 
 /**
@@ -37,6 +38,22 @@ export interface RevocationConsumerOptions {
   onApplied?: (event: RevocationEvent, latencyMs: number) => void;
   /** Injected clock, epoch milliseconds. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Monotonic clock, milliseconds (any origin): freshness is measured on it, from the receipt
+   * of the newest valid heartbeat. Default `now` when `now` is injected (tests), else
+   * `performance.now`.
+   */
+  monotonicNow?: () => number;
+  /**
+   * Checks heartbeat signatures (e.g. an `EventKeyRing` fed from the issuer's JWKS). Without
+   * it no heartbeat counts: freshness stays `Infinity`.
+   */
+  heartbeatVerifier?: HeartbeatVerifier;
+  /**
+   * A heartbeat whose `at` is further than this from `now` (either way) is skipped
+   * (`ERR_HEARTBEAT_SKEWED`), milliseconds. Default 60000.
+   */
+  heartbeatMaxSkewMs?: number;
   logger?: TransportLogger;
   /** Delay between attempts to read the topic's watermarks at start, in milliseconds. Default 1000. */
   startRetryMs?: number;
@@ -63,8 +80,8 @@ export interface RevocationConsumerStats {
 /**
  * Feeds a resource service's revocation state from the topic. Reads every partition
  * (broadcast), replays the retention window, knows when it has caught up with the high
- * watermarks seen at start, and how fresh its state is (age of the stalest partition's
- * newest heartbeat). Bad records are counted and skipped; they never stop consumption.
+ * watermarks seen at start, and how fresh its state is (time since it
+ * received the stalest partition's newest valid signed heartbeat). Bad records are counted and skipped; they never stop consumption.
  */
 export class RevocationConsumer {
   readonly #options: RevocationConsumerOptions;
@@ -76,8 +93,12 @@ export class RevocationConsumer {
   #targets = new Map<number, bigint>();
   /** Next offset to read per partition. */
   #positions = new Map<number, bigint>();
-  /** Newest heartbeat (or event) time seen per partition, epoch ms. */
-  #lastSeenAt = new Map<number, number>();
+  /** `at` of the newest valid heartbeat per partition (replay check), epoch ms on the issuer's clock. */
+  #newestHeartbeatAt = new Map<number, number>();
+  /** When (monotonic clock) the newest valid heartbeat of each partition was received. */
+  #heartbeatReceivedAt = new Map<number, number>();
+  readonly #mono: () => number;
+  readonly #maxSkewMs: number;
   #caughtUp = false;
   #caughtUpWaiters: Array<() => void> = [];
   #stats: RevocationConsumerStats = {
@@ -89,6 +110,11 @@ export class RevocationConsumer {
       ERR_EVENT_UNKNOWN_TYPE: 0,
       ERR_EVENT_INVALID: 0,
       ERR_EVENT_APPLY_FAILED: 0,
+      ERR_HEARTBEAT_UNSIGNED: 0,
+      ERR_HEARTBEAT_UNKNOWN_KEY: 0,
+      ERR_HEARTBEAT_BAD_SIGNATURE: 0,
+      ERR_HEARTBEAT_REPLAYED: 0,
+      ERR_HEARTBEAT_SKEWED: 0,
     },
     heartbeats: 0,
     lagByPartition: new Map(),
@@ -114,6 +140,8 @@ export class RevocationConsumer {
   constructor(options: RevocationConsumerOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#mono = options.monotonicNow ?? options.now ?? (() => performance.now());
+    this.#maxSkewMs = options.heartbeatMaxSkewMs ?? 60_000;
   }
 
   /**
@@ -288,18 +316,20 @@ export class RevocationConsumer {
   }
 
   /**
-   * How old this instance's revocation state may be, in seconds: time since the newest
-   * heartbeat of the stalest partition. `Infinity` before every partition was heard from.
+   * How old this instance's revocation state may be, in seconds: time, on this instance's
+   * monotonic clock, since it received the newest valid (signed, not replayed, within the
+   * skew) heartbeat of its stalest partition. Revocation events do not count (they are not
+   * signed). `Infinity` before every partition delivered a valid heartbeat.
    */
   freshnessSeconds(): number {
     if (this.#targets.size === 0) return Number.POSITIVE_INFINITY;
     let oldest = Number.POSITIVE_INFINITY;
     for (const partition of this.#targets.keys()) {
-      const seen = this.#lastSeenAt.get(partition);
-      if (seen === undefined) return Number.POSITIVE_INFINITY;
-      oldest = Math.min(oldest, seen);
+      const received = this.#heartbeatReceivedAt.get(partition);
+      if (received === undefined) return Number.POSITIVE_INFINITY;
+      oldest = Math.min(oldest, received);
     }
-    return Math.max(0, (this.#now() - oldest) / 1000);
+    return Math.max(0, (this.#mono() - oldest) / 1000);
   }
 
   /** Counters for metrics. The returned object is a snapshot. */
@@ -349,10 +379,14 @@ export class RevocationConsumer {
         continue;
       }
       const event = parsed.event;
-      const seen = this.#lastSeenAt.get(record.partition) ?? 0;
-      if (event.at > seen) this.#lastSeenAt.set(record.partition, event.at);
       if (event.type === 'heartbeat') {
-        this.#stats.heartbeats += 1;
+        const code = this.#checkHeartbeat(event, record.partition);
+        if (code === null) {
+          this.#stats.heartbeats += 1;
+        } else {
+          this.#stats.skipped[code] += 1;
+          this.#options.onSkip?.(code, `heartbeat from ${event.source.slice(0, 64)} at ${event.at}`, meta);
+        }
         continue;
       }
       try {
@@ -368,6 +402,25 @@ export class RevocationConsumer {
       this.#options.onApplied?.(event, latencyMs);
     }
     this.#updateCaughtUp();
+  }
+
+  /**
+   * Counts a heartbeat for freshness, or says why not. The cheap checks come first, so a
+   * replay of the retention's old heartbeats costs no signature work: unsigned, `at` beyond
+   * the skew, `at` not newer than the partition's newest valid one, then the signature.
+   */
+  #checkHeartbeat(event: HeartbeatEvent, partition: number): Exclude<SkipCode, 'ERR_EVENT_APPLY_FAILED'> | null {
+    if (event.kid === undefined || event.sig === undefined) return 'ERR_HEARTBEAT_UNSIGNED';
+    if (Math.abs(event.at - this.#now()) > this.#maxSkewMs) return 'ERR_HEARTBEAT_SKEWED';
+    const newest = this.#newestHeartbeatAt.get(partition);
+    if (newest !== undefined && event.at <= newest) return 'ERR_HEARTBEAT_REPLAYED';
+    const verifier = this.#options.heartbeatVerifier;
+    if (verifier === undefined) return 'ERR_HEARTBEAT_UNKNOWN_KEY';
+    const code = verifier.verify(event, { topic: this.#options.topic, partition });
+    if (code !== null) return code;
+    this.#newestHeartbeatAt.set(partition, event.at);
+    this.#heartbeatReceivedAt.set(partition, this.#mono());
+    return null;
   }
 
   #updateCaughtUp(): void {

@@ -32,3 +32,17 @@ export {
   type ReceiptPublisherOptions,
   type ReceiptSender,
 } from './receipts.ts';
+export {
+  EventKeyRing,
+  eventPublicJwk,
+  generateEventSigningKey,
+  heartbeatSigningInput,
+  importEventSigner,
+  isEventSigningJwk,
+  signHeartbeat,
+  type EventSigner,
+  type EventSigningKey,
+  type HeartbeatTarget,
+  type HeartbeatVerifier,
+  type JWK as EventJwk,
+} from './heartbeat.ts';

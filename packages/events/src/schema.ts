@@ -78,6 +78,10 @@ export interface HeartbeatEvent extends EventBase {
   type: 'heartbeat';
   /** Which relay sent it (instance id), for diagnostics. */
   source: string;
+  /** The event-signing key (`evt.…`) that signed it; verifiers count only signed heartbeats. */
+  kid?: string;
+  /** Ed25519 signature, base64url, over `heartbeatSigningInput` (topic, partition, kid, id, at, source). */
+  sig?: string;
 }
 
 export type RevocationEvent = SessionRevokedEvent | UserRevokedEvent | TokenRevokedEvent | KeyRevokedEvent;
@@ -184,7 +188,18 @@ export function validateEvent(value: unknown): ParseResult {
       return { ok: true, event: { ...base, type: 'key.revoked', kid: o['kid'], until: o['until'] } };
     case 'heartbeat':
       if (!isId(o['source'])) return invalid('source');
-      return { ok: true, event: { ...base, type: 'heartbeat', source: o['source'] } };
+      if (o['kid'] !== undefined && !isId(o['kid'])) return invalid('kid');
+      if (o['sig'] !== undefined && !(typeof o['sig'] === 'string' && o['sig'].length <= 256)) return invalid('sig');
+      return {
+        ok: true,
+        event: {
+          ...base,
+          type: 'heartbeat',
+          source: o['source'],
+          ...(o['kid'] !== undefined ? { kid: o['kid'] as string } : {}),
+          ...(o['sig'] !== undefined ? { sig: o['sig'] as string } : {}),
+        },
+      };
     default:
       return { ok: false, code: 'ERR_EVENT_UNKNOWN_TYPE', detail: `unknown type ${JSON.stringify(o['type'])?.slice(0, 64)}` };
   }

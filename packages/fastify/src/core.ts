@@ -1,8 +1,8 @@
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { Denylist } from '@revocable/denylist';
-import { ReceiptPublisher, RevocationConsumer, type EventTransport } from '@revocable/events';
+import { EventKeyRing, ReceiptPublisher, RevocationConsumer, type EventJwk, type EventTransport, type HeartbeatVerifier } from '@revocable/events';
 import { Counter } from 'prom-client';
-import { DENIAL_KINDS, SKIP_CODES, parseBearer, type BearerFailure, type DenialKind, type Logger } from '@revocable/protocol';
+import { DENIAL_KINDS, EVENT_KEY_KID_PREFIX, HEARTBEAT_REJECT_CODES, SKIP_CODES, parseBearer, type BearerFailure, type DenialKind, type Logger, type SkipCode } from '@revocable/protocol';
 import { TokenVerificationError, type VerificationAlgorithm } from '@revocable/tokens';
 import {
   decide,
@@ -15,6 +15,7 @@ import {
   type RoutePolicy,
   type TokenState,
 } from './decide.ts';
+import { JwksEventKeys } from './event-keys.ts';
 import { introspectToken, type IntrospectionOptions } from './introspection.ts';
 import { createVerifierMetrics, initSkipCodes, type BuildInfo, type VerifierMetrics } from './metrics.ts';
 import { RevokedTokenError, TokenVerifier, type AuthContext, type TokenCheck } from './verifier.ts';
@@ -58,8 +59,24 @@ export interface VerifierCoreOptions {
    * `ReceiptPublisher` in @revocable/events). Default: off.
    */
   receipts?: ReceiptOptions;
+  /**
+   * The issuer's event-signing public keys (JWKs marked for event signing), instead of the
+   * ones `jwksUrl` serves: tests, static setups. Heartbeats count only when signed by one.
+   */
+  heartbeatKeys?: readonly EventJwk[];
+  /**
+   * A heartbeat whose `at` is further than this from the local clock is not counted
+   * (`ERR_HEARTBEAT_SKEWED`), seconds. Default 60: the relay's and this host's clocks may
+   * disagree by less; freshness itself never reads `at`.
+   */
+  heartbeatMaxSkewSeconds?: number;
   /** Injected clock, epoch milliseconds. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Monotonic clock for freshness, milliseconds (any origin). Default `now` when `now` is
+   * injected, else `performance.now`.
+   */
+  monotonicNow?: () => number;
 }
 
 /** Options of the receipts an instance sends (see {@link VerifierCoreOptions.receipts}). */
@@ -130,6 +147,9 @@ export interface VerifierCore {
 }
 
 const STALE_WARN_INTERVAL_MS = 10_000;
+/** Skipped heartbeats are logged at most this often (a starting instance skips every old one). */
+const HEARTBEAT_SKIP_WARN_INTERVAL_MS = 10_000;
+const HEARTBEAT_CODES: ReadonlySet<SkipCode> = new Set(HEARTBEAT_REJECT_CODES);
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 const NOT_CHECKED: TokenState = Object.freeze({ kind: 'unchecked' });
 const KEYS_UNAVAILABLE: TokenState = Object.freeze({ kind: 'keys_unavailable' });
@@ -155,8 +175,24 @@ const NO_SCOPES: readonly string[] = Object.freeze([]);
 export function createVerifierCore(options: VerifierCoreOptions & { logger: Logger }): VerifierCore {
   const now = options.now ?? Date.now;
   const logger = options.logger;
-  const getKey = resolveKeys(options);
+  const getKey = refuseEventKeys(resolveKeys(options));
   const denylist = new Denylist({ now });
+  const jwksEventKeys =
+    options.heartbeatKeys === undefined && options.jwksUrl !== undefined
+      ? new JwksEventKeys({
+          url: new URL(options.jwksUrl),
+          cooldownMs: options.jwksCooldownMs ?? 5_000,
+          maxAgeMs: options.jwksCacheMaxAgeMs ?? 600_000,
+          logger,
+        })
+      : undefined;
+  const heartbeatVerifier: HeartbeatVerifier | undefined =
+    options.heartbeatKeys !== undefined ? new EventKeyRing({ keys: options.heartbeatKeys }) : jwksEventKeys?.ring;
+  if (heartbeatVerifier === undefined) {
+    logger.warn({}, 'no event-signing keys (neither jwksUrl nor heartbeatKeys): no heartbeat counts, routes with a freshness bound see stale state');
+  }
+  let lastHeartbeatSkipWarnMs = Number.NEGATIVE_INFINITY;
+  let heartbeatSkips = 0;
 
   let metrics: VerifierMetrics | undefined;
   let receipts: ReceiptPublisher | undefined;
@@ -187,6 +223,9 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     transport: options.transport,
     topic: options.topic,
     now,
+    ...(options.monotonicNow !== undefined ? { monotonicNow: options.monotonicNow } : {}),
+    ...(heartbeatVerifier !== undefined ? { heartbeatVerifier } : {}),
+    heartbeatMaxSkewMs: (options.heartbeatMaxSkewSeconds ?? 60) * 1000,
     logger,
     onEvent: (event) => denylist.apply(event),
     onApplied: (event, latencyMs) => {
@@ -200,6 +239,15 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     },
     onSkip: (code, detail, meta) => {
       metrics?.eventsSkipped.inc({ code });
+      if (HEARTBEAT_CODES.has(code)) {
+        // One line per interval: a replay skips every old heartbeat, a forger may write many.
+        heartbeatSkips++;
+        if (performance.now() - lastHeartbeatSkipWarnMs < HEARTBEAT_SKIP_WARN_INTERVAL_MS) return;
+        lastHeartbeatSkipWarnMs = performance.now();
+        logger.warn({ code, detail, partition: meta.partition, offset: meta.offset, skippedHeartbeats: heartbeatSkips }, 'heartbeats not counted for freshness');
+        heartbeatSkips = 0;
+        return;
+      }
       logger.warn({ code, detail, partition: meta.partition, offset: meta.offset }, 'skipped a revocation record');
     },
   });
@@ -393,14 +441,26 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     verifierFor,
     checkRoute,
     start: () => {
+      void jwksEventKeys?.start();
       consumer.start().catch((error: unknown) => logger.error({ err: error }, 'revocation consumer failed to start'));
       receipts?.start();
     },
     stop: async () => {
       // Announce leaving first: the auth service stops waiting for this instance at once.
       await receipts?.stop();
+      jwksEventKeys?.stop();
       await consumer.stop();
     },
+  };
+}
+
+/** Token keys only: an event-signing key (`evt.` kid) never verifies an access token. */
+function refuseEventKeys(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
+  return (header, token) => {
+    if (typeof header.kid === 'string' && header.kid.startsWith(EVENT_KEY_KID_PREFIX)) {
+      throw new TokenVerificationError('unknown_kid', 'no key matches the token');
+    }
+    return getKey(header, token);
   };
 }
 

@@ -3,7 +3,17 @@ import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet } from 'jose';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTransport, encodeEvent, revocationTopicSpec, type EventProducer, type EventTransport, type RevocableEvent } from '@revocable/events';
+import {
+  createTransport,
+  encodeEvent,
+  generateEventSigningKey,
+  importEventSigner,
+  revocationTopicSpec,
+  signHeartbeat,
+  type EventProducer,
+  type EventTransport,
+  type RevocableEvent,
+} from '@revocable/events';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { revocable } from './plugin.ts';
 
@@ -91,6 +101,10 @@ describe('revocable plugin before it caught up (real Kafka)', () => {
 
 });
 
+// Stands in for the auth service's event-signing key: heartbeats count only when it signed them.
+const eventKey = generateEventSigningKey();
+const eventSigner = importEventSigner(eventKey.privateJwk, eventKey.kid);
+
 describe('revocable plugin (real Kafka)', () => {
   const topic = `test.plugin.${randomUUID()}`;
   let transport: EventTransport;
@@ -107,7 +121,7 @@ describe('revocable plugin (real Kafka)', () => {
   const publish = (event: RevocableEvent, partition?: number) =>
     producer.send(topic, [{ key: null, value: encodeEvent(event), ...(partition !== undefined ? { partition } : {}) }]);
   const heartbeats = async () => {
-    for (let p = 0; p < PARTITIONS; p++) await publish({ v: 1, id: randomUUID(), at: nowMs, type: 'heartbeat', source: 'test' }, p);
+    for (let p = 0; p < PARTITIONS; p++) await publish(signHeartbeat({ id: randomUUID(), at: nowMs, source: 'test' }, { topic, partition: p }, eventSigner), p);
   };
   const token = (input: { sub?: string; sid?: string; aud?: string; scope?: string } = {}) => sign(signer, now, input);
   /** Revokes a fresh session of `sub` on the topic and waits until the plugin refuses its token. */
@@ -167,6 +181,7 @@ describe('revocable plugin (real Kafka)', () => {
       issuer: ISSUER,
       audience: 'orders',
       getKey: createLocalJWKSet({ keys: [key.publicJwk] }),
+      heartbeatKeys: [eventKey.publicJwk],
       transport,
       topic,
       now,

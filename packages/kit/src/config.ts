@@ -51,6 +51,11 @@ export interface VerifierConfig {
   /** VERIFY_CACHE_MAX, default 10000 entries (0 disables). */
   verifyCacheMax: number;
   /**
+   * HEARTBEAT_MAX_SKEW_SECONDS, default 60: a heartbeat whose `at` is further than this from
+   * the local clock does not count for freshness (freshness itself runs on the local clock).
+   */
+  heartbeatMaxSkewSeconds: number;
+  /**
    * Receipts of applied revocations and instance announces (RECEIPTS_ENABLED, default true;
    * RECEIPTS_TOPIC, default `<REVOCATION_TOPIC>.receipts`; INSTANCE_ID, default
    * `<audience>-<host>-<pid>`; RECEIPTS_ANNOUNCE_INTERVAL_MS, default 2000).
@@ -109,6 +114,7 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
     freshnessMaxSeconds: intFromEnv(env, 'FRESHNESS_MAX_SECONDS', 10, 1, 86_400),
     clockToleranceSeconds: intFromEnv(env, 'CLOCK_TOLERANCE_SECONDS', 5, 0, 300),
     verifyCacheMax: intFromEnv(env, 'VERIFY_CACHE_MAX', 10_000, 0, 10_000_000),
+    heartbeatMaxSkewSeconds: intFromEnv(env, 'HEARTBEAT_MAX_SKEW_SECONDS', 60, 1, 3_600),
     receipts: {
       enabled: boolFromEnv(env, 'RECEIPTS_ENABLED', true),
       topic: receiptsTopicFromEnv(env, topic),
@@ -163,6 +169,7 @@ export function verifierOptionsFromConfig(config: VerifierConfig, overrides: Par
     topic: config.revocationTopic,
     clockToleranceSeconds: config.clockToleranceSeconds,
     cacheMax: config.verifyCacheMax,
+    heartbeatMaxSkewSeconds: config.heartbeatMaxSkewSeconds,
     freshness: { maxSeconds: config.freshnessMaxSeconds, policy: 'fail-closed' },
     ...(config.introspection !== undefined ? { introspection: config.introspection } : {}),
     defaultMetrics: true,

@@ -208,9 +208,44 @@ export type EventRejectCode = (typeof EVENT_REJECT_CODES)[number];
 /** A valid event whose application threw; skipped and counted like a rejected record. */
 export const EVENT_APPLY_FAILED = 'ERR_EVENT_APPLY_FAILED';
 
-/** Every code a consumer skips a record for: the reject codes plus {@link EVENT_APPLY_FAILED}. */
-export const SKIP_CODES = [...EVENT_REJECT_CODES, EVENT_APPLY_FAILED] as const;
+/**
+ * Why a schema-valid heartbeat was not counted for freshness:
+ * - `ERR_HEARTBEAT_UNSIGNED`: it carries no `kid`/`sig`;
+ * - `ERR_HEARTBEAT_UNKNOWN_KEY`: its `kid` is no event-signing key of the issuer's JWKS
+ *   (token keys never count);
+ * - `ERR_HEARTBEAT_BAD_SIGNATURE`: the signature does not verify (forged, or copied to
+ *   another topic or partition);
+ * - `ERR_HEARTBEAT_REPLAYED`: its `at` is not newer than the newest valid heartbeat of its partition;
+ * - `ERR_HEARTBEAT_SKEWED`: its `at` is further than the allowed skew from the local clock
+ *   (future- or past-dated; also every old heartbeat a starting instance replays).
+ */
+export const HEARTBEAT_REJECT_CODES = [
+  'ERR_HEARTBEAT_UNSIGNED',
+  'ERR_HEARTBEAT_UNKNOWN_KEY',
+  'ERR_HEARTBEAT_BAD_SIGNATURE',
+  'ERR_HEARTBEAT_REPLAYED',
+  'ERR_HEARTBEAT_SKEWED',
+] as const;
+export type HeartbeatRejectCode = (typeof HEARTBEAT_REJECT_CODES)[number];
+
+/**
+ * Every code a consumer skips a record for: the reject codes, {@link EVENT_APPLY_FAILED},
+ * and the heartbeat codes.
+ */
+export const SKIP_CODES = [...EVENT_REJECT_CODES, EVENT_APPLY_FAILED, ...HEARTBEAT_REJECT_CODES] as const;
 export type SkipCode = (typeof SKIP_CODES)[number];
+
+/**
+ * Event-signing keys in the issuer's JWKS: `kid` starts with this prefix (a character
+ * outside base64url, so no RFC 7638 thumbprint kid of a token key can carry it) and the
+ * JWK has `use: "sig"` plus {@link EVENT_KEY_MEMBER}`: "`{@link EVENT_KEY_MEMBER_VALUE}`"`.
+ * Verifiers never accept such a key for an access token, nor a token key for a heartbeat.
+ */
+export const EVENT_KEY_KID_PREFIX = 'evt.';
+/** The JWK member that marks an event-signing key. */
+export const EVENT_KEY_MEMBER = 'revocable_use';
+/** The value of {@link EVENT_KEY_MEMBER} on an event-signing key. */
+export const EVENT_KEY_MEMBER_VALUE = 'event';
 
 // ---------------------------------------------------------------------------------------
 // Denial kinds

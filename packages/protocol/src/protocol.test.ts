@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { DENIAL_KINDS, EVENT_REJECT_CODES, MAX_AUTHORIZATION_HEADER_LENGTH, SKIP_CODES, parseBearer } from './index.ts';
+import { DENIAL_KINDS, EVENT_REJECT_CODES, HEARTBEAT_REJECT_CODES, MAX_AUTHORIZATION_HEADER_LENGTH, SKIP_CODES, parseBearer } from './index.ts';
 
 // The grammar the verifier used before this parser existed (RFC 6750 b64token); the parser
 // must agree with it on every input.
@@ -56,8 +56,8 @@ describe('parseBearer', () => {
 });
 
 describe('constants', () => {
-  it('skip codes are the reject codes plus the apply failure, each once', () => {
-    expect(SKIP_CODES).toEqual([...EVENT_REJECT_CODES, 'ERR_EVENT_APPLY_FAILED']);
+  it('skip codes are the reject codes, the apply failure and the heartbeat codes, each once', () => {
+    expect(SKIP_CODES).toEqual([...EVENT_REJECT_CODES, 'ERR_EVENT_APPLY_FAILED', ...HEARTBEAT_REJECT_CODES]);
     expect(new Set(SKIP_CODES).size).toBe(SKIP_CODES.length);
     expect(DENIAL_KINDS).toEqual(['session', 'user', 'token', 'key']);
   });

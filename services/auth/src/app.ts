@@ -12,6 +12,7 @@ import type { AuthConfig } from './config.ts';
 import { createPool, type Pool } from './db.ts';
 import { AuthError } from './errors.ts';
 import { CachedKeyResolver } from './key-resolver.ts';
+import { EventKeyStore } from './event-keys.ts';
 import { KeyStore } from './keys.ts';
 import { hashQueueFromConfig } from './hash-queue.ts';
 import { createMetrics, type AuthMetrics } from './metrics.ts';
@@ -201,7 +202,21 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     throw error;
   }
 
+  const eventKeys = new EventKeyStore({
+    pool,
+    keyEncryptionKey: config.keyEncryptionKey,
+    // A retired event key stays published as long as the topic may hold a heartbeat it signed.
+    retentionMs: () => Number(topicSpec.configs?.['retention.ms'] ?? 0),
+    now,
+  });
+  const topicSpec = revocationTopicSpec({
+    topic: config.revocationTopic,
+    partitions: config.revocationTopicPartitions,
+    replicationFactor: config.revocationTopicReplicationFactor,
+    maxAccessTtlSeconds: config.accessTtlSeconds + config.clockSkewSeconds,
+  });
   const keys = new KeyStore({
+    eventKeys,
     pool,
     keyEncryptionKey: config.keyEncryptionKey,
     alg: config.signingAlg,
@@ -263,12 +278,8 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
       pool,
       databaseUrl: config.databaseUrl,
       transport,
-      topicSpec: revocationTopicSpec({
-        topic: config.revocationTopic,
-        partitions: config.revocationTopicPartitions,
-        replicationFactor: config.revocationTopicReplicationFactor,
-        maxAccessTtlSeconds: config.accessTtlSeconds + config.clockSkewSeconds,
-      }),
+      topicSpec,
+      heartbeatSigner: () => eventKeys.activeSigner(),
       batchSize: config.outboxBatchSize,
       pollIntervalMs: config.outboxPollIntervalMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,

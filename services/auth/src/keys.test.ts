@@ -6,7 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '@revocable/tokens';
 import { seal } from './crypto.ts';
 import { createPool, type Pool } from './db.ts';
+import { EventKeyStore } from './event-keys.ts';
 import { KeyStore } from './keys.ts';
+import { isEventSigningJwk } from '@revocable/events';
+import { withTransaction } from './db.ts';
 import { MIGRATIONS_DIR, MIGRATIONS_TABLE, runMigrations } from './migrate.ts';
 import { createScratchDatabase } from './test-database.ts';
 
@@ -75,5 +78,36 @@ describe('KeyStore', () => {
     expect(list.filter((k) => k.status === 'active')).toHaveLength(1);
     expect(list.filter((k) => k.status === 'next')).toHaveLength(1);
     expect(list).toHaveLength(2);
+  });
+
+  it('event-signing keys: created with the token keys, served in the JWKS marked apart, rotated with them, the retired one kept for the retention', async () => {
+    const { url, pool } = await freshDatabase();
+    await runMigrations(url);
+    let nowMs = Date.UTC(2026, 11, 2);
+    const eventKeys = new EventKeyStore({ pool, keyEncryptionKey: KEK, retentionMs: () => 3_600_000, now: () => nowMs });
+    const keys = new KeyStore({ pool, keyEncryptionKey: KEK, alg: 'EdDSA', accessTtlSeconds: 900, clockSkewSeconds: 30, now: () => nowMs, eventKeys });
+    await keys.ensureKeys();
+    const tokenKids = (await keys.publicKeys()).map((k) => k.kid);
+    const jwks = await keys.jwks();
+    const events = jwks.filter((k) => isEventSigningJwk(k));
+    // Active and next event keys, after the token keys; no token key is marked, no event key is a token key.
+    expect(events).toHaveLength(2);
+    expect(jwks.slice(0, tokenKids.length).map((k) => k.kid)).toEqual(tokenKids);
+    expect(tokenKids.some((kid) => kid?.startsWith('evt.'))).toBe(false);
+    expect(events[0]).toMatchObject({ use: 'sig', alg: 'EdDSA', kty: 'OKP', crv: 'Ed25519', revocable_use: 'event' });
+    expect(events.some((k) => 'd' in k)).toBe(false);
+    const signing = (await eventKeys.activeSigner()).kid;
+    expect(events[0]?.kid).toBe(signing);
+
+    await withTransaction(pool, (client) => keys.rotate(client));
+    // The pre-published next event key signs now; the old one stays published for the retention.
+    expect((await eventKeys.activeSigner()).kid).toBe(events[1]?.kid);
+    expect((await eventKeys.publicKeys()).map((k) => k.kid)).toContain(signing);
+    expect(await eventKeys.publicKeys()).toHaveLength(3);
+    nowMs += 3_600_001;
+    expect((await eventKeys.publicKeys()).map((k) => k.kid)).not.toContain(signing);
+    // Instances starting at once still agree on one active and one next event key.
+    await Promise.all([keys.ensureKeys(), keys.ensureKeys()]);
+    expect(await eventKeys.publicKeys()).toHaveLength(2);
   });
 });

@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import { revocationUntil } from '@revocable/events';
 import { generateSigningKey, importPrivateKey, publicJwkFor, type SignerKey, type SigningAlgorithm } from '@revocable/tokens';
 import { open, seal } from './crypto.ts';
+import type { EventKeyStore } from './event-keys.ts';
 import type { Pool, PoolClient } from './db.ts';
 import type { Db } from './queries/db.ts';
 import {
@@ -31,6 +32,8 @@ export interface KeyStoreOptions {
   accessTtlSeconds: number;
   clockSkewSeconds: number;
   now: () => number;
+  /** The heartbeat-signing keys: created with the token keys, rotated with them, served in the same JWKS. */
+  eventKeys?: EventKeyStore;
 }
 
 
@@ -125,7 +128,9 @@ export class KeyStore {
         if (active === undefined) await this.#insertNewKey(client, 'active');
         if (next === undefined) await this.#insertNewKey(client, 'next');
       }
+      await this.#o.eventKeys?.ensure(client);
       await client.query('COMMIT');
+      await this.#o.eventKeys?.activeSigner(client);
       // Fail at start, not on the first login or rotation, when the key encryption key is wrong.
       await this.activeSigner(client);
       const nextKey = await findKeyByStatus(client, 'next');
@@ -155,6 +160,15 @@ export class KeyStore {
   }
 
   /**
+   * The JWKS document's keys: {@link publicKeys} (token keys) followed by the event-signing
+   * keys (marked apart: `evt.` kid, `revocable_use: "event"`; never valid for a token).
+   */
+  async jwks(client?: Db): Promise<JWK[]> {
+    const [tokenKeys, eventKeys] = await Promise.all([this.publicKeys(client), this.#o.eventKeys?.publicKeys(client) ?? []]);
+    return [...tokenKeys, ...eventKeys];
+  }
+
+  /**
    * Promotes the next key to active, retires the active one (it stays published until its
    * tokens expired) and generates a new next key, in the caller's transaction.
    */
@@ -169,6 +183,8 @@ export class KeyStore {
     }
     const kid = await this.#promoteNext(client, rows.find((r) => r.status === 'next')?.kid);
     const nextKid = await this.#insertNewKey(client, 'next');
+    // The event-signing keys rotate with the token keys (same transaction, same lock).
+    await this.#o.eventKeys?.rotate(client);
     return { kid, previousKid, nextKid };
   }
 

@@ -15,7 +15,21 @@ const waited = (what: string): Schema => ({
 });
 const propagation = { propagation: WaitReportSchema as unknown as Schema };
 
-const JWK = { type: 'object', required: ['kty', 'kid'], properties: { kty: str(), kid: str(), alg: str(), use: str(), crv: str(), x: str(), y: str() } };
+const JWK = {
+  type: 'object',
+  required: ['kty', 'kid'],
+  properties: {
+    kty: str(),
+    kid: str('token keys: RFC 7638 thumbprint; event-signing keys: `evt.` + thumbprint'),
+    alg: str(),
+    use: str(),
+    crv: str(),
+    x: str(),
+    y: str(),
+    key_ops: { type: 'array', items: str() },
+    revocable_use: str('`event` on the event-signing keys that sign heartbeats (never valid for an access token); absent on token keys'),
+  },
+};
 
 /**
  * Success answers of the routes that send them without a response schema (their bodies are
@@ -29,7 +43,7 @@ const SUCCESS: Record<string, Schema> = {
     503: { ...object({ status: { type: 'string', enum: ['not_ready'] }, database: str(), migrations: str(), relay: { type: 'object' } }), description: 'PostgreSQL unreachable or migrations pending' },
   },
   'GET /metrics': { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
-  'GET /.well-known/jwks.json': { 200: { ...object({ keys: { type: 'array', items: JWK } }), description: 'RFC 7517 JWK set: active, next and still-valid retired keys' } },
+  'GET /.well-known/jwks.json': { 200: { ...object({ keys: { type: 'array', items: JWK } }), description: 'RFC 7517 JWK set: active, next and still-valid retired token keys, then the event-signing keys' } },
   'GET /.well-known/oauth-authorization-server': {
     200: { ...object({ issuer: str(), token_endpoint: str(), jwks_uri: str() }), additionalProperties: true, description: 'RFC 8414 metadata' },
   },

@@ -1,9 +1,10 @@
 // Relay logic against the real PostgreSQL, with an in-memory implementation of the
 // EventTransport seam standing in for Kafka (the real broker is covered in test/auth-*.test.ts).
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEvent, TransportError, type BroadcastSubscription, type EventProducer, type EventTransport, type OutgoingRecord, type RevocationEvent, type TopicAdmin, type TopicSpec } from '@revocable/events';
-import type { Pool } from './db.ts';
+import { EventKeyRing, parseEvent, TransportError, type BroadcastSubscription, type EventProducer, type EventTransport, type OutgoingRecord, type RevocationEvent, type TopicAdmin, type TopicSpec } from '@revocable/events';
+import { withTransaction, type Pool } from './db.ts';
+import { EventKeyStore } from './event-keys.ts';
 import { startTestPool } from './test-app.ts';
 import { enqueueEvent } from './outbox.ts';
 import { OutboxRelay, type OutboxRelayOptions } from './relay.ts';
@@ -60,7 +61,7 @@ afterAll(() => close());
 /** A relay on this file's pool and topic; `timing` overrides the poll/heartbeat cadence and instance id. */
 function relayWith(
   transport: EventTransport,
-  timing: Partial<Pick<OutboxRelayOptions, 'pollIntervalMs' | 'heartbeatIntervalMs' | 'instanceId'>> = {},
+  timing: Partial<Pick<OutboxRelayOptions, 'pollIntervalMs' | 'heartbeatIntervalMs' | 'instanceId' | 'heartbeatSigner'>> = {},
 ): OutboxRelay {
   return new OutboxRelay({
     pool,
@@ -162,12 +163,20 @@ describe('OutboxRelay', () => {
     await pool.query('DELETE FROM outbox');
     const transport = new MemoryTransport();
     // Polling effectively off: only NOTIFY can wake it.
-    const relay = relayWith(transport, { pollIntervalMs: 60_000, heartbeatIntervalMs: 60_000, instanceId: 'unit-bg' });
+    const relay = relayWith(transport, { pollIntervalMs: 60_000, heartbeatIntervalMs: 60_000, instanceId: 'unit-bg', heartbeatSigner: () => eventKeys.activeSigner() });
+    const eventKeys = new EventKeyStore({ pool, keyEncryptionKey: randomBytes(32), retentionMs: () => 3_600_000, now: Date.now });
+    await withTransaction(pool, (client) => eventKeys.ensure(client));
     relay.start();
     await until(() => relay.status().listening && transport.sent.length >= 3, 'LISTEN and a heartbeat per partition');
     expect(transport.topics.get(spec.topic)).toBeDefined();
     const heartbeats = transport.sent.filter((s) => s.record.key === null).map((s) => s.record.partition);
     expect(heartbeats.sort()).toEqual([0, 1, 2]);
+    // Signed with the event-signing key, for their own partition: a verifier trusting the published keys counts them.
+    const ring = new EventKeyRing({ keys: await eventKeys.publicKeys() });
+    for (const { record } of transport.sent.filter((s) => s.record.key === null)) {
+      const parsed = parseEvent(record.value);
+      expect(parsed.ok && parsed.event.type === 'heartbeat' && ring.verify(parsed.event, { topic: spec.topic, partition: record.partition ?? -1 })).toBeNull();
+    }
     await write([sessionEvent('notify', 1)]);
     await until(() => transport.events().length > 0, 'the notified event');
     expect(transport.events().map((e) => (e as { sub: string }).sub)).toEqual(['notify']);

@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { encodeEvent, isTransportError, validateEvent, type EventProducer, type EventTransport, type OutgoingRecord, type TopicSpec } from '@revocable/events';
+import {
+  encodeEvent,
+  isTransportError,
+  signHeartbeat,
+  validateEvent,
+  type EventProducer,
+  type EventSigner,
+  type EventTransport,
+  type OutgoingRecord,
+  type TopicSpec,
+} from '@revocable/events';
 import { connectionError, type Pool, type PoolClient } from './db.ts';
 import type { AuthMetrics } from './metrics.ts';
 
@@ -26,6 +36,12 @@ export interface OutboxRelayOptions {
   heartbeatIntervalMs: number;
   /** Names this relay in heartbeat events. */
   instanceId: string;
+  /**
+   * The event-signing key for heartbeats (`EventKeyStore.activeSigner`, asked before every
+   * round: another instance may have rotated). Without it heartbeats go out unsigned, and
+   * verifiers do not count them.
+   */
+  heartbeatSigner?: () => Promise<EventSigner>;
   now: () => number;
   log: RelayLogger;
   metrics?: AuthMetrics;
@@ -268,13 +284,16 @@ export class OutboxRelay {
   async #sendHeartbeats(): Promise<void> {
     const producer = this.#producer;
     if (producer === undefined || this.#partitions === 0) return;
+    const signer = await this.#o.heartbeatSigner?.();
     const at = this.#o.now();
+    const topic = this.#o.topicSpec.topic;
     const records: OutgoingRecord[] = [];
     for (let partition = 0; partition < this.#partitions; partition++) {
+      const input = { id: randomUUID(), at, source: this.#o.instanceId };
       records.push({
         key: null,
         partition,
-        value: encodeEvent({ v: 1, id: randomUUID(), at, type: 'heartbeat', source: this.#o.instanceId }),
+        value: encodeEvent(signer === undefined ? { v: 1, type: 'heartbeat', ...input } : signHeartbeat(input, { topic, partition }, signer)),
       });
     }
     await producer.send(this.#o.topicSpec.topic, records);

@@ -2,7 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet } from 'jose';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaTransport, encodeEvent, revocationTopicSpec, type EventProducer, type EventTransport, type RevocableEvent } from '@revocable/events';
+import {
+  createKafkaTransport,
+  encodeEvent,
+  generateEventSigningKey,
+  importEventSigner,
+  revocationTopicSpec,
+  signHeartbeat,
+  type EventProducer,
+  type EventTransport,
+  type RevocableEvent,
+} from '@revocable/events';
 import { loadVerifierConfig } from '@revocable/kit';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { buildApp } from './app.ts';
@@ -21,6 +31,10 @@ async function waitFor(probe: () => Promise<boolean>, timeoutMs = 20_000): Promi
   }
 }
 
+// Stands in for the auth service's event-signing key: heartbeats count only when it signed them.
+const eventKey = generateEventSigningKey();
+const eventSigner = importEventSigner(eventKey.privateJwk, eventKey.kid);
+
 describe('gate app (real Kafka, inject)', () => {
   const topic = `test.gate.${randomUUID()}`;
   let transport: EventTransport;
@@ -33,7 +47,7 @@ describe('gate app (real Kafka, inject)', () => {
   const publish = (event: RevocableEvent, partition?: number) =>
     producer.send(topic, [{ key: null, value: encodeEvent(event), ...(partition !== undefined ? { partition } : {}) }]);
   const heartbeats = async () => {
-    for (let p = 0; p < PARTITIONS; p++) await publish({ v: 1, id: randomUUID(), at: nowMs, type: 'heartbeat', source: 'gate-test' }, p);
+    for (let p = 0; p < PARTITIONS; p++) await publish(signHeartbeat({ id: randomUUID(), at: nowMs, source: 'gate-test' }, { topic, partition: p }, eventSigner), p);
   };
   const token = async (input: { sub?: string; sid?: string; aud?: string; scope?: string; client_id?: string } = {}) =>
     (
@@ -82,7 +96,7 @@ describe('gate app (real Kafka, inject)', () => {
         ],
       }),
     };
-    app = await buildApp(config, { transport, getKey: createLocalJWKSet({ keys: [key.publicJwk] }), now, defaultMetrics: false });
+    app = await buildApp(config, { transport, getKey: createLocalJWKSet({ keys: [key.publicJwk] }), heartbeatKeys: [eventKey.publicJwk], now, defaultMetrics: false });
     await app.ready();
   });
 

@@ -8,9 +8,9 @@ export const wellKnownRoutes = fp(
 
     app.get(
       '/.well-known/jwks.json',
-      { schema: { tags: ['discovery'], summary: 'Public signing keys: the active key, the next key (published before it signs), and retired keys whose tokens may still be valid' } },
+      { schema: { tags: ['discovery'], summary: 'Public signing keys: the active key, the next key (published before it signs), and retired keys whose tokens may still be valid; then the event-signing keys that sign heartbeats (kid `evt.…`, `revocable_use: "event"`, never valid for a token)' } },
       async (_request, reply) => {
-        const jwks = { keys: await keys.publicKeys() };
+        const jwks = { keys: await keys.jwks() };
         // Short: verifiers refetch on an unknown kid anyway, and a revoked key must vanish quickly.
         return reply.header('cache-control', 'public, max-age=60').send(jwks);
       },
