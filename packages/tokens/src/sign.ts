@@ -1,17 +1,8 @@
 import { SignJWT, type CryptoKey } from 'jose';
 import { ACCESS_TOKEN_TYP, type AccessTokenClaims, type SigningAlgorithm } from './contract.ts';
 
-/** What the issuer decides per token; `iss`, `iat` and `exp` are filled in by the signer. */
-export interface AccessTokenInput {
-  sub: string;
-  aud: string | string[];
-  jti: string;
-  sid: string;
-  ver: number;
-  scope?: string;
-  roles?: string[];
-  client_id?: string;
-}
+/** What the issuer decides per token: the claims but `iss`, `iat`, `nbf` and `exp`, which the signer fills in. */
+export type AccessTokenInput = Omit<AccessTokenClaims, 'iss' | 'iat' | 'nbf' | 'exp'>;
 
 export interface SignerKey {
   kid: string;
