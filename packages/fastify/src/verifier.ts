@@ -1,11 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import {
-  VERIFICATION_ALGORITHMS,
-  TokenVerificationError,
-  verifyAccessToken,
-  type AccessTokenClaims,
-  type VerificationAlgorithm,
-} from '@revocable/tokens';
+import { VERIFICATION_ALGORITHMS, TokenVerificationError, verifyAccessToken, type AccessTokenClaims, type VerificationAlgorithm, type VerifyAccessTokenOptions } from '@revocable/tokens';
 import type { JWTVerifyGetKey } from 'jose';
 import type { DenialKind } from '@revocable/protocol';
 
@@ -41,26 +35,17 @@ export interface AuthContext {
   scopes: ReadonlySet<string>;
 }
 
-/** Options for {@link TokenVerifier}. */
-export interface TokenVerifierOptions {
-  /** Expected `iss`. */
-  issuer: string;
-  /** This service's audience. */
-  audience: string;
+/**
+ * Options for {@link TokenVerifier}: those of `verifyAccessToken` that it passes on (issuer,
+ * audience, algorithms, clock tolerance, token size, clock; same meanings and defaults), and its own.
+ */
+export interface TokenVerifierOptions extends Pick<VerifyAccessTokenOptions, 'issuer' | 'audience' | 'algorithms' | 'clockToleranceSeconds' | 'maxTokenBytes' | 'now'> {
   /** Resolves the verification key from the token header (e.g. jose's `createRemoteJWKSet`). */
   getKey: JWTVerifyGetKey;
   /** Consulted on every request, cached token or not. */
   denylist: DenylistLookup;
-  /** Allowed algorithms. Default `['EdDSA', 'Ed25519', 'ES256', 'RS256']`. */
-  algorithms?: readonly VerificationAlgorithm[];
-  /** Leeway for `exp`/`nbf`/`iat`, seconds. Default 5. */
-  clockToleranceSeconds?: number;
-  /** Tokens longer than this are refused before parsing, bytes. Default 8192. */
-  maxTokenBytes?: number;
   /** Most verified tokens kept in the cache. Default 10000; 0 disables the cache. */
   cacheMax?: number;
-  /** Injected clock, epoch milliseconds. Default `Date.now`. */
-  now?: () => number;
 }
 
 interface CacheEntry {
