@@ -11,7 +11,7 @@ export {
   type VerifierConfig,
 } from './config.ts';
 export { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security.ts';
-export { createResourceApp, runService, type ErrorMapper, type ResourceAppOptions, type RunServiceOptions, type StartRetry } from './service.ts';
+export { callerSubject, createProtectedApp, createResourceApp, runService, type ErrorMapper, type ResourceAppOptions, type RunServiceOptions, type StartRetry } from './service.ts';
 export {
   MAX_REQUEST_ID_LENGTH,
   PROBE_PATHS,

@@ -1,7 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { resourceCors } from '@revocable/fastify';
-import { ConfigError, type Env, type ServerConfig } from './config.ts';
+import { resourceCors, revocable, type BuildInfo, type RevocableOptions } from '@revocable/fastify';
+import { ConfigError, verifierOptionsFromConfig, type Env, type ServerConfig, type VerifierConfig } from './config.ts';
 import { serviceLogOptions, useRequestLog } from './logging.ts';
 import { takesInput, withErrorResponses } from './openapi.ts';
 
@@ -55,6 +55,34 @@ export function createResourceApp(options: ResourceAppOptions): FastifyInstance 
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'no such route' }));
   return app;
+}
+
+/**
+ * A resource service's app: {@link createResourceApp} on the service's LOG_LEVEL and
+ * CORS_ORIGINS, with the revocable plugin registered on its verifier settings (`overrides`
+ * are the test seams: clock, transport, any plugin option). Routes are added by the caller.
+ */
+export async function createProtectedApp(
+  config: ServerConfig & { verifier: VerifierConfig },
+  options: Pick<ResourceAppOptions, 'openapi' | 'mapError'> & { buildInfo: BuildInfo; overrides?: Partial<RevocableOptions> },
+): Promise<FastifyInstance> {
+  const app = createResourceApp({
+    logLevel: config.logLevel,
+    corsOrigins: config.corsOrigins,
+    ...(options.openapi !== undefined ? { openapi: options.openapi } : {}),
+    ...(options.mapError !== undefined ? { mapError: options.mapError } : {}),
+  });
+  await app.register(revocable, verifierOptionsFromConfig(config.verifier, { buildInfo: options.buildInfo, ...options.overrides }));
+  return app;
+}
+
+/**
+ * The caller's `sub` in a handler of a protected route: the plugin has set `request.auth`
+ * before any such handler runs, so a null there is a wiring bug and throws (a 500).
+ */
+export function callerSubject(request: { auth: { claims: { sub: string } } | null }): string {
+  if (request.auth === null) throw new Error('route reached without authentication');
+  return request.auth.claims.sub;
 }
 
 function documentRoutes(app: FastifyInstance, info: { title: string; version: string; description?: string }): void {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { revocable, type RevocableOptions } from '@revocable/fastify';
-import { createResourceApp, packageVersion, verifierOptionsFromConfig } from '@revocable/kit';
+import type { RevocableOptions } from '@revocable/fastify';
+import { callerSubject, createProtectedApp, packageVersion } from '@revocable/kit';
 import type { OrdersConfig } from './config.ts';
 import { OrderLimitError, OrderStore } from './store.ts';
 
@@ -39,16 +39,14 @@ const idParams = {
  * FRESHNESS_MAX_SECONDS).
  */
 export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides = {}): Promise<FastifyInstance> {
-  const app = createResourceApp({
-    logLevel: config.logLevel,
-    corsOrigins: config.corsOrigins,
+  const app = await createProtectedApp(config, {
+    buildInfo: BUILD_INFO,
+    overrides,
     openapi: { title: 'Revocable orders service (sample, audience orders)', version: BUILD_INFO.version, description: 'CRUD over the caller\'s own orders; every token checked against the Kafka-fed denylist.' },
     mapError: (error) => (error instanceof OrderLimitError ? { status: 409, error: 'limit_reached', description: error.message } : undefined),
   });
   const store = new OrderStore({ maxPerOwner: config.maxOrdersPerUser, ...(overrides.now !== undefined ? { now: overrides.now } : {}) });
   const maxSeconds = config.verifier.freshnessMaxSeconds;
-
-  await app.register(revocable, verifierOptionsFromConfig(config.verifier, { buildInfo: BUILD_INFO, ...overrides }));
 
   // Scopes per route (403 insufficient_scope with the scope attribute otherwise).
   const read = { auth: { scopes: ['orders:read'], freshness: { maxSeconds, policy: 'fail-open' as const } } };
@@ -73,33 +71,27 @@ export async function buildApp(config: OrdersConfig, overrides: OrdersOverrides 
     },
     async (request, reply) => {
       const body = request.body as { item: string; quantity: number };
-      return reply.code(201).send(store.create(owner(request), body));
+      return reply.code(201).send(store.create(callerSubject(request), body));
     },
   );
 
   app.get(
     '/v1/orders',
     { config: read, schema: { response: { 200: { type: 'object', description: "The caller's orders", properties: { orders: { type: 'array', items: orderSchema } } } } } },
-    async (request) => ({ orders: store.list(owner(request)) }),
+    async (request) => ({ orders: store.list(callerSubject(request)) }),
   );
 
   app.get('/v1/orders/:id', { config: read, schema: { params: idParams, response: { 200: { ...orderSchema, description: 'The order' }, 404: { ...errorSchema, description: 'No such order of the caller (`not_found`)' } } } }, async (request, reply) => {
-    const order = store.get(owner(request), (request.params as { id: string }).id);
+    const order = store.get(callerSubject(request), (request.params as { id: string }).id);
     if (order === undefined) return reply.code(404).send({ error: 'not_found', error_description: 'no such order' });
     return order;
   });
 
   app.delete('/v1/orders/:id', { config: write, schema: { params: idParams, response: { 204: { type: 'null', description: 'Deleted' }, 404: { ...errorSchema, description: 'No such order of the caller (`not_found`)' } } } }, async (request, reply) => {
-    const deleted = store.delete(owner(request), (request.params as { id: string }).id);
+    const deleted = store.delete(callerSubject(request), (request.params as { id: string }).id);
     if (!deleted) return reply.code(404).send({ error: 'not_found', error_description: 'no such order' });
     return reply.code(204).send();
   });
 
   return app;
-}
-
-function owner(request: { auth: { claims: { sub: string } } | null }): string {
-  // Routes here are never public, so the plugin has set auth before any handler runs.
-  if (request.auth === null) throw new Error('route reached without authentication');
-  return request.auth.claims.sub;
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { revocable, type FreshnessPolicy, type RevocableOptions } from '@revocable/fastify';
-import { createResourceApp, packageVersion, verifierOptionsFromConfig } from '@revocable/kit';
+import type { FreshnessPolicy, RevocableOptions } from '@revocable/fastify';
+import { callerSubject, createProtectedApp, packageVersion } from '@revocable/kit';
 import type { ProfileConfig } from './config.ts';
 
 const BUILD_INFO = { service: 'profile', version: packageVersion(new URL('../package.json', import.meta.url)) };
@@ -33,9 +33,9 @@ const profileSchema = {
  * else refuses (fail-closed).
  */
 export async function buildApp(config: ProfileConfig, overrides: ProfileOverrides = {}): Promise<FastifyInstance> {
-  const app = createResourceApp({
-    logLevel: config.logLevel,
-    corsOrigins: config.corsOrigins,
+  const app = await createProtectedApp(config, {
+    buildInfo: BUILD_INFO,
+    overrides,
     openapi: { title: 'Revocable profile service (sample, audience profile)', version: BUILD_INFO.version, description: 'The caller\'s own profile; writes ask the issuer (introspection) when revocation state is stale.' },
   });
   const now = overrides.now ?? Date.now;
@@ -43,13 +43,11 @@ export async function buildApp(config: ProfileConfig, overrides: ProfileOverride
   const maxSeconds = config.verifier.freshnessMaxSeconds;
   const writePolicy: FreshnessPolicy = config.verifier.introspection !== undefined ? 'introspect' : 'fail-closed';
 
-  await app.register(revocable, verifierOptionsFromConfig(config.verifier, { buildInfo: BUILD_INFO, ...overrides }));
-
   app.get(
     '/v1/profile',
     { config: { auth: { scopes: ['profile:read'], freshness: { maxSeconds, policy: 'fail-open' } } }, schema: { response: { 200: { ...profileSchema, description: "The caller's profile (empty until written)" } } } },
     async (request) => {
-      const sub = subject(request);
+      const sub = callerSubject(request);
       const profile = profiles.get(sub) ?? { displayName: '', bio: '', updatedAt: 0 };
       return { sub, ...profile };
     },
@@ -73,7 +71,7 @@ export async function buildApp(config: ProfileConfig, overrides: ProfileOverride
       },
     },
     async (request) => {
-      const sub = subject(request);
+      const sub = callerSubject(request);
       const body = request.body as { displayName: string; bio?: string };
       const profile: Profile = { displayName: body.displayName, bio: body.bio ?? '', updatedAt: now() };
       profiles.set(sub, profile);
@@ -82,10 +80,4 @@ export async function buildApp(config: ProfileConfig, overrides: ProfileOverride
   );
 
   return app;
-}
-
-function subject(request: { auth: { claims: { sub: string } } | null }): string {
-  // Routes here are never public, so the plugin has set auth before any handler runs.
-  if (request.auth === null) throw new Error('route reached without authentication');
-  return request.auth.claims.sub;
 }
