@@ -8,17 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createTransport,
-  encodeEvent,
-  generateEventSigningKey,
-  importEventSigner,
-  revocationTopicSpec,
-  signHeartbeat,
-  type EventProducer,
-  type EventSigner,
-  type OutgoingRecord,
-} from '@revocable/events';
+import { createTransport, encodeEvent, generateEventSigningKey, importEventSigner, revocationTopicSpec, signHeartbeat, type EventProducer, type EventSigner, type OutgoingRecord } from '@revocable/events';
 import { buildApp, loadConfig } from '@revocable/orders';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';

@@ -3,17 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet } from 'jose';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  createTransport,
-  encodeEvent,
-  generateEventSigningKey,
-  importEventSigner,
-  revocationTopicSpec,
-  signHeartbeat,
-  type EventProducer,
-  type EventTransport,
-  type RevocableEvent,
-} from '@revocable/events';
+import { createTransport, encodeEvent, generateEventSigningKey, importEventSigner, revocationTopicSpec, signHeartbeat, type EventProducer, type EventTransport, type RevocableEvent } from '@revocable/events';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { revocable } from './plugin.ts';
 

@@ -2,17 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet } from 'jose';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createKafkaTransport,
-  encodeEvent,
-  generateEventSigningKey,
-  importEventSigner,
-  revocationTopicSpec,
-  signHeartbeat,
-  type EventProducer,
-  type EventTransport,
-  type RevocableEvent,
-} from '@revocable/events';
+import { createKafkaTransport, encodeEvent, generateEventSigningKey, importEventSigner, revocationTopicSpec, signHeartbeat, type EventProducer, type EventTransport, type RevocableEvent } from '@revocable/events';
 import { loadVerifierConfig } from '@revocable/kit';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { buildApp } from './app.ts';
