@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthRequestError, InvalidCredentialsError, NetworkError, NotAuthenticatedError, RefreshTokenReuseError, RevocableClient, SessionRevokedError, memoryStore, type RevocableClientOptions, type SessionEndedEvent } from '@revocable/client';
+import { AuthRequestError, InvalidCredentialsError, NetworkError, NotAuthenticatedError, RefreshTokenReuseError, RevocableClient, SessionRevokedError, memoryStore, type RevocableClientOptions } from '@revocable/client';
+import { testClient, type TestClient } from './support/client.ts';
 import { startCluster, type Cluster } from './support/cluster.ts';
 import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
 
@@ -46,29 +47,20 @@ async function newUser(): Promise<{ email: string; password: string }> {
   return { email, password };
 }
 
-function device(overrides: Partial<RevocableClientOptions> = {}) {
-  let nowMs = Date.now();
-  const store = memoryStore();
-  const ended: SessionEndedEvent[] = [];
+/** A client of the real auth service for orders and profile, counting its refresh grants. */
+function device(overrides: Partial<RevocableClientOptions> = {}): TestClient & { counter: { refreshes: number } } {
   const counting = countingFetch();
-  const client = new RevocableClient({
-    authUrl: cluster.authUrl,
-    storage: store,
-    audience: ['orders', 'profile'],
-    fetch: counting.impl,
-    now: () => nowMs,
-    onSessionEnded: (event) => ended.push(event),
-    ...overrides,
-  });
-  return {
-    client,
-    store,
-    ended,
-    counter: counting.counter,
-    advance(ms: number) {
-      nowMs += ms;
-    },
-  };
+  return { ...testClient({ authUrl: cluster.authUrl, audience: ['orders', 'profile'], fetch: counting.impl, ...overrides }), counter: counting.counter };
+}
+
+/** Two devices of one new user, each logged in: two sessions. */
+async function twoDevices(): Promise<[ReturnType<typeof device>, ReturnType<typeof device>]> {
+  const user = await newUser();
+  const first = device();
+  const second = device();
+  await first.client.login(user);
+  await second.client.login(user);
+  return [first, second];
 }
 
 /**
@@ -171,11 +163,7 @@ describe('client SDK against the real auth service', () => {
   });
 
   it('a session revoked from another device ends this one with onSessionEnded', async () => {
-    const user = await newUser();
-    const laptop = device();
-    const phone = device();
-    await laptop.client.login(user);
-    await phone.client.login(user);
+    const [laptop, phone] = await twoDevices();
     const laptopSid = laptop.client.session?.sessionId;
     if (laptopSid === undefined) throw new Error('no sid');
     const listed = await phone.client.sessions();
@@ -258,11 +246,7 @@ describe('client SDK against the real auth service', () => {
   });
 
   it('logout and logoutAll revoke on the server and clear local state', async () => {
-    const user = await newUser();
-    const a = device();
-    const b = device();
-    await a.client.login(user);
-    await b.client.login(user);
+    const [a, b] = await twoDevices();
     const aToken = await a.client.getAccessToken();
     await a.client.logout();
     expect(await a.store.get()).toBeNull();

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuthServerError, DEFAULT_PROPAGATION_WAIT_SECONDS, InvalidCredentialsError, RateLimitedError, TimeoutError, NetworkError, NotAuthenticatedError, RefreshTokenReuseError, RevocableClient, SessionRevokedError, memoryStore, type RevocableClientOptions, type SessionEndedEvent, type TokenChange } from '@revocable/client';
+import { AuthServerError, DEFAULT_PROPAGATION_WAIT_SECONDS, InvalidCredentialsError, RateLimitedError, TimeoutError, NetworkError, NotAuthenticatedError, RefreshTokenReuseError, RevocableClient, SessionRevokedError, memoryStore, type RevocableClientOptions } from '@revocable/client';
+import { testClient, type TestClient } from './support/client.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const TTL_SECONDS = 900;
@@ -182,28 +183,8 @@ afterEach(() => {
   server.resourceCalls = 0;
 });
 
-function makeClient(overrides: Partial<RevocableClientOptions> = {}) {
-  let nowMs = Date.now();
-  const ended: SessionEndedEvent[] = [];
-  const changes: TokenChange[] = [];
-  const store = memoryStore();
-  const client = new RevocableClient({
-    authUrl: baseUrl,
-    storage: store,
-    now: () => nowMs,
-    onSessionEnded: (event) => ended.push(event),
-    onTokenChange: (change) => changes.push(change),
-    ...overrides,
-  });
-  return {
-    client,
-    store,
-    ended,
-    changes,
-    advance(ms: number) {
-      nowMs += ms;
-    },
-  };
+function makeClient(overrides: Partial<RevocableClientOptions> = {}): TestClient {
+  return testClient({ authUrl: baseUrl, ...overrides });
 }
 
 async function loggedIn(overrides: Partial<RevocableClientOptions> = {}) {
