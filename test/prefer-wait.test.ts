@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryStore, RevocableClient } from '@revocable/client';
+import { adminHeaders, adminJson, newSessionToken } from './support/auth-http.ts';
 import { startCluster, type Cluster, type Replica } from './support/cluster.ts';
 import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
 
@@ -40,22 +41,9 @@ interface InstanceBody {
   ready: boolean;
 }
 
-const admin = () => ({ authorization: `Bearer ${cluster.adminToken}` });
-const getJson = async <T>(path: string): Promise<T> => {
-  const res = await fetch(`${cluster.authUrl}${path}`, { headers: admin() });
-  expect(res.status, path).toBe(200);
-  return (await res.json()) as T;
-};
-
-async function sessionToken(): Promise<string> {
-  const email = `wait-${randomUUID()}@example.test`;
-  const password = `pw-${randomUUID()}`;
-  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  expect((await fetch(`${cluster.authUrl}/v1/users`, json({ email, password }))).status).toBe(201);
-  const res = await fetch(`${cluster.authUrl}/v1/login`, json({ email, password, audience: ['orders', 'profile'] }));
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { access_token: string }).access_token;
-}
+const admin = () => adminHeaders(cluster);
+const getJson = <T>(path: string) => adminJson<T>(cluster, path);
+const sessionToken = () => newSessionToken(cluster, 'wait');
 
 async function logoutWaiting(token: string, seconds: number): Promise<{ status: number; applied: string | null; propagation: Propagation; elapsedMs: number; answeredAt: number }> {
   const started = Date.now();

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminHeaders, adminJson, newSessionToken } from './support/auth-http.ts';
 import { startCluster, type Cluster } from './support/cluster.ts';
 import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
 
@@ -33,23 +34,12 @@ interface Report {
   instances: Array<{ instance: string; service: string; status: string; propagation_ms: number | null; confirmed_at: string | null; applied_at: string | null }>;
 }
 
-const admin = () => ({ authorization: `Bearer ${cluster.adminToken}` });
-const getJson = async <T>(path: string): Promise<T> => {
-  const res = await fetch(`${cluster.authUrl}${path}`, { headers: admin() });
-  expect(res.status, path).toBe(200);
-  return (await res.json()) as T;
-};
+const admin = () => adminHeaders(cluster);
+const getJson = <T>(path: string) => adminJson<T>(cluster, path);
 const instances = async () => (await getJson<{ instances: InstanceBody[] }>('/v1/admin/instances')).instances;
 const liveServices = async () => (await instances()).filter((i) => i.live).map((i) => i.service).sort();
 
-async function sessionToken(): Promise<string> {
-  const email = `receipts-${randomUUID()}@example.test`;
-  const password = `pw-${randomUUID()}`;
-  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  expect((await fetch(`${cluster.authUrl}/v1/users`, json({ email, password }))).status).toBe(201);
-  const res = await fetch(`${cluster.authUrl}/v1/login`, json({ email, password, audience: ['orders', 'profile'] }));
-  return ((await res.json()) as { access_token: string }).access_token;
-}
+const sessionToken = () => newSessionToken(cluster, 'receipts');
 
 /** Logs a fresh session out and returns the id of its `session.revoked`, once the auth service tracks it. */
 async function revokeOne(): Promise<string> {

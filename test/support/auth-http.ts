@@ -1,0 +1,35 @@
+/**
+ * Calls to a running auth service over HTTP that cluster tests share: admin reads, and a
+ * fresh user's session. `auth` is the cluster (or anything with its URL and admin token).
+ */
+import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+
+/** Where the auth service answers and its ADMIN_TOKEN. */
+export interface AuthEndpoint {
+  authUrl: string;
+  adminToken: string;
+}
+
+/** The admin bearer header. */
+export function adminHeaders(auth: AuthEndpoint): Record<string, string> {
+  return { authorization: `Bearer ${auth.adminToken}` };
+}
+
+/** GETs `path` as admin; asserts 200 and returns the JSON body. */
+export async function adminJson<T>(auth: AuthEndpoint, path: string): Promise<T> {
+  const res = await fetch(`${auth.authUrl}${path}`, { headers: adminHeaders(auth) });
+  expect(res.status, path).toBe(200);
+  return (await res.json()) as T;
+}
+
+/** Registers a fresh user (`<prefix>-<uuid>@example.test`) and logs in for orders and profile; asserts 201 and 200 and returns the access token. */
+export async function newSessionToken(auth: Pick<AuthEndpoint, 'authUrl'>, prefix: string): Promise<string> {
+  const email = `${prefix}-${randomUUID()}@example.test`;
+  const password = `pw-${randomUUID()}`;
+  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect((await fetch(`${auth.authUrl}/v1/users`, json({ email, password }))).status).toBe(201);
+  const res = await fetch(`${auth.authUrl}/v1/login`, json({ email, password, audience: ['orders', 'profile'] }));
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
