@@ -1,5 +1,4 @@
 import type { AccessTokenClaims } from '@revocable/tokens';
-import type { Logger } from '@revocable/protocol';
 import { withTransaction, type Pool } from '../db.ts';
 import { AuthError } from '../errors.ts';
 import type { PasswordHasher } from '../password.ts';
@@ -10,6 +9,7 @@ import { emailSkeleton, normalizeEmail, UUID } from './email.ts';
 import { checkPassword } from './password-policy.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { Revocations } from './revocations.ts';
+import type { ServiceContext } from './context.ts';
 
 /** An account's state after an admin disable/enable. */
 export interface AccountStatus {
@@ -22,7 +22,7 @@ export interface AccountStatus {
 }
 
 /** What {@link AccountService} needs (and nothing more of the configuration). */
-export interface AccountServiceOptions {
+export interface AccountServiceOptions extends ServiceContext {
   pool: Pool;
   tokens: AccessTokenService;
   revocations: Revocations;
@@ -32,8 +32,6 @@ export interface AccountServiceOptions {
   registrationHasher?: PasswordHasher | undefined;
   /** PASSWORD_MIN_LENGTH (characters, NFKC). */
   passwordMinLength: number;
-  log?: Pick<Logger, 'info' | 'warn'> | undefined;
-  now: () => number;
 }
 
 /** Accounts: registration, password change, admin revoke-all, disable and enable. */

@@ -1,22 +1,18 @@
 import type { EventBuilder } from '@revocable/events';
-import type { Logger } from '@revocable/protocol';
 import { withTransaction, type Pool } from '../db.ts';
 import { AuthError } from '../errors.ts';
 import type { CachedKeyResolver } from '../key-resolver.ts';
 import type { KeyInfo, KeyStore, RotationResult } from '../keys.ts';
-import type { AuthMetrics } from '../metrics.ts';
 import { enqueueEvent } from '../outbox.ts';
+import type { ServiceContext } from './context.ts';
 
 /** What {@link KeyAdminService} needs. */
-export interface KeyAdminServiceOptions {
+export interface KeyAdminServiceOptions extends ServiceContext {
   pool: Pool;
   keys: KeyStore;
   /** Invalidated after every change committed here, so this instance verifies with the new set at once. */
   resolver: CachedKeyResolver;
   events: EventBuilder;
-  metrics?: AuthMetrics | undefined;
-  log?: Pick<Logger, 'info' | 'warn'> | undefined;
-  now: () => number;
 }
 
 /** Key administration: rotation (manual and scheduled), emergency revocation, the admin list. */

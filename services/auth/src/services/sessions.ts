@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { SessionRevokeReason } from '@revocable/events';
 import { TokenVerificationError, type AccessTokenClaims } from '@revocable/tokens';
 import { timingSafeEqual } from 'node:crypto';
-import type { Logger } from '@revocable/protocol';
 import { hmac, looksLikeRefreshToken, newRefreshToken, sha256, subkey, successorRefreshToken } from '../crypto.ts';
 import { withTransaction, type Pool } from '../db.ts';
 import { AuthError, type RefreshRefusalReason } from '../errors.ts';
-import type { AuthMetrics } from '../metrics.ts';
 import type { PasswordHasher } from '../password.ts';
 import type { Db } from '../queries/db.ts';
 import {
@@ -25,6 +23,7 @@ import type { AccessTokenResponse, AccessTokenService } from './access-tokens.ts
 import { normalizeEmail, PASSWORD_MAX, UUID } from './email.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { Revocations } from './revocations.ts';
+import type { ServiceContext } from './context.ts';
 
 /** RFC 6749 token response. */
 export interface TokenPair extends AccessTokenResponse {
@@ -64,7 +63,7 @@ export interface ClientMeta {
 }
 
 /** What {@link SessionService} needs (and nothing more of the configuration). */
-export interface SessionServiceOptions {
+export interface SessionServiceOptions extends ServiceContext {
   pool: Pool;
   tokens: AccessTokenService;
   /** The client registry: who may ask for which audiences and scopes. */
@@ -78,9 +77,6 @@ export interface SessionServiceOptions {
   sessionAbsoluteTtlSeconds: number;
   maxSessionsPerUser: number;
   refreshReuseGraceSeconds: number;
-  metrics?: AuthMetrics | undefined;
-  log?: Pick<Logger, 'info' | 'warn'> | undefined;
-  now: () => number;
 }
 
 // One fixed description per refusal reason: nothing about who ended the session, when, or why beyond it.
