@@ -15,12 +15,13 @@ describe('RFC 8414: /.well-known/oauth-authorization-server', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     const metadata = res.json() as Record<string, unknown>;
+    const at = (path: string) => new URL(path, AUTH_TEST_ISSUER).href;
     expect(metadata).toMatchObject({
       issuer: AUTH_TEST_ISSUER,
-      token_endpoint: `${AUTH_TEST_ISSUER}/oauth/token`,
-      jwks_uri: `${AUTH_TEST_ISSUER}/.well-known/jwks.json`,
-      revocation_endpoint: `${AUTH_TEST_ISSUER}/oauth/revoke`,
-      introspection_endpoint: `${AUTH_TEST_ISSUER}/oauth/introspect`,
+      token_endpoint: at('/oauth/token'),
+      jwks_uri: at('/.well-known/jwks.json'),
+      revocation_endpoint: at('/oauth/revoke'),
+      introspection_endpoint: at('/oauth/introspect'),
       grant_types_supported: ['refresh_token'],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['none', 'client_secret_basic'],
