@@ -58,20 +58,17 @@ const AccessOnlyResponse = Type.Object({
   propagation: Type.Optional(WaitReportSchema),
 });
 const UserResponse = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String() });
-const SessionsResponse = Type.Object({
-  sessions: Type.Array(
-    Type.Object({
-      sid: Type.String(),
-      created_at: Type.String({ format: 'date-time' }),
-      last_used_at: Type.String({ format: 'date-time' }),
-      idle_expires_at: Type.String({ format: 'date-time' }),
-      absolute_expires_at: Type.String({ format: 'date-time' }),
-      user_agent: Type.Union([Type.String(), Type.Null()]),
-      ip: Type.Union([Type.String(), Type.Null()]),
-      current: Type.Boolean(),
-    }),
-  ),
+/** One live session (device) as the account API (`GET /v1/sessions`) and the admin API list it. */
+export const SessionBody = Type.Object({
+  sid: Type.String({ format: 'uuid' }),
+  created_at: Type.String({ format: 'date-time' }),
+  last_used_at: Type.String({ format: 'date-time' }),
+  idle_expires_at: Type.String({ format: 'date-time' }),
+  absolute_expires_at: Type.String({ format: 'date-time' }),
+  user_agent: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
 });
+const SessionsResponse = Type.Object({ sessions: Type.Array(Type.Composite([SessionBody, Type.Object({ current: Type.Boolean() })])) });
 const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 
 /**

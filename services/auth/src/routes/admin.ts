@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
 import { ERROR_BODY_SCHEMA } from '@revocable/kit';
 import { requireAdmin } from '../plugins/context.ts';
+import { SessionBody } from './account.ts';
 import { PreferHeaderSchema, WaitReportSchema, type WaitReport } from '../plugins/propagation-wait.ts';
 import type { AccountStatus } from '../services/accounts.ts';
 import type { UserSummary } from '../services/admin-directory.ts';
@@ -62,17 +63,7 @@ export const adminRoutes = fp(
           response: {
             200: Type.Object({
               user: UserSummaryBody,
-              sessions: Type.Array(
-                Type.Object({
-                  sid: Type.String({ format: 'uuid' }),
-                  created_at: Type.String({ format: 'date-time' }),
-                  last_used_at: Type.String({ format: 'date-time' }),
-                  idle_expires_at: Type.String({ format: 'date-time' }),
-                  absolute_expires_at: Type.String({ format: 'date-time' }),
-                  user_agent: Type.Union([Type.String(), Type.Null()]),
-                  ip: Type.Union([Type.String(), Type.Null()]),
-                }),
-              ),
+              sessions: Type.Array(SessionBody),
             }),
           },
           security,
