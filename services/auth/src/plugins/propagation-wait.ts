@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import { captureEvents } from '../event-capture.ts';
 import { waitPreference } from '../prefer.ts';
 import type { PropagationReport, PropagationTracker, TrackedEvent } from '../propagation.ts';
@@ -9,21 +9,19 @@ import type { PropagationReport, PropagationTracker, TrackedEvent } from '../pro
  * The body of a revoking answer under `Prefer: wait=N` (its `propagation` member): which
  * resource-service instances confirmed the revocation's events, which are still pending.
  */
+/** A resource-service instance as its receipts name it: instance id, service, the audiences it verifies. */
+export const InstanceIdentitySchema = Type.Object({ instance: Type.String(), service: Type.String(), audiences: Type.Array(Type.String()) });
+/** {@link InstanceIdentitySchema} with more members. */
+export const withInstanceIdentity = <T extends TProperties>(properties: T) => Type.Composite([InstanceIdentitySchema, Type.Object(properties)]);
+
 export const WaitReportSchema = Type.Object(
   {
     events: Type.Array(Type.Object({ id: Type.String(), type: Type.String() }), {
       description: 'the revocation events this request wrote (ids for GET /v1/admin/revocations/{id}); empty when it changed nothing',
     }),
     complete: Type.Boolean({ description: 'every instance live at commit (of an affected audience) confirmed every event; false: the wait ended at its deadline' }),
-    confirmed: Type.Array(
-      Type.Object({
-        instance: Type.String(),
-        service: Type.String(),
-        audiences: Type.Array(Type.String()),
-        ms: Type.Integer({ description: "commit → receipt here, ms, on the auth service's clock (the slowest of the request's events)" }),
-      }),
-    ),
-    pending: Type.Array(Type.Object({ instance: Type.String(), service: Type.String(), audiences: Type.Array(Type.String()) }), {
+    confirmed: Type.Array(withInstanceIdentity({ ms: Type.Integer({ description: "commit → receipt here, ms, on the auth service's clock (the slowest of the request's events)" }) })),
+    pending: Type.Array(InstanceIdentitySchema, {
       description: 'instances live at commit that had not confirmed when the answer was sent',
     }),
     slowest_ms: Type.Union([Type.Integer(), Type.Null()], { description: 'largest `ms` among confirmed; null before any' }),

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { Type, type Static } from '@sinclair/typebox';
 import { AuthError } from '../errors.ts';
 import { requireAdmin } from '../plugins/context.ts';
+import { withInstanceIdentity } from '../plugins/propagation-wait.ts';
 import type { InstanceView, PropagationReport } from '../propagation.ts';
 
 const EventParams = Type.Object({ id: Type.String({ maxLength: 128 }) });
@@ -23,10 +24,7 @@ export const PropagationReportSchema = Type.Object(
     slowest_ms: Type.Union([Type.Integer(), Type.Null()], { description: 'largest event time → receipt among confirmations, ms, on this service\'s clock' }),
     complete: Type.Boolean({ description: 'no instance pending' }),
     instances: Type.Array(
-      Type.Object({
-        instance: Type.String(),
-        service: Type.String(),
-        audiences: Type.Array(Type.String()),
+      withInstanceIdentity({
         status: Type.Union([Type.Literal('confirmed'), Type.Literal('pending')]),
         confirmed_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'receipt arrival, this service\'s clock' }),
         applied_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'when the instance applied it, its own clock' }),
@@ -65,10 +63,7 @@ export function reportBody(report: PropagationReport): Static<typeof Propagation
 const InstancesResponse = Type.Object(
   {
     instances: Type.Array(
-      Type.Object({
-        instance: Type.String(),
-        service: Type.String(),
-        audiences: Type.Array(Type.String()),
+      withInstanceIdentity({
         live: Type.Boolean(),
         state: Type.Union([Type.Literal('up'), Type.Literal('leaving')]),
         last_seen_at: Type.String({ format: 'date-time' }),
