@@ -12,15 +12,9 @@ import {
   type TopicSpec,
 } from '@revocable/events';
 import { connectionError, type Pool, type PoolClient } from './db.ts';
+import type { Logger } from '@revocable/protocol';
 import type { AuthMetrics } from './metrics.ts';
 
-/** pino-compatible logger subset. */
-export interface RelayLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 export interface OutboxRelayOptions {
   pool: Pool;
@@ -43,7 +37,7 @@ export interface OutboxRelayOptions {
    */
   heartbeatSigner?: () => Promise<EventSigner>;
   now: () => number;
-  log: RelayLogger;
+  log: Logger;
   metrics?: AuthMetrics;
   /** Called with the revocation events Kafka just acknowledged (propagation tracking). */
   onPublished?: (events: ReadonlyArray<{ id: string; type: string; at: number }>) => void;
