@@ -10,17 +10,11 @@
 import { randomUUID } from 'node:crypto';
 import { startKafkaBroker } from '@revocable/infra';
 import { startCluster } from '../support/cluster.ts';
-import { betterRatio, median, type BenchModule, type BenchResult } from './types.ts';
+import { betterRatio, median, percentile, type BenchModule, type BenchResult } from './types.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const LOGINS = Number(process.env['BENCH_FLOOD_LOGINS'] ?? 12);
 const FLOODERS = Number(process.env['BENCH_FLOOD_CLIENTS'] ?? 64);
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 const bench: BenchModule = {
   name: 'flood',

@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { startKafkaBroker } from '@revocable/infra';
 import { ensureDebianPackage } from '../support/apt.ts';
 import { startCluster, type Cluster, type Replica } from '../support/cluster.ts';
-import { betterRatio, median, type BenchModule, type BenchResult } from './types.ts';
+import { betterRatio, median, percentile, type BenchModule, type BenchResult } from './types.ts';
 
 const run = promisify(execFile);
 const PASSWORD = 'correct horse battery staple';
@@ -34,12 +34,6 @@ const DEADLINE_MS = 30_000;
 interface Session {
   access: string;
   refresh: string;
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 async function pool<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
