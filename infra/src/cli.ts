@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     case 'compose-env': {
       const { writeComposeEnv, COMPOSE_ENV_FILE } = await import('./compose-env.ts');
       const result = writeComposeEnv(COMPOSE_ENV_FILE);
-      out(result.written ? `wrote ${result.path} (mode 600): the compose cluster's secrets; keep it, the signing keys in the postgres volume are encrypted with its KEY_ENCRYPTION_KEY` : `${result.path} exists: kept as it is (delete it only together with the compose volumes)`);
+      out(result.written ? `wrote ${result.path} (mode 600): the compose cluster's secrets; keep it, the signing keys in the postgres volume are encrypted with its KEY_ENCRYPTION_KEY` : result.added.length > 0 ? `${result.path} exists: kept its values and appended ${result.added.join(', ')}` : `${result.path} exists: kept as it is (delete it only together with the compose volumes)`);
       return 0;
     }
     case 'demo': {

@@ -40,5 +40,5 @@ export { generateSecrets, planServices, SERVICE_NAMES, type ClusterSecrets, type
 export { describeHolder, freePort, listensOn, portHolder, waitForPort, type PortHolder } from './ports.ts';
 export { requireJava, requireMaven } from './prerequisites.ts';
 export { ServiceProcess, type DetailedInfraError, type ServiceProcessOptions } from './service-process.ts';
-export { COMPOSE_ENV_FILE, COMPOSE_SECRETS, readComposeEnv, writeComposeEnv } from './compose-env.ts';
+export { COMPOSE_ENV_FILE, COMPOSE_SECRETS, composeScramPasswordVariable, readComposeEnv, writeComposeEnv } from './compose-env.ts';
 export type { DemoSummary, Rejection } from './demo.ts';
