@@ -276,6 +276,9 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
   metrics = createVerifierMetrics(
     {
       denylistSize: () => denylist.size(),
+      denylistCaps: () => denylist.caps(),
+      denylistOverflows: () => denylist.overflows(),
+      denylistFailClosedUntil: () => denylist.failClosedUntil(),
       lagByPartition: () => consumer.stats().lagByPartition,
       freshnessSeconds: () => consumer.freshnessSeconds(),
       ready: () => consumer.isCaughtUp(),

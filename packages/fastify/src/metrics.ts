@@ -8,6 +8,12 @@ export type { RequestOutcome };
 /** Live values the metrics read at scrape time. */
 export interface MetricSources {
   denylistSize(): { session: number; user: number; token: number; key: number };
+  /** The denylist's per-kind caps, entries. */
+  denylistCaps(): { session: number; user: number; token: number; key: number };
+  /** Entries refused at their kind's cap since start, per kind. */
+  denylistOverflows(): { session: number; user: number; token: number; key: number };
+  /** Epoch second until which the denylist must fail closed after an overflow, or 0. */
+  denylistFailClosedUntil(): number;
   lagByPartition(): ReadonlyMap<number, number>;
   freshnessSeconds(): number;
   ready(): boolean;
@@ -115,6 +121,28 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
       for (const kind of DENIAL_KINDS) this.set({ kind }, size[kind]);
     },
   });
+  new Gauge({
+    name: 'revocable_denylist_cap',
+    help: 'Most live entries the denylist keeps, by kind; an entry beyond it is refused and counted.',
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      const caps = sources.denylistCaps();
+      for (const kind of DENIAL_KINDS) this.set({ kind }, caps[kind]);
+    },
+  });
+  new Counter({
+    name: 'revocable_denylist_overflows_total',
+    help: 'Revocation entries refused because their kind was at its cap (an alarm: the denylist must fail closed until they would have expired).',
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      const overflows = sources.denylistOverflows();
+      this.reset();
+      for (const kind of DENIAL_KINDS) this.inc({ kind }, overflows[kind]);
+    },
+  });
+  reading('revocable_denylist_fail_closed_until_seconds', 'Epoch second until which an overflowed denylist could miss a revocation (0: none).', () => sources.denylistFailClosedUntil());
   new Gauge({
     name: 'revocable_consumer_lag',
     help: 'Records between the consumer position and the high watermark, by partition.',
