@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
-import { createTestDatabase, kafkaBrokers } from './support/env.ts';
+import { createTestDatabase, kafkaEnv } from './support/env.ts';
 
 const APP_ORIGIN = 'https://app.example.com';
 const OTHER_ORIGIN = 'https://evil.example.net';
@@ -18,7 +18,7 @@ let sameOrigin: FastifyInstance;
 function env(extra: Record<string, string>): Record<string, string> {
   return {
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: kafkaBrokers().join(','),
+    ...kafkaEnv(),
     KEY_ENCRYPTION_KEY: KEK,
     ADMIN_TOKEN: ADMIN,
     INTROSPECTION_CLIENTS: 'orders:orders-secret-0123456789abcdef0123',

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
 import { parseEvent, type RevocableEvent } from '@revocable/events';
 import { freePort } from '@revocable/infra';
-import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { createTestDatabase, kafkaBrokers, kafkaEnv, kafkaSasl, uniqueTopic, waitFor } from './support/env.ts';
 import { readTopic, type TopicReader } from './support/topic-reader.ts';
 
 const KEK = randomBytes(32).toString('base64');
@@ -32,7 +32,7 @@ afterAll(async () => {
 function baseEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: kafkaBrokers().join(','),
+    ...kafkaEnv(),
     REVOCATION_TOPIC: uniqueTopic('auth-faults'),
     KEY_ENCRYPTION_KEY: KEK,
     PASSWORD_SCRYPT_COST: '10',
@@ -305,7 +305,7 @@ describe('process lifecycle', () => {
     });
     await waitReady();
     const received: RevocableEvent[] = [];
-    const consumer = await readTopic(kafkaBrokers(), topic, (event) => void received.push(event));
+    const consumer = await readTopic(kafkaBrokers(), topic, (event) => void received.push(event), kafkaSasl());
     cleanups.push(() => consumer.stop());
     const event = await waitFor(() => received.find((e) => e.type === 'session.revoked' && e.sid === sid), { timeoutMs: 30_000, what: 'session.revoked after restart' });
     expect(event).toMatchObject({ reason: 'logout' });

@@ -5,9 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, decodeProtectedHeader, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthConfig } from '@revocable/auth';
-import { createTransport, type RevocationEvent } from '@revocable/events';
+import { type RevocationEvent } from '@revocable/events';
 import { verifyAccessToken } from '@revocable/tokens';
-import { kafkaBrokers, waitFor } from './support/env.ts';
+import { testTransport, waitFor } from './support/env.ts';
 import { startRelayingAuth, type RelayingAuth } from './support/relaying-auth.ts';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
@@ -544,7 +544,7 @@ describe('auth service: discovery and operations', () => {
   });
 
   it('created the topic with the configured partitions and retention >= the max access TTL', async () => {
-    const admin = await createTransport({ brokers: kafkaBrokers(), clientId: 'auth-flow-admin' }).admin();
+    const admin = await testTransport('auth-flow-admin').admin();
     try {
       expect(await admin.partitionCount(topic)).toBe(3);
       const configs = await admin.describeTopicConfigs(topic);

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, internalListenerAddress, loadConfig } from '@revocable/auth';
 import type { RevocableEvent } from '@revocable/events';
-import { createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { createTestDatabase, kafkaBrokers, kafkaEnv, kafkaSasl, uniqueTopic, waitFor } from './support/env.ts';
 import { readTopic } from './support/topic-reader.ts';
 
 let db: { url: string; drop: () => Promise<void> };
@@ -215,8 +215,8 @@ describe('refresh reuse grace window: short, same client only, logged and counte
 
   beforeAll(async () => {
     const topic = uniqueTopic('auth-hardening');
-    app = await appWith({ KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, HEARTBEAT_INTERVAL_MS: '500' }, { now, relay: true });
-    const reader = await readTopic(kafkaBrokers(), topic, (event) => events.push(event));
+    app = await appWith({ ...kafkaEnv(), REVOCATION_TOPIC: topic, HEARTBEAT_INTERVAL_MS: '500' }, { now, relay: true });
+    const reader = await readTopic(kafkaBrokers(), topic, (event) => events.push(event), kafkaSasl());
     stopReader = () => reader.stop();
   }, 120_000);
   afterAll(async () => stopReader());

@@ -13,7 +13,7 @@ import { buildApp as buildAuth, loadConfig as loadAuthConfig } from '@revocable/
 import { freePort } from '@revocable/infra';
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { verifyAccessToken } from '@revocable/tokens';
-import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { authEnv, createTestDatabase, kafkaEnv, uniqueTopic, waitFor } from './support/env.ts';
 
 const ADMIN = randomBytes(24).toString('base64url');
 const PASSWORD = 'correct horse battery';
@@ -133,7 +133,7 @@ describe('signing keys: the next key is published before it signs', () => {
   it('an emergency revocation of the active key: a running resource service accepts the replacement key at once and denies the revoked one', async () => {
     const orders = await buildOrders(
       loadOrdersConfig({
-        KAFKA_BROKERS: kafkaBrokers().join(','),
+        ...kafkaEnv(),
         REVOCATION_TOPIC: topic,
         AUTH_URL: authUrl,
         JWKS_COOLDOWN_MS: String(COOLDOWN_MS),

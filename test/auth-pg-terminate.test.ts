@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTransport, parseEvent, type BroadcastSubscription, type RevocableEvent } from '@revocable/events';
+import { parseEvent, type BroadcastSubscription, type RevocableEvent } from '@revocable/events';
 import { freePort } from '@revocable/infra';
-import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { authEnv, createTestDatabase, testTransport, uniqueTopic, waitFor } from './support/env.ts';
 
 const SERVER = fileURLToPath(new URL('../services/auth/src/server.ts', import.meta.url));
 
@@ -78,7 +78,7 @@ describe('auth service under pg_terminate_backend', () => {
     await waitFor(async () => (await readyz()).relay.state === 'running', { timeoutMs: 60_000, what: 'auth ready with the relay running' });
 
     const received = new Map<string, RevocableEvent>();
-    subscription = await createTransport({ brokers: kafkaBrokers(), clientId: 'pgkill-test' }).subscribeAll({
+    subscription = await testTransport('pgkill-test').subscribeAll({
       topic,
       onRecords: (records) => {
         for (const r of records) {

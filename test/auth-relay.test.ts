@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, loadConfig } from '@revocable/auth';
 import { parseEvent, type HeartbeatEvent, type RevocationEvent } from '@revocable/events';
-import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { authEnv, createTestDatabase, kafkaBrokers, kafkaSasl, uniqueTopic, waitFor } from './support/env.ts';
 import { readTopic, type TopicReader } from './support/topic-reader.ts';
 
 let db: { url: string; drop: () => Promise<void> };
@@ -33,7 +33,7 @@ beforeAll(async () => {
   consumer = await readTopic(kafkaBrokers(), topic, (event) => {
     if (event.type === 'heartbeat') heartbeatSources.add((event as HeartbeatEvent).source);
     else received.push(event);
-  });
+  }, kafkaSasl());
 }, 120_000);
 
 afterAll(async () => {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import {
   EventKeyRing,
   RevocationConsumer,
-  createTransport,
   encodeEvent,
   eventKey,
   revocationTopicSpec,
@@ -12,7 +11,7 @@ import {
   type RevocationEvent,
 } from '@revocable/events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { testTransport, uniqueTopic, waitFor } from './support/env.ts';
 import { signedHeartbeat, testHeartbeatKeys } from './support/heartbeats.ts';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -27,7 +26,7 @@ describe('RevocationConsumer against the real broker', () => {
   const consumers: RevocationConsumer[] = [];
 
   beforeAll(async () => {
-    transport = createTransport({ brokers: kafkaBrokers(), clientId: 'consumer-test' });
+    transport = testTransport('consumer-test');
     producer = await transport.producer();
   });
   afterEach(async () => {
@@ -48,7 +47,7 @@ describe('RevocationConsumer against the real broker', () => {
 
   function consumer(topic: string, applied: RevocationEvent[], clientId = 'consumer-test'): RevocationConsumer {
     const c = new RevocationConsumer({
-      transport: createTransport({ brokers: kafkaBrokers(), clientId }),
+      transport: testTransport(clientId),
       topic,
       onEvent: (event) => void applied.push(event),
       startRetryMs: 100,
@@ -110,7 +109,7 @@ describe('RevocationConsumer against the real broker', () => {
     const topic = await topicWith([], 2);
     let mono = 1_000_000;
     const c = new RevocationConsumer({
-      transport: createTransport({ brokers: kafkaBrokers(), clientId: 'consumer-test' }),
+      transport: testTransport('consumer-test'),
       topic,
       onEvent: () => undefined,
       startRetryMs: 100,

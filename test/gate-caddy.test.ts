@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaTransport, encodeEvent, revocationTopicSpec, type EventProducer } from '@revocable/events';
+import { encodeEvent, revocationTopicSpec, type EventProducer } from '@revocable/events';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { gateCaddySnippet, startCaddy } from './support/caddy.ts';
 import { rawRequest } from './support/http.ts';
-import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { kafkaEnv, testTransport, uniqueTopic, waitFor } from './support/env.ts';
 import { startProxiedGate, startStaticJwks, type ProxiedGate } from './support/gate.ts';
 
 const ISSUER = 'https://auth.gate-caddy.test';
@@ -38,7 +38,7 @@ describe('gate behind Caddy forward_auth, in front of a Python upstream', () => 
   beforeAll(async () => {
     const key = await generateSigningKey('EdDSA');
     signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
-    const transport = createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'gate-caddy-test' });
+    const transport = testTransport('gate-caddy-test');
     const admin = await transport.admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
@@ -50,7 +50,7 @@ describe('gate behind Caddy forward_auth, in front of a Python upstream', () => 
         { prefix: '/orders', methods: ['POST'], audience: 'orders', scopes: ['orders:write'], freshness: false },
         { prefix: '/orders', audience: 'orders', freshness: false },
       ],
-      env: { KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, AUTH_ISSUER: ISSUER, JWKS_URL: jwks.url },
+      env: { ...kafkaEnv(), REVOCATION_TOPIC: topic, AUTH_ISSUER: ISSUER, JWKS_URL: jwks.url },
       proxy: (ports) => startCaddy(gateCaddySnippet(readFileSync(CADDY_EXAMPLE, 'utf8'), { ...ports, caddy: ports.proxy }), ports.proxy),
     });
     port = stack.port;

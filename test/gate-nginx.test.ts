@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@revocable/infra';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { startCluster, type Cluster } from './support/cluster.ts';
-import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
+import { databaseUrl, kafkaBrokers, kafkaEnv, waitFor } from './support/env.ts';
 import { rawRequest, type RawAnswer } from './support/http.ts';
 import { BootstrapRelay, startMergedJwks, startProxiedGate, type ProxiedGate } from './support/gate.ts';
 import { gateNginxSnippet, startNginx } from './support/nginx.ts';
@@ -69,7 +69,7 @@ describe('gate behind nginx auth_request, in front of a Python upstream', () => 
         { prefix: '/orders', methods: ['POST', 'PUT', 'DELETE'], audience: 'orders', scopes: ['orders:write'] },
         { prefix: '/admin', audience: 'orders', scopes: ['orders:admin'] },
       ],
-      env: { KAFKA_BROKERS: relay.address, REVOCATION_TOPIC: cluster.topic, AUTH_URL: cluster.authUrl, JWKS_URL: jwks.url },
+      env: { ...kafkaEnv(), KAFKA_BROKERS: relay.address, REVOCATION_TOPIC: cluster.topic, AUTH_URL: cluster.authUrl, JWKS_URL: jwks.url },
       proxy: (ports) => startNginx(gateNginxSnippet(readFileSync(NGINX_EXAMPLE, 'utf8'), { ...ports, nginx: ports.proxy }), [ports.proxy]),
     });
     nginxPort = stack.port;

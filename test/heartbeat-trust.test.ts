@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTransport, encodeEvent, generateEventSigningKey, importEventSigner, revocationTopicSpec, signHeartbeat, type EventProducer, type EventSigner, type OutgoingRecord } from '@revocable/events';
+import { encodeEvent, generateEventSigningKey, importEventSigner, revocationTopicSpec, signHeartbeat, type EventProducer, type EventSigner, type OutgoingRecord } from '@revocable/events';
 import { buildApp, loadConfig } from '@revocable/orders';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
-import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { kafkaEnv, testTransport, uniqueTopic, waitFor } from './support/env.ts';
 import { heartbeatRecords, testEventKey, testEventSigner, testHeartbeatKeys } from './support/heartbeats.ts';
 
 const ISSUER = 'https://auth.heartbeat-trust.test';
@@ -50,14 +50,14 @@ describe('heartbeats no producer can fake (real broker)', () => {
     jwks = Fastify();
     jwks.get('/.well-known/jwks.json', async () => ({ keys: [key.publicJwk, ...testHeartbeatKeys] }));
     await jwks.listen({ port: 0, host: '127.0.0.1' });
-    const transport = createTransport({ brokers: kafkaBrokers(), clientId: 'heartbeat-trust' });
+    const transport = testTransport('heartbeat-trust');
     const admin = await transport.admin();
     await admin.ensureTopic({ ...revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }), partitions: PARTITIONS });
     await admin.close();
     producer = await transport.producer();
     orders = await buildApp(
       loadConfig({
-        KAFKA_BROKERS: kafkaBrokers().join(','),
+        ...kafkaEnv(),
         REVOCATION_TOPIC: topic,
         AUTH_URL: `http://127.0.0.1:${(jwks.server.address() as AddressInfo).port}`,
         AUTH_ISSUER: ISSUER,

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createTransport, revocationTopicSpec, type TopicAdmin } from '@revocable/events';
+import { revocationTopicSpec, type TopicAdmin } from '@revocable/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { testTransport, uniqueTopic, waitFor } from './support/env.ts';
 
 // Proves the broker the suite runs against is a real Kafka: a round trip through the seam, and
 // topic configs read back from the broker itself.
 describe('the Kafka broker the tests use', () => {
   let admin: TopicAdmin;
   beforeAll(async () => {
-    admin = await createTransport({ brokers: kafkaBrokers(), clientId: 'kafka-test' }).admin();
+    admin = await testTransport('kafka-test').admin();
   });
   afterAll(async () => {
     await admin.close();
@@ -18,7 +18,7 @@ describe('the Kafka broker the tests use', () => {
     const topic = uniqueTopic('roundtrip');
     await admin.ensureTopic({ topic, partitions: 1, replicationFactor: 1, configs: {} });
     const groupsBefore = await admin.listGroups();
-    const transport = createTransport({ brokers: kafkaBrokers(), clientId: 'roundtrip' });
+    const transport = testTransport('roundtrip');
     const producer = await transport.producer();
     const payload = `hello ${randomUUID()}`;
     try {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './support/cluster.ts';
-import { databaseUrl, kafkaBrokers, waitFor } from './support/env.ts';
+import { databaseUrl, kafkaBrokers, kafkaEnv, waitFor } from './support/env.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -81,7 +81,12 @@ const options: RevocableOptions = {
   issuer: authUrl,
   audience: 'orders',
   jwksUrl: authUrl + '/.well-known/jwks.json',
-  transport: createKafkaTransport({ brokers: env('KAFKA_BROKERS').split(','), clientId: 'adopter-service' }),
+  transport: createKafkaTransport({
+    brokers: env('KAFKA_BROKERS').split(','),
+    clientId: 'adopter-service',
+    // The broker is secured (SASL/SCRAM-SHA-512): authenticate as this service's principal.
+    ...(process.env['KAFKA_USERNAME'] ? { sasl: { mechanism: 'SCRAM-SHA-512' as const, username: env('KAFKA_USERNAME'), password: env('KAFKA_PASSWORD') } } : {}),
+  }),
   topic: env('REVOCATION_TOPIC'),
 };
 const app = Fastify();
@@ -195,7 +200,7 @@ async function startService(): Promise<string> {
   const project = join(scratch, 'service');
   const child = spawn(process.execPath, ['--no-experimental-strip-types', 'out/service.js'], {
     cwd: project,
-    env: { ...process.env, AUTH_URL: cluster.authUrl, KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: cluster.topic, NODE_OPTIONS: '' },
+    env: { ...process.env, AUTH_URL: cluster.authUrl, ...kafkaEnv(), REVOCATION_TOPIC: cluster.topic, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   services.push(child);

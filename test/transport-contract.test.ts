@@ -3,7 +3,7 @@
 // and the in-memory transport unit tests use.
 import { createTransport, MemoryTransport, type KafkaClientName } from '@revocable/events';
 import { freePort } from '@revocable/infra';
-import { kafkaBrokers } from './support/env.ts';
+import { testTransport } from './support/env.ts';
 import { startKafkaBroker } from './support/kafka-broker.ts';
 import { transportContract } from './support/transport-contract.ts';
 
@@ -17,7 +17,7 @@ for (const [client, name] of [
     name,
     groupless: client === 'platformatic',
     tracksAddedPartitions: client === 'platformatic',
-    transport: (clientId) => createTransport({ client, brokers: kafkaBrokers(), clientId }),
+    transport: (clientId) => testTransport(clientId, { client }),
     unreachable: (clientId) => createTransport({ client, brokers: [`127.0.0.1:${deadPort}`], clientId, connectionTimeoutMs: 500 }),
     restartable: async () => {
       const broker = await startKafkaBroker();

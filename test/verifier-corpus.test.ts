@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTransport, encodeEvent, revocationTopicSpec } from '@revocable/events';
+import { encodeEvent, revocationTopicSpec } from '@revocable/events';
 import { buildApp, loadConfig } from '@revocable/orders';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SigningKeyMaterial } from '@revocable/tokens';
 import { hostileTokens, type HostileToken } from './corpus/hostile-tokens.ts';
-import { kafkaBrokers, uniqueTopic, waitFor } from './support/env.ts';
+import { kafkaEnv, testTransport, uniqueTopic, waitFor } from './support/env.ts';
 
 const ISSUER = 'https://auth.corpus.test';
 const CORPUS_SIZE = 10_400;
@@ -44,7 +44,7 @@ describe('hostile-token corpus against the orders service', () => {
     await jwks.listen({ port: 0, host: '127.0.0.1' });
     const authUrl = `http://127.0.0.1:${(jwks.server.address() as AddressInfo).port}`;
 
-    const transport = createTransport({ brokers: kafkaBrokers(), clientId: 'corpus-test' });
+    const transport = testTransport('corpus-test');
     const admin = await transport.admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
@@ -56,7 +56,7 @@ describe('hostile-token corpus against the orders service', () => {
     await producer.close();
 
     const config = loadConfig({
-      KAFKA_BROKERS: kafkaBrokers().join(','),
+      ...kafkaEnv(),
       REVOCATION_TOPIC: topic,
       AUTH_URL: authUrl,
       AUTH_ISSUER: ISSUER,

@@ -8,11 +8,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@revocable/infra';
-import { createTransport, MAX_EVENT_BYTES } from '@revocable/events';
+import { MAX_EVENT_BYTES } from '@revocable/events';
 import { buildApp as buildAuth, loadConfig as loadAuthConfig } from '@revocable/auth';
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
-import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic } from './support/env.ts';
+import { authEnv, createTestDatabase, kafkaEnv, testTransport, uniqueTopic } from './support/env.ts';
 
 async function waitFor<T>(fn: () => Promise<T | false>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -36,7 +36,7 @@ describe('verifier end to end with the auth service and Kafka', () => {
   const extraApps: FastifyInstance[] = [];
 
   const serviceEnv = (audience: 'orders' | 'profile', extra: Record<string, string> = {}) => ({
-    KAFKA_BROKERS: kafkaBrokers().join(','),
+    ...kafkaEnv(),
     REVOCATION_TOPIC: topic,
     AUTH_URL: authUrl,
     JWKS_COOLDOWN_MS: '500',
@@ -196,7 +196,7 @@ describe('verifier end to end with the auth service and Kafka', () => {
   it('poison records written straight to the topic are skipped; the next logout still applies at both services', async () => {
     const email = await newUser();
     const token = await login(email);
-    const producer = await createTransport({ brokers: kafkaBrokers(), clientId: 'poison-writer' }).producer();
+    const producer = await testTransport('poison-writer').producer();
     const poison = [
       Buffer.from([0x00, 0xff, 0xfe, 0x80]),
       Buffer.from('{"v":1,"type":"session.revoked"'),

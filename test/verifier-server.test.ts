@@ -8,8 +8,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { freePort, ServiceProcess } from '@revocable/infra';
-import { createTransport, revocationTopicSpec } from '@revocable/events';
-import { kafkaBrokers, uniqueTopic } from './support/env.ts';
+import { revocationTopicSpec } from '@revocable/events';
+import { kafkaEnv, testTransport, uniqueTopic } from './support/env.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -20,7 +20,7 @@ const READY_DEADLINE_MS = 90_000;
 describe.each(['orders', 'profile'] as const)('%s as a process', (name) => {
   it('starts, becomes ready, answers 401 without a token and exits 0 on SIGTERM', async () => {
     const topic = uniqueTopic(`test.server.${name}`);
-    const admin = await createTransport({ brokers: kafkaBrokers(), clientId: 'server-test' }).admin();
+    const admin = await testTransport('server-test').admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
     const port = await freePort();
@@ -28,7 +28,7 @@ describe.each(['orders', 'profile'] as const)('%s as a process', (name) => {
     let output = '';
     // Only PATH and the documented variables: the service needs nothing else.
     const service = ServiceProcess.spawn(
-      { name, port, url: base, env: { PORT: String(port), KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, LOG_LEVEL: 'info' } },
+      { name, port, url: base, env: { PORT: String(port), ...kafkaEnv(), REVOCATION_TOPIC: topic, LOG_LEVEL: 'info' } },
       { baseEnv: { PATH: process.env['PATH'] ?? '' }, onLine: (line) => (output += `${line}\n`) },
     );
     const exited = once(service.child, 'exit');

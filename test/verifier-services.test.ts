@@ -10,7 +10,7 @@ import { createTransport, encodeEvent, revocationTopicSpec } from '@revocable/ev
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
-import { kafkaBrokers, waitFor } from './support/env.ts';
+import { kafkaBrokers, kafkaEnv, testTransport, waitFor } from './support/env.ts';
 import { heartbeatRecords, testHeartbeatKeys } from './support/heartbeats.ts';
 
 const ORDERS_ISSUER = 'https://auth.orders.test';
@@ -30,7 +30,7 @@ describe('orders API (real Kafka, local keys)', () => {
     const key = await generateSigningKey('ES256');
     signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
     const config = loadOrdersConfig({
-      KAFKA_BROKERS: kafkaBrokers().join(','),
+      ...kafkaEnv(),
       REVOCATION_TOPIC: topic,
       AUTH_ISSUER: ORDERS_ISSUER,
       MAX_ORDERS_PER_USER: '3',
@@ -43,7 +43,7 @@ describe('orders API (real Kafka, local keys)', () => {
     await admin.close();
     await app.revocable.whenReady();
     // Writes are fail-closed: give the instance fresh revocation state (heartbeats on every partition).
-    const producer = await createTransport({ brokers: kafkaBrokers(), clientId: 'orders-test' }).producer();
+    const producer = await testTransport('orders-test').producer();
     const partitions = revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }).partitions;
     await producer.send(
       topic,
@@ -127,7 +127,7 @@ describe('profile API (real Kafka, local keys)', () => {
   beforeAll(async () => {
     const key = await generateSigningKey('EdDSA');
     signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
-    const config = loadProfileConfig({ KAFKA_BROKERS: kafkaBrokers().join(','), REVOCATION_TOPIC: topic, AUTH_ISSUER: PROFILE_ISSUER, LOG_LEVEL: 'silent' });
+    const config = loadProfileConfig({ ...kafkaEnv(), REVOCATION_TOPIC: topic, AUTH_ISSUER: PROFILE_ISSUER, LOG_LEVEL: 'silent' });
     expect(config.port).toBe(3002);
     expect(config.verifier.audience).toBe('profile');
     const admin = await createTransport({ brokers: config.verifier.kafkaBrokers, clientId: 'profile-test' }).admin();
@@ -151,7 +151,7 @@ describe('profile API (real Kafka, local keys)', () => {
   });
 
   it('stores per user once revocation state is fresh', async () => {
-    const producer = await createTransport({ brokers: kafkaBrokers(), clientId: 'profile-test' }).producer();
+    const producer = await testTransport('profile-test').producer();
     const partitions = revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }).partitions;
     await producer.send(
       topic,

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError } from './errors.ts';
 import type { BrokerSettings } from './kafka-broker.ts';
+import { assertBusCredentials, generateBusCredentials, type BusCredentials } from './kafka-security.ts';
 import { planServices, type ServiceName, type ServicePlan } from './plan.ts';
 import { runDir } from './state.ts';
 
@@ -21,13 +22,17 @@ export interface DevSecrets {
   ADMIN_TOKEN: string;
   ORDERS_CLIENT_SECRET: string;
   PROFILE_CLIENT_SECRET: string;
+  /** The SCRAM users of `up`'s broker (one per principal: admin, auth, orders, profile, gate). */
+  KAFKA_CREDENTIALS: BusCredentials;
 }
 
 /** The dev cluster. */
 export interface DevPlan {
   runDir: string;
-  /** The broker to start, or null when `KAFKA_BROKERS` names one. */
-  kafka: (BrokerSettings & { logFile: string }) | null;
+  /** The broker to start (SASL/SCRAM-SHA-512 with ACLs), or null when `KAFKA_BROKERS` names one. */
+  kafka: (BrokerSettings & { logFile: string; sasl: BusCredentials }) | null;
+  /** The revocation topic (`REVOCATION_TOPIC`, default `revocable.revocations`): its ACLs are granted on `up`'s broker. */
+  topic: string;
   kafkaBrokers: string;
   databaseUrl: string;
   /** Whether `up` chose (and `reset` may drop) the database, i.e. `DATABASE_URL` was not given. */
@@ -58,7 +63,17 @@ export function secretsFile(dir: string): string {
  */
 export function devSecrets(dir: string): DevSecrets {
   const file = secretsFile(dir);
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+  if (existsSync(file)) {
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>;
+    // Secrets of a checkout from before the secured bus: add the Kafka users once (the broker
+    // data formatted without them is refused at start, with `reset` as the fix).
+    if (stored.KAFKA_CREDENTIALS === undefined) {
+      stored.KAFKA_CREDENTIALS = generateBusCredentials();
+      writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
+    }
+    assertBusCredentials(stored.KAFKA_CREDENTIALS, file);
+    return stored as DevSecrets;
+  }
   mkdirSync(dir, { recursive: true });
   const secrets: DevSecrets = {
     DATABASE_NAME: `revocable_${randomBytes(4).toString('hex')}`,
@@ -66,6 +81,7 @@ export function devSecrets(dir: string): DevSecrets {
     ADMIN_TOKEN: randomBytes(24).toString('base64url'),
     ORDERS_CLIENT_SECRET: randomBytes(24).toString('base64url'),
     PROFILE_CLIENT_SECRET: randomBytes(24).toString('base64url'),
+    KAFKA_CREDENTIALS: generateBusCredentials(),
   };
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -125,9 +141,12 @@ export function devPlan(env: NodeJS.ProcessEnv = process.env): DevPlan {
   const secrets = devSecrets(dir);
   const kafkaBrokers = external ?? `127.0.0.1:${ports.kafka}`;
   const databaseUrl = env['DATABASE_URL'] || `${postgresServer(env)}/${secrets.DATABASE_NAME}`;
+  const topic = env['REVOCATION_TOPIC'] || 'revocable.revocations';
   const services = planServices({
     ports: { auth: ports.auth, orders: ports.orders, profile: ports.profile },
     kafkaBrokers,
+    // An external broker (KAFKA_BROKERS) is the operator's: its credentials come from their KAFKA_SASL_* variables.
+    ...(external ? {} : { kafkaCredentials: secrets.KAFKA_CREDENTIALS }),
     databaseUrl,
     logLevel: env['LOG_LEVEL'] || 'info',
     secrets: {
@@ -138,7 +157,8 @@ export function devPlan(env: NodeJS.ProcessEnv = process.env): DevPlan {
   });
   return {
     runDir: dir,
-    kafka: external ? null : { port: ports.kafka, controllerPort: ports.kafkaController, dataDir: join(dir, 'kafka'), logFile: join(dir, 'kafka.log') },
+    kafka: external ? null : { port: ports.kafka, controllerPort: ports.kafkaController, dataDir: join(dir, 'kafka'), logFile: join(dir, 'kafka.log'), sasl: secrets.KAFKA_CREDENTIALS },
+    topic,
     kafkaBrokers,
     databaseUrl,
     ownsDatabase: !env['DATABASE_URL'],

@@ -4,6 +4,7 @@
  * they all run the same wiring; only the values (ports, topic, secrets, extra settings) differ.
  */
 import { randomBytes } from 'node:crypto';
+import { busClientEnv, type BusCredentials } from './kafka-security.ts';
 
 /** The services a cluster runs, in start order (auth first: it creates the topic). */
 export type ServiceName = 'auth' | 'orders' | 'profile';
@@ -44,6 +45,11 @@ export interface ServicesInput {
   ports: Record<ServiceName, number>;
   /** Kafka bootstrap servers, comma-separated `host:port`. */
   kafkaBrokers: string;
+  /**
+   * The SCRAM users of a secured broker: each service then authenticates as its own principal
+   * (auth as `auth`, orders as `orders`, ...). Default: none (PLAINTEXT; each service warns once).
+   */
+  kafkaCredentials?: BusCredentials;
   /** The auth service's own database (it migrates it on start). */
   databaseUrl: string;
   secrets: ClusterSecrets;
@@ -72,9 +78,11 @@ export function planServices(input: ServicesInput): Record<ServiceName, ServiceP
     ...(input.topic ? { REVOCATION_TOPIC: input.topic } : {}),
   };
   const { secrets } = input;
+  const kafka = (name: ServiceName): Record<string, string> => (input.kafkaCredentials ? busClientEnv(input.kafkaCredentials, name) : {});
   const env: Record<ServiceName, Record<string, string>> = {
     auth: {
       ...common,
+      ...kafka('auth'),
       PORT: String(input.ports.auth),
       DATABASE_URL: input.databaseUrl,
       AUTH_ISSUER: url('auth'),
@@ -91,6 +99,7 @@ export function planServices(input: ServicesInput): Record<ServiceName, ServiceP
   function resource(name: 'orders' | 'profile'): Record<string, string> {
     return {
       ...common,
+      ...kafka(name),
       PORT: String(input.ports[name]),
       AUTH_URL: url('auth'),
       AUDIENCE: name,

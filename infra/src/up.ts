@@ -11,6 +11,7 @@ import { ensureDatabase } from './database.ts';
 import { devPlan, type DevPlan } from './dev-plan.ts';
 import { InfraError } from './errors.ts';
 import { kafkaJarsCached, killHelpers, launchBroker, REPO_ROOT } from './kafka-broker.ts';
+import { grantBusAcls } from './kafka-security.ts';
 import { SERVICE_NAMES } from './plan.ts';
 import { describeHolder, listensOn, portHolder } from './ports.ts';
 import { requireJava, requireMaven } from './prerequisites.ts';
@@ -53,7 +54,7 @@ function wantedComponents(plan: DevPlan, env: NodeJS.ProcessEnv): Wanted[] {
         { port, role: 'Kafka', variable: 'KAFKA_PORT' },
         { port: controllerPort, role: 'Kafka controller', variable: 'KAFKA_CONTROLLER_PORT' },
       ],
-      settings: digestSettings({ port, controllerPort, dataDir, heap: plan.kafka.heap ?? '512m' }),
+      settings: digestSettings({ port, controllerPort, dataDir, heap: plan.kafka.heap ?? '512m', security: 'SASL_PLAINTEXT/SCRAM-SHA-512+ACLs' }),
       marker: 'kafka.Kafka',
     });
   }
@@ -184,11 +185,14 @@ export async function up(io: UpIo, options: { demo: boolean; env?: NodeJS.Proces
       if (interrupted) return await new Promise<number>(() => {});
       if (keep.has(w.name)) {
         io.out(`  ✓ ${w.name.padEnd(8)} already running (pid ${liveRecord(dir, w.name)?.pid}), same settings`);
+        // Idempotent, and REVOCATION_TOPIC may have changed since the broker started.
+        if (w.name === 'kafka' && plan.kafka) await grantBusAcls([plan.kafkaBrokers], plan.kafka.sasl, plan.topic);
         continue;
       }
       if (w.name === 'kafka' && plan.kafka) {
         const broker = await launchBroker(plan.kafka, { detached: true, onSpawn: record(w), log: (line) => io.out(`  ${line}`) });
-        io.out(`  ✓ kafka    Kafka 3.9 (KRaft) on ${plan.kafkaBrokers}, pid ${broker.pid}`);
+        await grantBusAcls([plan.kafkaBrokers], plan.kafka.sasl, plan.topic);
+        io.out(`  ✓ kafka    Kafka 3.9 (KRaft) on ${plan.kafkaBrokers}, pid ${broker.pid}, SASL/SCRAM-SHA-512 with the ACLs of ${plan.topic}`);
         continue;
       }
       if (w.name === 'kafka') continue;

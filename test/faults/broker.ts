@@ -2,7 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBroker, type BrokerSettings, type ExtraListener } from '@revocable/infra';
+import { generateBusCredentials, launchBroker, type BrokerSettings, type BusCredentials, type ExtraListener } from '@revocable/infra';
+import type { SASLOptions } from 'kafkajs';
 import { rangePort } from './ports.ts';
 
 /**
@@ -11,15 +12,16 @@ import { rangePort } from './ports.ts';
  * instances, the checker) it has one listener per verifier, advertised at that verifier's
  * proxy: Kafka answers metadata with the addresses of the listener a request came in on, so
  * every connection of that verifier, not only the bootstrap one, goes through the proxy and
- * cutting the proxy really partitions it.
+ * cutting the proxy really partitions it. Secured as `up`'s broker is (SASL/SCRAM-SHA-512 on
+ * every listener, ACLs): each restart re-authenticates every client.
  */
 export class FaultBroker {
-  readonly #settings: BrokerSettings;
+  readonly #settings: BrokerSettings & { sasl: BusCredentials };
   #child: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   #paused = false;
 
-  private constructor(settings: BrokerSettings) {
+  private constructor(settings: BrokerSettings & { sasl: BusCredentials }) {
     this.#settings = settings;
   }
 
@@ -31,7 +33,18 @@ export class FaultBroker {
     for (const a of advertised) extraListeners.push({ name: a.name, advertisedPort: a.advertisedPort, port: await rangePort() });
     const dataDir = mkdtempSync(join(tmpdir(), 'revocable-faults-kafka-'));
     // One processor: the broker must not starve the services under test on a 2-core machine.
-    return new FaultBroker({ port, controllerPort, dataDir, extraListeners, cpus: 1 });
+    return new FaultBroker({ port, controllerPort, dataDir, extraListeners, cpus: 1, sasl: generateBusCredentials() });
+  }
+
+  /** The SCRAM users (`admin` is the super user the harness's own clients use). */
+  get credentials(): BusCredentials {
+    return this.#settings.sasl;
+  }
+
+  /** kafkajs `sasl` option of the `admin` super user. */
+  get adminSasl(): SASLOptions {
+    const admin = this.#settings.sasl.users.admin;
+    return { mechanism: 'scram-sha-512', username: admin.username, password: admin.password };
   }
 
   get bootstrap(): string {

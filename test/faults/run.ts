@@ -121,7 +121,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultReport> 
     await Promise.all(workers);
 
     await monitor.stop();
-    const events = await readTopic(system.broker.bootstrap, system.topic, 60_000);
+    const events = await readTopic(system.broker.bootstrap, system.broker.adminSasl, system.topic, 60_000);
     const db = await readDatabase(system.database.url);
     const truth = new RevocationTruth(events);
     const result = check(history, truth, db, (instance, generation) => system.byName(instance)?.startedAt[generation] ?? 0);

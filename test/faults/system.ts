@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rangePort } from './ports.ts';
 import { Kafka, logLevel } from 'kafkajs';
+import { busClientEnv, grantBusAcls } from '@revocable/infra';
 import { createDatabase } from '../support/database.ts';
 import { FaultBroker } from './broker.ts';
 import { ServiceProcess } from './process.ts';
@@ -84,6 +85,7 @@ export class FaultSystem {
       log(`starting a private Kafka broker on ${broker.bootstrap}`);
       await broker.start();
       const topic = `revocable.faults.${randomUUID()}`;
+      await grantBusAcls([broker.bootstrap], broker.credentials, topic);
       const adminToken = randomBytes(24).toString('base64url');
       const secrets = { orders: randomBytes(32).toString('base64url'), profile: randomBytes(32).toString('base64url') };
       const authPorts = [await rangePort(), await rangePort()];
@@ -100,6 +102,7 @@ export class FaultSystem {
             PORT: String(port),
             LOG_LEVEL: 'info',
             KAFKA_BROKERS: broker.bootstrap,
+            ...busClientEnv(broker.credentials, 'auth'),
             REVOCATION_TOPIC: topic,
             DATABASE_URL: database.url,
             AUTH_ISSUER: authUrl,
@@ -137,6 +140,7 @@ export class FaultSystem {
           PORT: String(port),
           LOG_LEVEL: 'info',
           KAFKA_BROKERS: `127.0.0.1:${proxy.port}`,
+          ...busClientEnv(broker.credentials, n.audience),
           KAFKA_CLIENT_ID: `revocable-${n.name}`,
           REVOCATION_TOPIC: topic,
           AUTH_URL: authUrl,
@@ -171,7 +175,7 @@ export class FaultSystem {
 
   /** Waits until the broker answers metadata for the topic (not only TCP), within `timeoutMs`. */
   async waitBrokerAnswers(timeoutMs: number): Promise<void> {
-    const kafka = new Kafka({ clientId: 'faults-probe', brokers: [this.broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000, requestTimeout: 2000 });
+    const kafka = new Kafka({ clientId: 'faults-probe', brokers: [this.broker.bootstrap], sasl: this.broker.adminSasl, logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000, requestTimeout: 2000 });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const admin = kafka.admin();

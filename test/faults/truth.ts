@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { parseEvent, type RevocationEvent } from '@revocable/events';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import pg from 'pg';
 import type { TokenInfo } from './history.ts';
 
 /** Every revocation event on the topic, from the beginning to the high watermarks. */
-export async function readTopic(bootstrap: string, topic: string, timeoutMs: number): Promise<RevocationEvent[]> {
-  const kafka = new Kafka({ clientId: 'faults-checker', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+export async function readTopic(bootstrap: string, sasl: SASLOptions, topic: string, timeoutMs: number): Promise<RevocationEvent[]> {
+  const kafka = new Kafka({ clientId: 'faults-checker', brokers: [bootstrap], sasl, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const offsets = await admin.fetchTopicOffsets(topic);

@@ -17,8 +17,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { freePort, generateSecrets, InfraError, planServices, SERVICE_NAMES, ServiceProcess, type DetailedInfraError, type ServiceName } from '@revocable/infra';
+import { freePort, generateSecrets, grantBusAcls, InfraError, planServices, SERVICE_NAMES, ServiceProcess, type BusCredentials, type DetailedInfraError, type ServiceName } from '@revocable/infra';
 import { createDatabase } from './database.ts';
+import { suiteKafkaCredentials } from './suite-kafka.ts';
 
 export { SERVICE_NAMES, type ServiceName };
 
@@ -26,6 +27,11 @@ export { SERVICE_NAMES, type ServiceName };
 export interface ClusterOptions {
   /** Kafka bootstrap servers (`host:port`, comma-separated or a list). */
   kafkaBrokers: string | readonly string[];
+  /**
+   * The broker's SCRAM users: each service authenticates as its own principal, and the topic's
+   * ACLs are granted before auth starts, as `up` does. Default: the suite's ({@link suiteKafkaCredentials}).
+   */
+  kafkaCredentials?: BusCredentials | null;
   /**
    * URL of an existing PostgreSQL database to connect to as admin; the cluster creates its
    * own fresh database next to it and drops it in `stop()`.
@@ -137,11 +143,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const topic = options.topic ?? `revocable.test.${randomUUID()}`;
   const database = await createDatabase(options.databaseUrl, 'revocable_cluster');
 
+  const credentials = options.kafkaCredentials === undefined ? suiteKafkaCredentials() : options.kafkaCredentials;
+  if (credentials) await grantBusAcls(brokers.split(','), credentials, topic);
+
   const ports = { auth: await freePort(), orders: await freePort(), profile: await freePort() };
   const secrets = generateSecrets();
   const plans = planServices({
     ports,
     kafkaBrokers: brokers,
+    ...(credentials ? { kafkaCredentials: credentials } : {}),
     databaseUrl: database.url,
     topic,
     secrets,

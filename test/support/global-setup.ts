@@ -1,12 +1,13 @@
 import { startKafkaBroker, type KafkaBroker } from '@revocable/infra';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { SUITE_KAFKA_CREDENTIALS_ENV } from './suite-kafka.ts';
 
 /**
  * Resolves the infrastructure every integration test uses, once per run:
  *  1. `KAFKA_BROKERS` / `DATABASE_URL` when given;
  *  2. otherwise, when a Docker engine answers, Kafka and PostgreSQL through testcontainers;
- *  3. otherwise a real Kafka broker from the Maven jars (infra/) and the local PostgreSQL.
+ *  3. otherwise a real Kafka broker from the Maven jars (infra/), secured like `up`'s, and the local PostgreSQL.
  * Workers read the resolved values from process.env.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -20,9 +21,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       teardown.push(() => kafka.stop());
       process.env['KAFKA_BROKERS'] = `${kafka.getHost()}:${kafka.getMappedPort(9093)}`;
     } else {
-      const broker: KafkaBroker = await startKafkaBroker({ log: (line) => console.log(`[infra] ${line}`) });
+      // Secured as `up` runs it: SASL/SCRAM-SHA-512, StandardAuthorizer ACLs, nothing anonymous.
+      const broker: KafkaBroker = await startKafkaBroker({ sasl: true, log: (line) => console.log(`[infra] ${line}`) });
       teardown.push(() => broker.destroy());
       process.env['KAFKA_BROKERS'] = broker.brokers.join(',');
+      process.env[SUITE_KAFKA_CREDENTIALS_ENV] = JSON.stringify(broker.credentials);
       // Fault tests start their own brokers; they reuse the jars this one fetched.
     }
   }
@@ -40,6 +43,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await assertPostgres(process.env['DATABASE_URL']);
 
   project.provide('kafkaBrokers', process.env['KAFKA_BROKERS']);
+  project.provide('kafkaCredentials', process.env[SUITE_KAFKA_CREDENTIALS_ENV] ?? '');
   project.provide('databaseUrl', process.env['DATABASE_URL']);
   console.log(`[infra] KAFKA_BROKERS=${process.env['KAFKA_BROKERS']} DATABASE_URL=${redact(process.env['DATABASE_URL'])}`);
 
@@ -80,6 +84,8 @@ function redact(url: string): string {
 declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string;
+    /** JSON of the secured broker's BusCredentials, or '' when the broker is not secured. */
+    kafkaCredentials: string;
     databaseUrl: string;
   }
 }

@@ -7,7 +7,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp, loadConfig, type AuthConfig } from '@revocable/auth';
 import type { IncomingRecord, RevocableEvent, RevocationEvent } from '@revocable/events';
-import { authEnv, createTestDatabase, kafkaBrokers, uniqueTopic, waitFor } from './env.ts';
+import { authEnv, createTestDatabase, kafkaBrokers, kafkaSasl, uniqueTopic, waitFor } from './env.ts';
 import { readTopic, type TopicReader } from './topic-reader.ts';
 
 export interface RelayingAuth {
@@ -63,7 +63,7 @@ export async function startRelayingAuth(options: {
     reader = await readTopic(kafkaBrokers(), topic, (event, record) => {
       events.push(event);
       options.onRecord?.(event, record);
-    });
+    }, kafkaSasl());
     const invalid = reader.invalid;
     const ready = app;
     return {
