@@ -134,6 +134,13 @@ describe('up', () => {
     expect(Object.keys(pids).sort()).toEqual(['auth', 'kafka', 'orders', 'profile']);
     expect((await portHolder(Number(ports.AUTH_PORT)))?.pid).toBe(pids['auth']);
     expect((await portHolder(Number(ports.KAFKA_PORT)))?.pid).toBe(pids['kafka']);
+    // The broker is secured (SASL/SCRAM-SHA-512 + ACLs) and every service authenticates: none warns at start.
+    expect(upFirst.stdout).toContain('SASL/SCRAM-SHA-512 with the ACLs of revocable.revocations');
+    for (const name of ['auth', 'orders', 'profile']) {
+      const log = readFileSync(join(first.runDir, `${name}.log`), 'utf8');
+      expect(log, `${name}.log`).not.toMatch(/warning/i);
+      expect(log, `${name}.log`).not.toMatch(/"level":(40|50)/);
+    }
 
     const upSecond = await cli(['up', '--no-demo'], { ...second.env, ...ports });
     expect(upSecond.code).toBe(1);
