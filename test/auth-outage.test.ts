@@ -19,7 +19,7 @@ const topic = uniqueTopic('auth-outage');
 
 beforeAll(async () => {
   [broker, db] = await Promise.all([startKafkaBroker(), createTestDatabase('revocable_auth_outage')]);
-  const config = loadConfig(authEnv(db.url, { KAFKA_BROKERS: broker.brokers.join(','), REVOCATION_TOPIC: topic, HEARTBEAT_INTERVAL_MS: '500', OUTBOX_POLL_INTERVAL_MS: '200' }));
+  const config = loadConfig(authEnv(db.url, { KAFKA_BROKERS: broker.brokers.join(','), KAFKA_SASL_MECHANISM: '', KAFKA_USERNAME: '', KAFKA_PASSWORD: '', REVOCATION_TOPIC: topic, HEARTBEAT_INTERVAL_MS: '500', OUTBOX_POLL_INTERVAL_MS: '200' }));
   app = await buildApp(config, { logger: false });
   await app.ready();
   await waitFor(async () => (await readyz()).relay.state === 'running', { timeoutMs: 60_000, what: 'relay connected to the private broker' });

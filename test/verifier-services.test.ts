@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet } from 'jose';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTransport, encodeEvent, revocationTopicSpec } from '@revocable/events';
+import { encodeEvent, revocationTopicSpec } from '@revocable/events';
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { buildApp as buildProfile, loadConfig as loadProfileConfig } from '@revocable/profile';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
@@ -38,7 +38,7 @@ describe('orders API (real Kafka, local keys)', () => {
     });
     app = await buildOrders(config, { getKey: createLocalJWKSet({ keys: [key.publicJwk] }), heartbeatKeys: testHeartbeatKeys });
     await app.ready();
-    const admin = await createTransport({ brokers: config.verifier.kafkaBrokers, clientId: 'orders-test' }).admin();
+    const admin = await testTransport('orders-test').admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
     await app.revocable.whenReady();
@@ -130,7 +130,7 @@ describe('profile API (real Kafka, local keys)', () => {
     const config = loadProfileConfig({ ...kafkaEnv(), REVOCATION_TOPIC: topic, AUTH_ISSUER: PROFILE_ISSUER, LOG_LEVEL: 'silent' });
     expect(config.port).toBe(3002);
     expect(config.verifier.audience).toBe('profile');
-    const admin = await createTransport({ brokers: config.verifier.kafkaBrokers, clientId: 'profile-test' }).admin();
+    const admin = await testTransport('profile-test').admin();
     await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
     await admin.close();
     app = await buildProfile(config, { getKey: createLocalJWKSet({ keys: [key.publicJwk] }), heartbeatKeys: testHeartbeatKeys, now: () => nowMs });

@@ -10,6 +10,9 @@ import { revocable } from './plugin.ts';
 const ISSUER = 'https://auth.test';
 const PARTITIONS = 2;
 const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:29092').split(',');
+// The suite's broker is secured (SASL/SCRAM-SHA-512): the test writes as its admin user.
+const suiteAdmin = (JSON.parse(process.env['REVOCABLE_TEST_KAFKA_CREDENTIALS'] || 'null') as { users: { admin: { username: string; password: string } } } | null)?.users.admin;
+const sasl = suiteAdmin ? { sasl: { mechanism: 'SCRAM-SHA-512' as const, username: suiteAdmin.username, password: suiteAdmin.password } } : {};
 
 async function waitFor<T>(fn: () => T | Promise<T>, { timeoutMs = 15_000, intervalMs = 25 } = {}): Promise<Exclude<T, false | null | undefined>> {
   const deadline = Date.now() + timeoutMs;
@@ -58,7 +61,7 @@ describe('revocable plugin before it caught up (real Kafka)', () => {
   beforeAll(async () => {
     const { key, signer: s } = await newSigner();
     signer = s;
-    transport = createTransport({ brokers, clientId: 'plugin-test-early' });
+    transport = createTransport({ brokers, clientId: 'plugin-test-early', ...sasl });
     app = Fastify();
     await app.register(revocable, { issuer: ISSUER, audience: 'orders', getKey: createLocalJWKSet({ keys: [key.publicJwk] }), transport, topic, now });
     app.get('/public', { config: { auth: { public: true } } }, async () => ({ ok: true }));
@@ -161,7 +164,7 @@ describe('revocable plugin (real Kafka)', () => {
     await introspection.listen({ port: 0, host: '127.0.0.1' });
     const address = introspection.server.address() as AddressInfo;
 
-    transport = createTransport({ brokers, clientId: 'plugin-test' });
+    transport = createTransport({ brokers, clientId: 'plugin-test', ...sasl });
     const admin = await transport.admin();
     await admin.ensureTopic({ ...revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }), partitions: PARTITIONS });
     await admin.close();

@@ -12,6 +12,9 @@ import { parseRoutesFile } from './routes.ts';
 const ISSUER = 'https://auth.gate.test';
 const PARTITIONS = 2;
 const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:29092').split(',');
+// The suite's broker is secured (SASL/SCRAM-SHA-512): the gate connects as its admin user.
+const suiteAdmin = (JSON.parse(process.env['REVOCABLE_TEST_KAFKA_CREDENTIALS'] || 'null') as { users: { admin: { username: string; password: string } } } | null)?.users.admin;
+const kafkaSaslEnv: Record<string, string> = suiteAdmin ? { KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_USERNAME: suiteAdmin.username, KAFKA_PASSWORD: suiteAdmin.password } : {};
 
 async function waitFor(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -66,14 +69,14 @@ describe('gate app (real Kafka, inject)', () => {
   beforeAll(async () => {
     const key = await generateSigningKey('EdDSA');
     signer = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
-    transport = createKafkaTransport({ brokers, clientId: 'gate-test' });
+    transport = createKafkaTransport({ brokers, clientId: 'gate-test', ...(suiteAdmin ? { sasl: { mechanism: 'SCRAM-SHA-512' as const, username: suiteAdmin.username, password: suiteAdmin.password } } : {}) });
     producer = await transport.producer();
     const config: GateConfig = {
       port: 0,
       host: '127.0.0.1',
       logLevel: 'silent',
       corsOrigins: [],
-      verifier: { ...loadVerifierConfig({ KAFKA_BROKERS: brokers.join(','), AUTH_ISSUER: ISSUER, REVOCATION_TOPIC: topic }, { audience: 'gate' }) },
+      verifier: { ...loadVerifierConfig({ KAFKA_BROKERS: brokers.join(','), ...kafkaSaslEnv, AUTH_ISSUER: ISSUER, REVOCATION_TOPIC: topic }, { audience: 'gate' }) },
       routesFile: '(inline)',
       maxUriBytes: 4096,
       routes: parseRoutesFile({
