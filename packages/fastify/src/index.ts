@@ -21,5 +21,5 @@ export {
 export { authFailureResponse, type AuthFailureResponse } from './response.ts';
 export { TokenVerifier, RevokedTokenError, type AuthContext, type DenylistLookup, type TokenCheck, type TokenVerifierOptions } from './verifier.ts';
 export { introspectToken, IntrospectionError, type IntrospectionOptions, type IntrospectionResult } from './introspection.ts';
-export { createVerifierMetrics, HTTP_DURATION_BUCKETS, registerBuildInfo, type BuildInfo, type MetricSources, type RequestOutcome, type VerifierMetrics } from './metrics.ts';
+export { createVerifierMetrics, HTTP_DURATION_BUCKETS, registerBuildInfo, type BuildInfo, type MetricSources, type PerKind, type RequestOutcome, type VerifierMetrics } from './metrics.ts';
 export { resourceCors, type ResourceCorsOptions } from './cors.ts';

@@ -1,17 +1,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DENIAL_KINDS, type SkipCode } from '@revocable/protocol';
+import { DENIAL_KINDS, type DenialKind, type SkipCode } from '@revocable/protocol';
 
 import type { RequestOutcome } from './decide.ts';
 
 export type { RequestOutcome };
 
+/** One number per denylist kind. */
+export type PerKind = Record<DenialKind, number>;
+
 /** Live values the metrics read at scrape time. */
 export interface MetricSources {
-  denylistSize(): { session: number; user: number; token: number; key: number };
+  denylistSize(): PerKind;
   /** The denylist's per-kind caps, entries. */
-  denylistCaps(): { session: number; user: number; token: number; key: number };
+  denylistCaps(): PerKind;
   /** Entries refused at their kind's cap since start, per kind. */
-  denylistOverflows(): { session: number; user: number; token: number; key: number };
+  denylistOverflows(): PerKind;
   /** Epoch second until which the denylist must fail closed after an overflow, or 0. */
   denylistFailClosedUntil(): number;
   lagByPartition(): ReadonlyMap<number, number>;
@@ -99,6 +102,18 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
         this.set(read());
       },
     });
+  /** A gauge on this registry, labelled by denylist kind, that reads its values at scrape time. */
+  const perKind = (name: string, help: string, read: () => PerKind) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['kind'] as const,
+      registers,
+      collect() {
+        const values = read();
+        for (const kind of DENIAL_KINDS) this.set({ kind }, values[kind]);
+      },
+    });
 
   const requests = counter('revocable_requests_total', 'Requests to protected routes, by outcome and reason.', ['outcome', 'reason']);
   const eventsApplied = counter('revocable_events_applied_total', 'Revocation events applied to the denylist, by type (heartbeats included).', ['type']);
@@ -111,26 +126,8 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
     registers,
   });
   const introspections = counter('revocable_introspections_total', 'RFC 7662 introspection calls made because revocation state was stale, by result.', ['result']);
-  new Gauge({
-    name: 'revocable_denylist_entries',
-    help: 'Entries in the in-memory denylist, by kind.',
-    labelNames: ['kind'] as const,
-    registers,
-    collect() {
-      const size = sources.denylistSize();
-      for (const kind of DENIAL_KINDS) this.set({ kind }, size[kind]);
-    },
-  });
-  new Gauge({
-    name: 'revocable_denylist_cap',
-    help: 'Most live entries the denylist keeps, by kind; an entry beyond it is refused and counted.',
-    labelNames: ['kind'] as const,
-    registers,
-    collect() {
-      const caps = sources.denylistCaps();
-      for (const kind of DENIAL_KINDS) this.set({ kind }, caps[kind]);
-    },
-  });
+  perKind('revocable_denylist_entries', 'Entries in the in-memory denylist, by kind.', () => sources.denylistSize());
+  perKind('revocable_denylist_cap', 'Most live entries the denylist keeps, by kind; an entry beyond it is refused and counted.', () => sources.denylistCaps());
   new Counter({
     name: 'revocable_denylist_overflows_total',
     help: 'Revocation entries refused because their kind was at its cap (an alarm: the denylist must fail closed until they would have expired).',
