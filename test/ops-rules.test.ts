@@ -35,7 +35,7 @@ describe('alert rules', () => {
 
   it('promtool check rules accepts every rule', async () => {
     const result = await promtoolRun(['check', 'rules', 'alerts.yml'], dir);
-    expect(result.out).toContain('SUCCESS: 11 rules found');
+    expect(result.out).toContain('SUCCESS: 12 rules found');
     expect(result.code).toBe(0);
   });
 

@@ -29,7 +29,42 @@ describe('Denylist per-kind caps', () => {
     expect(d.failClosedUntil()).toBe(0);
   });
 
+  it('failingClosed() follows failClosedUntil(): false before any refusal, true while it is in force, false after', () => {
+    let nowMs = 1_800_000_000_000;
+    const d = new Denylist({ now: () => nowMs, graceSeconds: 0, maxEntries: { user: 1 } });
+    d.revokeUserBelow('alice', 2, nowMs / 1000 + 30);
+    expect(d.failingClosed()).toBe(false);
+    d.revokeUserBelow('bob', 2, nowMs / 1000 + 30);
+    expect(d.failingClosed()).toBe(true);
+    nowMs += 30_000;
+    expect(d.failingClosed()).toBe(true);
+    nowMs += 1_000;
+    expect(d.failingClosed()).toBe(false);
+    expect(d.failClosedUntil()).toBe(0);
+    // alice's entry expired, so carol fits; a later refusal closes it again.
+    expect(d.revokeUserBelow('carol', 2, nowMs / 1000 + 30)).toBe(true);
+    expect(d.failingClosed()).toBe(false);
+    d.revokeUserBelow('dave', 2, nowMs / 1000 + 30);
+    expect(d.failingClosed()).toBe(true);
+  });
+
+  it('failClosedMaxSeconds bounds how long one refused entry with an absurd until keeps it closed', () => {
+    let nowMs = 1_800_000_000_000;
+    const d = new Denylist({ now: () => nowMs, graceSeconds: 0, maxEntries: { key: 1 }, failClosedMaxSeconds: 3600 });
+    d.revokeKey('k1', nowMs / 1000 + 60);
+    d.revokeKey('k2', 4_000_000_000);
+    expect(d.failClosedUntil()).toBe(nowMs / 1000 + 3600);
+    nowMs += 3600_000;
+    expect(d.failingClosed()).toBe(false);
+    // Without the bound the same record closes it until its own until.
+    const unbounded = new Denylist({ now: () => nowMs, graceSeconds: 0, maxEntries: { key: 1 } });
+    unbounded.revokeKey('k1', nowMs / 1000 + 60);
+    unbounded.revokeKey('k2', 4_000_000_000);
+    expect(unbounded.failClosedUntil()).toBe(4_000_000_001);
+  });
+
   it('refuses a cap that is not a positive integer', () => {
     expect(() => new Denylist({ maxEntries: { user: 0 } })).toThrow(expect.objectContaining({ code: 'ERR_DENYLIST_INVALID_ARGUMENT' }));
+    expect(() => new Denylist({ failClosedMaxSeconds: 0 })).toThrow(expect.objectContaining({ code: 'ERR_DENYLIST_INVALID_ARGUMENT' }));
   });
 });

@@ -28,6 +28,14 @@ export interface DenylistOptions {
    * memory stays bounded and no refused revocation can be missed.
    */
   maxEntries?: Partial<DenylistCaps>;
+  /**
+   * Longest an entry refused at a cap keeps the denylist failing closed, seconds: the longest
+   * a token it covers can still be accepted (the verifier's maximum token lifetime plus its
+   * clock tolerance). Covered tokens were issued before the refusal, so past that bound none is
+   * acceptable whatever the entry's `until` says: one record with an absurd `until` cannot
+   * take the service down for years. Integer ≥ 1, default: no bound (the entry's own `until`).
+   */
+  failClosedMaxSeconds?: number;
 }
 
 /** Most live entries per kind, entries. */
@@ -126,6 +134,9 @@ export class Denylist {
   readonly #overflows: Record<DenialKind, number> = { session: 0, user: 0, token: 0, key: 0 };
   /** Per kind: first epoch second at which every refused entry would have expired (0: none refused). */
   readonly #refusedUntil: Record<DenialKind, number> = { session: 0, user: 0, token: 0, key: 0 };
+  /** Max of #refusedUntil, reset to 0 once passed: the request path reads no clock while it is 0. */
+  #closedUntil = 0;
+  readonly #failClosedMaxSeconds: number;
 
   constructor(options: DenylistOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -142,6 +153,11 @@ export class Denylist {
       }
     }
     this.#caps = caps;
+    const bound = options.failClosedMaxSeconds ?? Number.POSITIVE_INFINITY;
+    if (bound !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(bound) || bound < 1)) {
+      throw new DenylistError('ERR_DENYLIST_INVALID_ARGUMENT', `failClosedMaxSeconds must be an integer >= 1, got ${String(bound)}`);
+    }
+    this.#failClosedMaxSeconds = bound;
   }
 
   /**
@@ -182,7 +198,7 @@ export class Denylist {
     if (current !== undefined && current >= expiresAt) return false;
     if (current === undefined && this.#keys.size >= this.#caps.key) {
       this.#pruneKeys(nowSec);
-      if (this.#keys.size >= this.#caps.key) return this.#refuse('key', expiresAt);
+      if (this.#keys.size >= this.#caps.key) return this.#refuse('key', expiresAt, nowSec);
     }
     this.#keys.set(kid, expiresAt);
     return true;
@@ -198,6 +214,17 @@ export class Denylist {
     return until > this.#nowSec() ? until : 0;
   }
 
+  /**
+   * True while {@link failClosedUntil} is in force: the request path refuses every token the
+   * denylist does not deny by itself. O(1); reads no clock when nothing was ever refused.
+   */
+  failingClosed(): boolean {
+    if (this.#closedUntil === 0) return false;
+    if (this.#closedUntil > this.#nowSec()) return true;
+    this.#closedUntil = 0;
+    return false;
+  }
+
   /** Entries refused at the cap since start, per kind (`revocable_denylist_overflows_total`). */
   overflows(): Readonly<Record<DenialKind, number>> {
     return { ...this.#overflows };
@@ -208,9 +235,11 @@ export class Denylist {
     return { ...this.#caps };
   }
 
-  #refuse(kind: DenialKind, expiresAt: number): false {
+  #refuse(kind: DenialKind, expiresAt: number, nowSec: number): false {
     this.#overflows[kind]++;
-    if (expiresAt > this.#refusedUntil[kind]) this.#refusedUntil[kind] = expiresAt;
+    const until = Math.min(expiresAt, nowSec + this.#failClosedMaxSeconds);
+    if (until > this.#refusedUntil[kind]) this.#refusedUntil[kind] = until;
+    if (until > this.#closedUntil) this.#closedUntil = until;
     return false;
   }
 
@@ -366,7 +395,7 @@ export class Denylist {
     if (table.occupied >= cap && table.findLive(h.hi, h.lo, nowSec) < 0) {
       // Expired entries do not count against the cap.
       table.prune(nowSec);
-      if (table.occupied >= cap) return this.#refuse(kind, expiresAt);
+      if (table.occupied >= cap) return this.#refuse(kind, expiresAt, nowSec);
     }
     return table.upsert(h.hi, h.lo, expiresAt, nowSec, value);
   }

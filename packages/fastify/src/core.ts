@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
-import { Denylist } from '@revocable/denylist';
+import { Denylist, type DenylistCaps } from '@revocable/denylist';
 import { EventKeyRing, ReceiptPublisher, RevocationConsumer, type EventJwk, type EventTransport, type HeartbeatVerifier } from '@revocable/events';
 import { Counter } from 'prom-client';
 import { DENIAL_KINDS, EVENT_KEY_KID_PREFIX, HEARTBEAT_REJECT_CODES, SKIP_CODES, parseBearer, type BearerFailure, type DenialKind, type Logger, type SkipCode } from '@revocable/protocol';
@@ -44,6 +44,16 @@ export interface VerifierCoreOptions {
   clockToleranceSeconds?: number;
   /** Tokens longer than this are refused before parsing, bytes. Default 8192. */
   maxTokenBytes?: number;
+  /** Longest accepted token lifetime (`exp - iat`), seconds. Default 86400. */
+  maxTokenLifetimeSeconds?: number;
+  /**
+   * Most live denylist entries per kind (defaults: `DEFAULT_DENYLIST_CAPS` of
+   * @revocable/denylist). A revocation beyond its kind's cap is not stored but counted
+   * (`revocable_denylist_overflows_total`), and every token the denylist does not deny is then
+   * refused with 503 `denylist_overflow` until the refused entry could no longer cover an
+   * acceptable token (at most the token lifetime + clock tolerance + 60 s).
+   */
+  denylistMaxEntries?: Partial<DenylistCaps>;
   /** Size of the verified-token cache, entries. Default 10000; 0 disables it. */
   cacheMax?: number;
   /** Default freshness requirement for every protected route. Default: none. */
@@ -176,7 +186,10 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
   const now = options.now ?? Date.now;
   const logger = options.logger;
   const getKey = refuseEventKeys(resolveKeys(options));
-  const denylist = new Denylist({ now });
+  // Past a refusal, a token it covers can be accepted for at most its lifetime + leeway
+  // (+ the denylist's own 60 s grace): the overflow cannot close the service for longer.
+  const failClosedMaxSeconds = (options.maxTokenLifetimeSeconds ?? 86_400) + Math.ceil(options.clockToleranceSeconds ?? 5) + 60;
+  const denylist = new Denylist({ now, failClosedMaxSeconds, ...(options.denylistMaxEntries !== undefined ? { maxEntries: options.denylistMaxEntries } : {}) });
   const jwksEventKeys =
     options.heartbeatKeys === undefined && options.jwksUrl !== undefined
       ? new JwksEventKeys({
@@ -261,6 +274,7 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
       ...(options.algorithms !== undefined ? { algorithms: options.algorithms } : {}),
       ...(options.clockToleranceSeconds !== undefined ? { clockToleranceSeconds: options.clockToleranceSeconds } : {}),
       ...(options.maxTokenBytes !== undefined ? { maxTokenBytes: options.maxTokenBytes } : {}),
+      ...(options.maxTokenLifetimeSeconds !== undefined ? { maxLifetimeSeconds: options.maxTokenLifetimeSeconds } : {}),
       ...(options.cacheMax !== undefined ? { cacheMax: options.cacheMax } : {}),
     });
   const verifier = newVerifier(options.audience);
@@ -375,7 +389,9 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
 
   /** decide() on a known token state, then (only for `introspect`) again with the issuer's answer. */
   function settle(state: TokenState, policy: RoutePolicy, token: string | undefined, log: Pick<Logger, 'warn'>): AuthDecision | Promise<AuthDecision> {
-    const freshness = policy.freshness === undefined ? READY_UNBOUNDED : { ready: true, ageSeconds: consumer.freshnessSeconds() };
+    let freshness: FreshnessState = policy.freshness === undefined ? READY_UNBOUNDED : { ready: true, ageSeconds: consumer.freshnessSeconds() };
+    // Read only for a token local state would serve: a refused one needs no overflow check.
+    if (state.kind === 'valid' && denylist.failingClosed()) freshness = { ...freshness, overflow: true };
     const decision = decide(state, policy, freshness);
     if (decision.verdict !== 'introspect') return execute(decision, log);
     const asked = token === undefined ? Promise.resolve('failed' as const) : introspect(token);

@@ -26,6 +26,26 @@ describe('decide', () => {
     }
   });
 
+  it('answers 503 denylist_overflow on an overflowed denylist for every route but introspect, after the 401s and 403s', () => {
+    const overflow: FreshnessState = { ready: true, ageSeconds: 1, overflow: true };
+    for (const route of [open, bound('fail-closed'), bound('fail-open')]) {
+      expect(decide(valid(), route, overflow)).toEqual({
+        verdict: 'deny',
+        failure: { status: 503, reason: 'denylist_overflow' },
+        count: { outcome: 'unavailable', reason: 'denylist_overflow' },
+      });
+    }
+    // What the denylist still knows is still answered: revoked, rejected, missing scope.
+    expect(decide({ kind: 'revoked', by: 'session' }, open, overflow)).toMatchObject({ failure: { status: 401, reason: 'revoked' } });
+    expect(decide({ kind: 'rejected', reason: 'expired' }, open, overflow)).toMatchObject({ failure: { status: 401, reason: 'expired' } });
+    expect(decide(valid(), { scopes: ['orders:write'], freshness: undefined }, overflow)).toMatchObject({ failure: { status: 403 } });
+    // An introspect route asks the issuer even when the state is fresh, and follows its answer.
+    expect(decide(valid(), bound('introspect'), overflow)).toEqual({ verdict: 'introspect' });
+    expect(decide(valid(), bound('introspect'), { ...overflow, introspection: 'active' })).toMatchObject({ verdict: 'allow', count: { outcome: 'allowed' } });
+    expect(decide(valid(), bound('introspect'), { ...overflow, introspection: 'inactive' })).toMatchObject({ failure: { status: 401, reason: 'revoked' } });
+    expect(decide(valid(), bound('introspect'), { ...overflow, introspection: 'failed' })).toMatchObject({ failure: { status: 503, reason: 'introspection_failed' } });
+  });
+
   it('never allows a token that was not looked at, even when ready', () => {
     expect(decide({ kind: 'unchecked' }, open, fresh)).toMatchObject({ verdict: 'deny', failure: { status: 503, reason: 'not_ready' } });
   });

@@ -64,6 +64,11 @@ export interface FreshnessState {
   /** Age of the revocation state, seconds (`Infinity` before any heartbeat). */
   ageSeconds: number;
   /**
+   * The denylist refused a revocation at its cap and may miss it (`Denylist.failingClosed()`):
+   * no token it does not deny by itself may be served from local state.
+   */
+  overflow?: boolean;
+  /**
    * The issuer's RFC 7662 answer, once asked: present only on the second decision after a
    * first one answered `introspect`.
    */
@@ -107,6 +112,7 @@ const deny = (failure: AuthFailure, outcome: RequestOutcome, reason: string): De
 const NOT_READY = deny({ status: 503, reason: 'not_ready' }, 'unavailable', 'not_ready');
 const KEYS_UNAVAILABLE = deny({ status: 503, reason: 'keys_unavailable' }, 'unavailable', 'keys_unavailable');
 const STALE = deny({ status: 503, reason: 'stale_revocation_state' }, 'unavailable', 'stale_revocation_state');
+const OVERFLOW = deny({ status: 503, reason: 'denylist_overflow' }, 'unavailable', 'denylist_overflow');
 const INTROSPECTION_FAILED = deny({ status: 503, reason: 'introspection_failed' }, 'unavailable', 'introspection_failed');
 const REVOKED_BY_INTROSPECTION = deny({ status: 401, reason: 'revoked' }, 'unauthorized', 'revoked_introspection');
 const REVOKED: Record<DenialKind, Deny> = {
@@ -145,8 +151,10 @@ const COUNT_ALLOWED_STALE: RequestCount = Object.freeze({ outcome: 'allowed_stal
  *
  * Order of the checks (the first that applies wins): not ready → 503 `not_ready`; no usable
  * bearer token → 401; keys unavailable → 503; rejected or revoked → 401; missing scope →
- * 403; state older than the route's freshness bound → its policy (fail-closed 503,
- * fail-open serve, introspect ask); else allow.
+ * 403; denylist overflow → 503 `denylist_overflow` on every route, except that an
+ * `introspect` route asks the issuer (a missing revocation is not staleness: fail-open does
+ * not serve through it); state older than the route's freshness bound → its policy
+ * (fail-closed 503, fail-open serve, introspect ask); else allow.
  *
  * @example
  * ```ts
@@ -177,6 +185,10 @@ export function decide(token: TokenState, route: RoutePolicy, freshness: Freshne
     if (!context.scopes.has(scope)) return forbidden(route.scopes);
   }
   const bound = route.freshness;
+  if (freshness.overflow === true) {
+    if (bound?.policy !== 'introspect') return OVERFLOW;
+    return introspected(context, freshness.introspection);
+  }
   if (bound !== undefined && freshness.ageSeconds > bound.maxSeconds) {
     switch (bound.policy) {
       case 'fail-closed':
@@ -184,17 +196,22 @@ export function decide(token: TokenState, route: RoutePolicy, freshness: Freshne
       case 'fail-open':
         return { verdict: 'allow', context, count: COUNT_ALLOWED_STALE, stale: { ageSeconds: freshness.ageSeconds, maxSeconds: bound.maxSeconds } };
       case 'introspect':
-        switch (freshness.introspection) {
-          case undefined:
-            return INTROSPECT;
-          case 'active':
-            break;
-          case 'inactive':
-            return REVOKED_BY_INTROSPECTION;
-          case 'failed':
-            return INTROSPECTION_FAILED;
-        }
+        return introspected(context, freshness.introspection);
     }
   }
   return { verdict: 'allow', context, count: COUNT_ALLOWED };
+}
+
+/** An `introspect` route whose local state cannot decide: ask, then follow the issuer's answer. */
+function introspected(context: AuthContext, introspection: FreshnessState['introspection']): Decision {
+  switch (introspection) {
+    case undefined:
+      return INTROSPECT;
+    case 'active':
+      return { verdict: 'allow', context, count: COUNT_ALLOWED };
+    case 'inactive':
+      return REVOKED_BY_INTROSPECTION;
+    case 'failed':
+      return INTROSPECTION_FAILED;
+  }
 }

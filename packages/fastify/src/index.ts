@@ -22,4 +22,6 @@ export { authFailureResponse, type AuthFailureResponse } from './response.ts';
 export { TokenVerifier, RevokedTokenError, type AuthContext, type DenylistLookup, type TokenCheck, type TokenVerifierOptions } from './verifier.ts';
 export { introspectToken, IntrospectionError, type IntrospectionOptions, type IntrospectionResult } from './introspection.ts';
 export { createVerifierMetrics, HTTP_DURATION_BUCKETS, registerBuildInfo, type BuildInfo, type MetricSources, type PerKind, type RequestOutcome, type VerifierMetrics } from './metrics.ts';
+// The denylist caps are part of the plugin's options (denylistMaxEntries).
+export { DEFAULT_DENYLIST_CAPS, type DenylistCaps } from '@revocable/denylist';
 export { resourceCors, type ResourceCorsOptions } from './cors.ts';

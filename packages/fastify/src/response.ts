@@ -31,6 +31,7 @@ const UNAVAILABLE_TEXT: Record<UnavailableReason, string> = {
   stale_revocation_state: 'revocation state is too old to decide safely',
   introspection_failed: 'the token cannot be checked with the issuer right now',
   keys_unavailable: 'the token cannot be verified right now',
+  denylist_overflow: 'revocation state is incomplete; tokens cannot be accepted right now',
 };
 
 /** The HTTP answer to an {@link AuthFailure}: status, headers (lower-case names) and JSON body. */

@@ -37,9 +37,9 @@ export interface AuthContext {
 
 /**
  * Options for {@link TokenVerifier}: those of `verifyAccessToken` that it passes on (issuer,
- * audience, algorithms, clock tolerance, token size, clock; same meanings and defaults), and its own.
+ * audience, algorithms, clock tolerance, token lifetime, token size, clock; same meanings and defaults), and its own.
  */
-export interface TokenVerifierOptions extends Pick<VerifyAccessTokenOptions, 'issuer' | 'audience' | 'algorithms' | 'clockToleranceSeconds' | 'maxTokenBytes' | 'now'> {
+export interface TokenVerifierOptions extends Pick<VerifyAccessTokenOptions, 'issuer' | 'audience' | 'algorithms' | 'clockToleranceSeconds' | 'maxLifetimeSeconds' | 'maxTokenBytes' | 'now'> {
   /** Resolves the verification key from the token header (e.g. jose's `createRemoteJWKSet`). */
   getKey: JWTVerifyGetKey;
   /** Consulted on every request, cached token or not. */
@@ -137,6 +137,7 @@ export class TokenVerifier {
       audience: o.audience,
       algorithms: o.algorithms ?? VERIFICATION_ALGORITHMS,
       ...(o.clockToleranceSeconds !== undefined ? { clockToleranceSeconds: o.clockToleranceSeconds } : {}),
+      ...(o.maxLifetimeSeconds !== undefined ? { maxLifetimeSeconds: o.maxLifetimeSeconds } : {}),
       ...(o.maxTokenBytes !== undefined ? { maxTokenBytes: o.maxTokenBytes } : {}),
       now: () => nowMs,
     });

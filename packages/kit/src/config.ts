@@ -14,7 +14,7 @@ import {
   type Env,
 } from '@revocable/config';
 import { createTransport, defaultInstanceId, type EventTransport } from '@revocable/events';
-import type { IntrospectionOptions, RevocableOptions } from '@revocable/fastify';
+import { DEFAULT_DENYLIST_CAPS, type DenylistCaps, type IntrospectionOptions, type RevocableOptions } from '@revocable/fastify';
 import type { Logger } from '@revocable/protocol';
 import { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security.ts';
 
@@ -55,6 +55,12 @@ export interface VerifierConfig {
    * the local clock does not count for freshness (freshness itself runs on the local clock).
    */
   heartbeatMaxSkewSeconds: number;
+  /**
+   * Most live denylist entries per kind, entries: DENYLIST_MAX_SESSIONS (default 2000000),
+   * DENYLIST_MAX_USERS (1000000), DENYLIST_MAX_TOKENS (1000000), DENYLIST_MAX_KEYS (100).
+   * A revocation beyond a cap is counted and makes the service answer 503 `denylist_overflow`.
+   */
+  denylistMaxEntries: DenylistCaps;
   /**
    * Receipts of applied revocations and instance announces (RECEIPTS_ENABLED, default true;
    * RECEIPTS_TOPIC, default `<REVOCATION_TOPIC>.receipts`; INSTANCE_ID, default
@@ -115,6 +121,12 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
     clockToleranceSeconds: intFromEnv(env, 'CLOCK_TOLERANCE_SECONDS', 5, 0, 300),
     verifyCacheMax: intFromEnv(env, 'VERIFY_CACHE_MAX', 10_000, 0, 10_000_000),
     heartbeatMaxSkewSeconds: intFromEnv(env, 'HEARTBEAT_MAX_SKEW_SECONDS', 60, 1, 3_600),
+    denylistMaxEntries: {
+      session: intFromEnv(env, 'DENYLIST_MAX_SESSIONS', DEFAULT_DENYLIST_CAPS.session, 1, 100_000_000),
+      user: intFromEnv(env, 'DENYLIST_MAX_USERS', DEFAULT_DENYLIST_CAPS.user, 1, 100_000_000),
+      token: intFromEnv(env, 'DENYLIST_MAX_TOKENS', DEFAULT_DENYLIST_CAPS.token, 1, 100_000_000),
+      key: intFromEnv(env, 'DENYLIST_MAX_KEYS', DEFAULT_DENYLIST_CAPS.key, 1, 100_000),
+    },
     receipts: {
       enabled: boolFromEnv(env, 'RECEIPTS_ENABLED', true),
       topic: receiptsTopicFromEnv(env, topic),
@@ -170,6 +182,7 @@ export function verifierOptionsFromConfig(config: VerifierConfig, overrides: Par
     clockToleranceSeconds: config.clockToleranceSeconds,
     cacheMax: config.verifyCacheMax,
     heartbeatMaxSkewSeconds: config.heartbeatMaxSkewSeconds,
+    denylistMaxEntries: config.denylistMaxEntries,
     freshness: { maxSeconds: config.freshnessMaxSeconds, policy: 'fail-closed' },
     ...(config.introspection !== undefined ? { introspection: config.introspection } : {}),
     defaultMetrics: true,

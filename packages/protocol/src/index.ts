@@ -164,9 +164,11 @@ export const INSUFFICIENT_SCOPE = 'insufficient_scope';
  * Why a resource service answered 503 `temporarily_unavailable` instead of deciding:
  * `not_ready` (still replaying the revocation topic), `stale_revocation_state` (older than
  * the route's freshness bound, policy fail-closed), `introspection_failed` (the issuer could
- * not answer), `keys_unavailable` (signing keys could not be fetched).
+ * not answer), `keys_unavailable` (signing keys could not be fetched), `denylist_overflow` (a
+ * revocation was refused at the denylist's cap, so the local state may miss it: every token the
+ * denylist does not deny by itself is refused until that entry would have expired).
  */
-export const UNAVAILABLE_REASONS = ['not_ready', 'stale_revocation_state', 'introspection_failed', 'keys_unavailable'] as const;
+export const UNAVAILABLE_REASONS = ['not_ready', 'stale_revocation_state', 'introspection_failed', 'keys_unavailable', 'denylist_overflow'] as const;
 export type UnavailableReason = (typeof UNAVAILABLE_REASONS)[number];
 
 /** The `reason` of a resource service's 401 answer. */

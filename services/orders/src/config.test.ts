@@ -12,6 +12,12 @@ describe('orders config', () => {
     expect(config.verifier.introspection).toEqual({ url: 'http://auth:3000/oauth/introspect', clientId: 'orders', clientSecret: 's3cret-123-0123456789abcdef012345' });
     expect(config.verifier.kafkaBrokers).toEqual(['127.0.0.1:9092']);
     expect(config.verifier.revocationTopic).toBe('revocable.revocations');
+    expect(config.verifier.denylistMaxEntries).toEqual({ session: 2_000_000, user: 1_000_000, token: 1_000_000, key: 100 });
+  });
+
+  it('takes the denylist caps from DENYLIST_MAX_*', () => {
+    const config = loadConfig({ DENYLIST_MAX_SESSIONS: '500', DENYLIST_MAX_USERS: '400', DENYLIST_MAX_TOKENS: '300', DENYLIST_MAX_KEYS: '3' });
+    expect(config.verifier.denylistMaxEntries).toEqual({ session: 500, user: 400, token: 300, key: 3 });
   });
 
   it.each([
@@ -21,6 +27,8 @@ describe('orders config', () => {
     [{ INTROSPECTION_CLIENT_ID: 'orders' }, 'INTROSPECTION_CLIENT_SECRET'],
     [{ INTROSPECTION_CLIENT_ID: 'orders', INTROSPECTION_CLIENT_SECRET: 'only-twenty-two-bytes' }, 'INTROSPECTION_CLIENT_SECRET'],
     [{ FRESHNESS_MAX_SECONDS: '0' }, 'FRESHNESS_MAX_SECONDS'],
+    [{ DENYLIST_MAX_KEYS: '0' }, 'DENYLIST_MAX_KEYS'],
+    [{ DENYLIST_MAX_SESSIONS: 'lots' }, 'DENYLIST_MAX_SESSIONS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ AUDIENCE: 'a b' }, 'AUDIENCE'],
   ])('refuses %o with one line naming %s', (env, variable) => {
