@@ -8,8 +8,8 @@
  * of the 503s (the queue must refuse fast, not after a hash).
  */
 import { randomUUID } from 'node:crypto';
-import { startKafkaBroker } from '@revocable/infra';
-import { startCluster } from '../support/cluster.ts';
+import { startCluster, type Cluster } from '../support/cluster.ts';
+import { benchBroker } from './broker.ts';
 import { betterRatio, median, percentile, type BenchModule, type BenchResult } from './types.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -19,17 +19,18 @@ const FLOODERS = Number(process.env['BENCH_FLOOD_CLIENTS'] ?? 64);
 const bench: BenchModule = {
   name: 'flood',
   async run(): Promise<BenchResult[]> {
-    const given = process.env['KAFKA_BROKERS'];
-    const broker = given ? null : await startKafkaBroker();
-    const brokers = given ?? (broker?.brokers ?? []).join(',');
+    const bus = await benchBroker();
     const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-    const cluster = await startCluster({
-      kafkaBrokers: brokers,
-      databaseUrl,
-      services: ['auth'],
-      env: { auth: { LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '17', TRUST_PROXY: '1', REGISTER_RATE_LIMIT_PER_IP: '20', MAX_SESSIONS_PER_USER: '1000' } },
-    });
+    let cluster: Cluster | undefined;
     try {
+      // auth authenticates as its own principal, the topic's ACLs granted first (as `up` does).
+      cluster = await startCluster({
+        kafkaBrokers: bus.brokers,
+        kafkaCredentials: bus.credentials,
+        databaseUrl,
+        services: ['auth'],
+        env: { auth: { LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '17', TRUST_PROXY: '1', REGISTER_RATE_LIMIT_PER_IP: '20', MAX_SESSIONS_PER_USER: '1000' } },
+      });
       const auth = cluster.authUrl;
       const post = (path: string, body: unknown, from: string) =>
         fetch(`${auth}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': from }, body: JSON.stringify(body) });
@@ -105,8 +106,8 @@ const bench: BenchModule = {
         },
       ];
     } finally {
-      await cluster.stop();
-      await broker?.stop();
+      await cluster?.stop();
+      await bus.stop();
     }
   },
 };

@@ -8,6 +8,8 @@
  * (subrequest, verification from the cache, denylist check, identity headers) and nothing
  * else. The gate reads a real revocation topic (its own broker unless KAFKA_BROKERS is set)
  * with heartbeats flowing, so its default freshness bound (10 s, fail-closed) holds.
+ * The broker is secured as in production (test/bench/broker.ts): the gate authenticates as
+ * its `gate` principal with the topic's ACLs; the bench's topic and heartbeats as the admin.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -16,13 +18,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createKafkaTransport, revocationTopicSpec } from '@revocable/events';
-import { freePort, startKafkaBroker } from '@revocable/infra';
+import { revocationTopicSpec } from '@revocable/events';
+import { freePort } from '@revocable/infra';
 import { generateSigningKey, importPrivateKey, signAccessToken } from '@revocable/tokens';
 import { ensureDebianPackage } from '../support/apt.ts';
 import { startGate, startStaticJwks } from '../support/gate.ts';
 import { heartbeatRecords, testHeartbeatKeys } from '../support/heartbeats.ts';
 import { gateNginxSnippet, startNginx } from '../support/nginx.ts';
+import { benchBroker } from './broker.ts';
 import { betterRatio, median, type BenchModule, type BenchResult } from './types.ts';
 
 const run = promisify(execFile);
@@ -68,15 +71,15 @@ const bench: BenchModule = {
   name: 'gate',
   async run(): Promise<BenchResult[]> {
     const wrk = await ensureDebianPackage('wrk');
-    const given = process.env['KAFKA_BROKERS'];
-    const broker = given ? null : await startKafkaBroker();
-    const brokers = given ? given.split(',') : (broker?.brokers ?? []);
+    const bus = await benchBroker();
     const dir = mkdtempSync(join(tmpdir(), 'gate-bench-'));
     const cleanups: Array<() => Promise<unknown>> = [];
     let heartbeating = true;
     try {
       const topic = `bench.gate.${randomUUID()}`;
-      const transport = createKafkaTransport({ brokers, clientId: 'gate-bench' });
+      // The bench's own writer (topic, heartbeats) is the admin; the gate reads as `gate`, with the topic's ACLs.
+      await bus.grant(topic);
+      const transport = bus.transport('gate-bench');
       const spec = revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 });
       const admin = await transport.admin();
       await admin.ensureTopic(spec);
@@ -104,7 +107,7 @@ const bench: BenchModule = {
       const routesFile = join(dir, 'routes.json');
       writeFileSync(routesFile, JSON.stringify({ routes: [{ prefix: '/orders', audience: 'orders', scopes: ['orders:read'] }] }));
       const gatePort = await freePort();
-      const gate = await startGate(gatePort, { GATE_ROUTES_FILE: routesFile, KAFKA_BROKERS: brokers.join(','), REVOCATION_TOPIC: topic, AUTH_ISSUER: ISSUER, JWKS_URL: jwks.url });
+      const gate = await startGate(gatePort, { GATE_ROUTES_FILE: routesFile, ...bus.env('gate'), REVOCATION_TOPIC: topic, AUTH_ISSUER: ISSUER, JWKS_URL: jwks.url });
       cleanups.push(() => gate.stop());
       const readyBy = Date.now() + 60_000;
       while ((await fetch(`${gate.url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
@@ -197,7 +200,7 @@ server {
     } finally {
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
-      await broker?.destroy();
+      await bus.stop();
     }
   },
 };

@@ -6,7 +6,8 @@
  * (EdDSA, allow-listed), `iss`, `aud`, `exp`, `typ: at+jwt`, and the revoked sessions.
  *
  *  - unprotected: the route alone (the floor).
- *  - revocable: @revocable/fastify, its denylist fed by the real revocation topic.
+ *  - revocable: @revocable/fastify, its denylist fed by the real revocation topic (read as
+ *    the `orders` principal when the setup carries `sasl`).
  *  - fastify-jwt / fastify-jwt-cache: @fastify/jwt (fast-jwt) with a `trusted` check against
  *    a Map of revoked sessions, without and with fast-jwt's verified-token cache.
  *  - jose-map: an onRequest hook doing jose `jwtVerify` + the same Map (the hand-written way).
@@ -16,7 +17,7 @@ import { createPublicKey } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyJwt from '@fastify/jwt';
 import { createLocalJWKSet, jwtVerify, type JWK } from 'jose';
-import { createTransport } from '@revocable/events';
+import { createTransport, type KafkaSaslOptions } from '@revocable/events';
 import { revocable } from '@revocable/fastify';
 
 export const CONTENDERS = ['unprotected', 'revocable', 'fastify-jwt', 'fastify-jwt-cache', 'jose-map'] as const;
@@ -30,6 +31,8 @@ export interface ServerSetup {
   /** Revoked session ids (every contender denies them; Revocable reads them from the topic). */
   revokedSids: string[];
   brokers: string[];
+  /** The `orders` principal on the secured bench broker (absent on a given plaintext one). */
+  sasl?: KafkaSaslOptions;
   topic: string;
 }
 
@@ -45,7 +48,7 @@ async function build(contender: Contender, setup: ServerSetup): Promise<FastifyI
     case 'unprotected':
       break;
     case 'revocable': {
-      const transport = createTransport({ brokers: setup.brokers, clientId: 'bench-http' });
+      const transport = createTransport({ brokers: setup.brokers, clientId: 'bench-http', ...(setup.sasl ? { sasl: setup.sasl } : {}) });
       await app.register(revocable, { issuer: setup.issuer, audience: setup.audience, getKey: createLocalJWKSet({ keys: [setup.publicJwk] }), transport, topic: setup.topic, defaultMetrics: false });
       break;
     }

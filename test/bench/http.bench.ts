@@ -7,7 +7,8 @@
  * Scenarios: HOT, 1,000 live tokens round-robin (many users, several requests each within a
  * token's lifetime); COLD, every request a token never seen before; REVOKED, 1,000 tokens
  * of revoked sessions round-robin (every answer must be 401). 10,000 sessions are revoked in
- * every contender (Revocable reads them from a real revocation topic). Rounds interleave the
+ * every contender (Revocable reads them from a real revocation topic, on the secured bench
+ * broker as the `orders` principal: test/bench/broker.ts). Rounds interleave the
  * contenders so load from elsewhere hits all alike; each figure is the median of the rounds.
  * Every run checks its answers: 200 for HOT/COLD, 401 for REVOKED, else the bench fails.
  */
@@ -18,10 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { createEventBuilder, createTransport, encodeEvent, revocationTopicSpec } from '@revocable/events';
-import { startKafkaBroker } from '@revocable/infra';
+import { createEventBuilder, encodeEvent, revocationTopicSpec } from '@revocable/events';
 import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { ensureDebianPackage } from '../support/apt.ts';
+import { benchBroker } from './broker.ts';
 import type { Contender, ServerSetup } from './http-server.ts';
 import { betterRatio, median, type BenchModule, type BenchResult } from './types.ts';
 
@@ -144,9 +145,7 @@ const bench: BenchModule = {
   async run(): Promise<BenchResult[]> {
     const wrk = await ensureDebianPackage('wrk');
     const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'])).stdout.trim());
-    const given = process.env['KAFKA_BROKERS'];
-    const broker = given ? null : await startKafkaBroker();
-    const brokers = given ? given.split(',') : (broker?.brokers ?? []);
+    const bus = await benchBroker();
     const dir = mkdtempSync(join(tmpdir(), 'http-bench-'));
     const servers: Server[] = [];
     try {
@@ -155,8 +154,10 @@ const bench: BenchModule = {
       const revokedSids = Array.from({ length: REVOKED_SESSIONS }, () => randomUUID());
 
       // The revocations go through the real topic, as the auth service's relay would write them.
+      // Written by the bench as the admin; Revocable's server reads it as `orders`, with the topic's ACLs.
       const topic = `bench.http.${randomUUID()}`;
-      const transport = createTransport({ brokers, clientId: 'http-bench' });
+      await bus.grant(topic);
+      const transport = bus.transport('http-bench');
       const admin = await transport.admin();
       await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
       await admin.close();
@@ -183,7 +184,8 @@ const bench: BenchModule = {
       }
       const luaFile = join(dir, 'tokens.lua');
       writeFileSync(luaFile, LUA);
-      const setup: ServerSetup = { issuer: ISSUER, audience: AUDIENCE, publicJwk: key.publicJwk, revokedSids, brokers, topic };
+      const sasl = bus.sasl('orders');
+      const setup: ServerSetup = { issuer: ISSUER, audience: AUDIENCE, publicJwk: key.publicJwk, revokedSids, brokers: bus.brokers, ...(sasl ? { sasl } : {}), topic };
       const setupFile = join(dir, 'setup.json');
       writeFileSync(setupFile, JSON.stringify(setup));
       for (const c of CONTENDERS) servers.push(await startServer(c, setupFile));
@@ -258,7 +260,7 @@ const bench: BenchModule = {
     } finally {
       for (const s of servers) await stopServer(s);
       rmSync(dir, { recursive: true, force: true });
-      await broker?.destroy();
+      await bus.stop();
     }
   },
 };

@@ -7,19 +7,28 @@
  *    bare client reading the same topic (count records, nothing else);
  *  - reconnect: the broker is killed (-9) and started again; time from the broker accepting
  *    connections to the reader receiving a record produced after the restart, per client.
+ * The broker is secured as in production (test/bench/broker.ts; always a private one, since
+ * the bench kills it): every reader, ours and the bare clients on both libraries, authenticates
+ * the same way, SCRAM-SHA-512 as the `orders` principal with the topic's ACLs (what a resource
+ * service does); the filler and the marker writer are the admin.
  */
 import { randomUUID } from 'node:crypto';
 import { Consumer as PlatformaticConsumer } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 import { Denylist } from '@revocable/denylist';
-import { createTransport, encodeEvent, revocationTopicSpec, RevocationConsumer, type EventProducer, type KafkaClientName } from '@revocable/events';
-import { startKafkaBroker, type KafkaBroker } from '@revocable/infra';
+import { encodeEvent, revocationTopicSpec, RevocationConsumer, type EventProducer, type KafkaClientName } from '@revocable/events';
+import { BROADCAST_GROUP_PREFIX } from '@revocable/infra';
+import { benchBroker, type BenchBus } from './broker.ts';
 import { betterRatio, median, type BenchModule, type BenchResult } from './types.ts';
 
 const EVENTS = Number(process.env['BENCH_CATCHUP_EVENTS'] ?? 1_000_000);
 const RESTARTS = Number(process.env['BENCH_RESTARTS'] ?? 2);
 const ROUNDS = Number(process.env['BENCH_KAFKA_ROUNDS'] ?? 1);
 const PARTITIONS = 3;
+/** The principal of every reader: a resource service's. */
+const READER = 'orders';
+/** The bare consumers' throwaway groups, under the prefix the readers' ACLs allow (like the kafkajs adapter's). */
+const bareGroup = () => `${BROADCAST_GROUP_PREFIX}bench-bare-${randomUUID()}`;
 const CLIENTS: Array<{ client: KafkaClientName; label: string }> = [
   { client: 'platformatic', label: '@platformatic/kafka' },
   { client: 'kafkajs', label: 'kafkajs' },
@@ -39,9 +48,9 @@ async function fill(producer: EventProducer, topic: string): Promise<void> {
 }
 
 /** Milliseconds from start() to caught up, for our RevocationConsumer on `client`. */
-async function catchUp(client: KafkaClientName, brokers: string[], topic: string): Promise<number> {
+async function catchUp(client: KafkaClientName, bus: BenchBus, topic: string): Promise<number> {
   const denylist = new Denylist();
-  const consumer = new RevocationConsumer({ transport: createTransport({ client, brokers, clientId: `bench-${client}` }), topic, onEvent: (e) => denylist.apply(e) });
+  const consumer = new RevocationConsumer({ transport: bus.transport(`bench-${client}`, READER, { client }), topic, onEvent: (e) => denylist.apply(e) });
   const started = performance.now();
   await consumer.start();
   await consumer.whenCaughtUp();
@@ -52,9 +61,15 @@ async function catchUp(client: KafkaClientName, brokers: string[], topic: string
 }
 
 /** The bare kafkajs consumer: subscribe from the beginning, count records until all are read. */
-async function bareKafkajs(brokers: string[], topic: string): Promise<number> {
-  const kafka = new kafkajs.Kafka({ clientId: 'bench-bare-kafkajs', brokers, logLevel: kafkajs.logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `bench-bare-${randomUUID()}`, maxWaitTimeInMs: 100 });
+async function bareKafkajs(bus: BenchBus, topic: string): Promise<number> {
+  const sasl = bus.sasl(READER);
+  const kafka = new kafkajs.Kafka({
+    clientId: 'bench-bare-kafkajs',
+    brokers: bus.brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+    ...(sasl ? { sasl: { mechanism: 'scram-sha-512' as const, username: sasl.username, password: sasl.password } } : {}),
+  });
+  const consumer = kafka.consumer({ groupId: bareGroup(), maxWaitTimeInMs: 100 });
   const started = performance.now();
   let count = 0;
   let done!: () => void;
@@ -75,8 +90,9 @@ async function bareKafkajs(brokers: string[], topic: string): Promise<number> {
 }
 
 /** The bare @platformatic/kafka consumer: a messages stream from the earliest offset, counting records. */
-async function barePlatformatic(brokers: string[], topic: string): Promise<number> {
-  const consumer = new PlatformaticConsumer({ clientId: 'bench-bare-platformatic', groupId: `bench-bare-${randomUUID()}`, bootstrapBrokers: brokers, maxWaitTime: 100 });
+async function barePlatformatic(bus: BenchBus, topic: string): Promise<number> {
+  const sasl = bus.sasl(READER);
+  const consumer = new PlatformaticConsumer({ clientId: 'bench-bare-platformatic', groupId: bareGroup(), bootstrapBrokers: bus.brokers, maxWaitTime: 100, ...(sasl ? { sasl } : {}) });
   const started = performance.now();
   const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
   let count = 0;
@@ -90,8 +106,9 @@ async function barePlatformatic(brokers: string[], topic: string): Promise<numbe
 }
 
 /** Milliseconds from the restarted broker accepting connections to the reader receiving a record produced after it. */
-async function reconnect(client: KafkaClientName, broker: KafkaBroker, topic: string): Promise<number[]> {
-  const transport = createTransport({ client, brokers: broker.brokers, clientId: `bench-reconnect-${client}` });
+async function reconnect(client: KafkaClientName, bus: BenchBus, topic: string): Promise<number[]> {
+  const broker = bus.broker!;
+  const transport = bus.transport(`bench-reconnect-${client}`, READER, { client });
   let lastMarker = 0;
   const subscription = await transport.subscribeAll({
     topic,
@@ -99,7 +116,7 @@ async function reconnect(client: KafkaClientName, broker: KafkaBroker, topic: st
       for (const r of records) lastMarker = Math.max(lastMarker, Number(r.value?.toString() ?? 0));
     },
   });
-  const writer = createTransport({ client: 'platformatic', brokers: broker.brokers, clientId: 'bench-writer' });
+  const writer = bus.transport('bench-writer', 'admin', { client: 'platformatic' });
   const times: number[] = [];
   try {
     for (let i = 0; i < RESTARTS; i++) {
@@ -134,28 +151,30 @@ const bench: BenchModule = {
   name: 'kafka',
   async run(): Promise<BenchResult[]> {
     // A loaded machine can take over a minute to start the JVM broker.
-    const broker = await startKafkaBroker({ heap: '1g', startTimeoutMs: 180_000 });
+    const bus = await benchBroker({ allowGiven: false, heap: '1g', startTimeoutMs: 180_000 });
     const results: BenchResult[] = [];
     try {
       const topic = `bench.catchup.${randomUUID()}`;
-      const seam = createTransport({ brokers: broker.brokers, clientId: 'bench-fill' });
+      const smallTopic = `bench.reconnect.${randomUUID()}`;
+      await bus.grant(topic);
+      await bus.grant(smallTopic);
+      const seam = bus.transport('bench-fill');
       const admin = await seam.admin();
       await admin.ensureTopic(revocationTopicSpec({ topic, partitions: PARTITIONS, maxAccessTtlSeconds: 3600 }));
-      const smallTopic = `bench.reconnect.${randomUUID()}`;
       await admin.ensureTopic(revocationTopicSpec({ topic: smallTopic, partitions: PARTITIONS, maxAccessTtlSeconds: 3600 }));
       await admin.close();
       const producer = await seam.producer();
       await fill(producer, topic);
       await producer.close();
 
-      const bare: Record<KafkaClientName, (brokers: string[], topic: string) => Promise<number>> = { platformatic: barePlatformatic, kafkajs: bareKafkajs };
+      const bare: Record<KafkaClientName, (bus: BenchBus, topic: string) => Promise<number>> = { platformatic: barePlatformatic, kafkajs: bareKafkajs };
       const catchUps: Partial<Record<KafkaClientName, number>> = {};
       // Interleaved rounds, median: load from other processes hits every contender alike.
       const samples: Record<string, number[]> = {};
       for (let round = 0; round < ROUNDS; round++) {
         for (const { client } of CLIENTS) {
-          (samples[`ours-${client}`] ??= []).push(await catchUp(client, broker.brokers, topic));
-          (samples[`bare-${client}`] ??= []).push(await bare[client](broker.brokers, topic));
+          (samples[`ours-${client}`] ??= []).push(await catchUp(client, bus, topic));
+          (samples[`bare-${client}`] ??= []).push(await bare[client](bus, topic));
         }
       }
       for (const { client, label } of CLIENTS) {
@@ -169,7 +188,7 @@ const bench: BenchModule = {
           baselineName: `bare ${label} consumer, same topic`,
           unit: 'ms',
           ratio: betterRatio(ours, baseline, 'lower'),
-          note: `RevocationConsumer start() → caught up (parse + denylist apply per event) vs the bare client counting records; ${PARTITIONS} partitions, median of ${ROUNDS} round(s)`,
+          note: `RevocationConsumer start() → caught up (parse + denylist apply per event) vs the bare client counting records; ${PARTITIONS} partitions, median of ${ROUNDS} round(s); every reader SASL/SCRAM-SHA-512 as a resource principal with ACLs`,
         });
       }
       results.push({
@@ -183,7 +202,7 @@ const bench: BenchModule = {
       });
 
       const reconnects: Partial<Record<KafkaClientName, number[]>> = {};
-      for (const { client } of CLIENTS) reconnects[client] = await reconnect(client, broker, smallTopic);
+      for (const { client } of CLIENTS) reconnects[client] = await reconnect(client, bus, smallTopic);
       const p = median(reconnects.platformatic!);
       const k = median(reconnects.kafkajs!);
       results.push({
@@ -196,7 +215,7 @@ const bench: BenchModule = {
         note: `broker accepting connections → first record produced after the restart received; median of ${RESTARTS} restarts each (platformatic ${reconnects.platformatic!.map((t) => Math.round(t)).join('/')} ms, kafkajs ${reconnects.kafkajs!.map((t) => Math.round(t)).join('/')} ms)`,
       });
     } finally {
-      await broker.destroy();
+      await bus.stop();
     }
     return results;
   },

@@ -1,6 +1,7 @@
 /**
  * The revocation pipe end to end, on the real cluster (auth + three orders instances as
- * processes, one Kafka broker, PostgreSQL), through the HTTP API only:
+ * processes, one Kafka broker secured as in production (test/bench/broker.ts), PostgreSQL),
+ * through the HTTP API only:
  *
  *  - propagation: `POST /v1/logout` answered → the logged-out token refused (401) at every one
  *    of three instances, polled from the moment the answer arrives; idle, then with one
@@ -17,9 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { startKafkaBroker } from '@revocable/infra';
 import { ensureDebianPackage } from '../support/apt.ts';
 import { startCluster, type Cluster, type Replica } from '../support/cluster.ts';
+import { benchBroker, type BenchBus } from './broker.ts';
 import { betterRatio, median, percentile, type BenchModule, type BenchResult } from './types.ts';
 
 const run = promisify(execFile);
@@ -98,9 +99,12 @@ interface PipeCluster {
   propagationOnce(i: number): Promise<{ logoutMs: number; allMs: number }>;
 }
 
-/** auth + three orders instances on `client`, 20 registered users, the probes the bench uses. */
-async function startPipeCluster(brokers: string, databaseUrl: string, client: 'platformatic' | 'kafkajs'): Promise<PipeCluster> {
-  const cluster = await startCluster({ kafkaBrokers: brokers, databaseUrl, services: ['auth', 'orders'], env: { all: { LOG_LEVEL: 'warn', KAFKA_CLIENT: client }, auth: { MAX_SESSIONS_PER_USER: '1000' } } });
+/**
+ * auth + three orders instances on `client`, 20 registered users, the probes the bench uses.
+ * Each service authenticates as its own principal (auth, orders), the topic's ACLs granted first.
+ */
+async function startPipeCluster(bus: BenchBus, databaseUrl: string, client: 'platformatic' | 'kafkajs'): Promise<PipeCluster> {
+  const cluster = await startCluster({ kafkaBrokers: bus.brokers, kafkaCredentials: bus.credentials, databaseUrl, services: ['auth', 'orders'], env: { all: { LOG_LEVEL: 'warn', KAFKA_CLIENT: client }, auth: { MAX_SESSIONS_PER_USER: '1000' } } });
   const replicas: Replica[] = [];
   try {
     replicas.push(await cluster.startReplica('orders'), await cluster.startReplica('orders'));
@@ -158,14 +162,12 @@ async function startPipeCluster(brokers: string, databaseUrl: string, client: 'p
 const bench: BenchModule = {
   name: 'pipe',
   async run(): Promise<BenchResult[]> {
-    const given = process.env['KAFKA_BROKERS'];
-    const broker = given ? null : await startKafkaBroker();
-    const brokers = given ?? (broker?.brokers ?? []).join(',');
+    const bus = await benchBroker();
     const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
     let pipe: PipeCluster | undefined;
     const dir = mkdtempSync(join(tmpdir(), 'pipe-bench-'));
     try {
-      pipe = await startPipeCluster(brokers, databaseUrl, 'platformatic');
+      pipe = await startPipeCluster(bus, databaseUrl, 'platformatic');
       const { replicas, auth, instances, login, logout, scrape, propagationOnce } = pipe;
       const stageScrape = async () => ({
         auth: histogram(await scrape(auth), 'revocable_auth_outbox_publish_latency_seconds', { type: 'session.revoked' }),
@@ -248,7 +250,7 @@ const bench: BenchModule = {
       await pipe.cluster.stop();
       pipe = undefined;
       // The same idle propagation on the second adapter (every service on KAFKA_CLIENT=kafkajs).
-      pipe = await startPipeCluster(brokers, databaseUrl, 'kafkajs');
+      pipe = await startPipeCluster(bus, databaseUrl, 'kafkajs');
       const kafkajsIdle: number[] = [];
       for (let i = 0; i < PROPAGATION_SAMPLES; i++) kafkajsIdle.push((await pipe.propagationOnce(i)).allMs);
 
@@ -331,7 +333,7 @@ const bench: BenchModule = {
     } finally {
       await pipe?.cluster.stop();
       rmSync(dir, { recursive: true, force: true });
-      await broker?.destroy();
+      await bus.stop();
     }
   },
 };

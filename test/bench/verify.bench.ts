@@ -9,18 +9,19 @@
  *  - direct verify path, repeated tokens (cache hits after the first round);
  *  - direct verify path, cache disabled (every call pays the signature check);
  *  - full HTTP request path through `app.inject` (Fastify + the plugin vs Fastify + an
- *    onRequest hook doing jwtVerify + Map), only when KAFKA_BROKERS is set (the plugin needs
- *    its revocation topic).
+ *    onRequest hook doing jwtVerify + Map); the plugin reads its revocation topic as the
+ *    `orders` principal, with the topic's ACLs, on the secured bench broker (test/bench/broker.ts:
+ *    a private one, or KAFKA_BROKERS with its credentials).
  * Figures are the median of 5 interleaved rounds of BENCH_VERIFY_OPS calls (default 20000) each.
  */
-import { startKafkaBroker } from '@revocable/infra';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { Denylist } from '@revocable/denylist';
-import { createTransport, revocationTopicSpec } from '@revocable/events';
+import { revocationTopicSpec } from '@revocable/events';
 import { revocable, TokenVerifier } from '@revocable/fastify';
 import { generateSigningKey, importPrivateKey, signAccessToken } from '@revocable/tokens';
+import { benchBroker } from './broker.ts';
 import { betterRatio, median, type BenchModule, type BenchResult } from './types.ts';
 
 const OPS = Number(process.env['BENCH_VERIFY_OPS'] ?? 20_000);
@@ -105,15 +106,15 @@ const bench: BenchModule = {
     ];
 
     // The plugin's consumer needs a real broker: the given one, else a private one from the Maven jars.
-    const given = process.env['KAFKA_BROKERS'];
-    const broker = given ? null : await startKafkaBroker();
-    const brokers = given ? given.split(',') : (broker?.brokers ?? []);
+    const bus = await benchBroker();
     try {
       const topic = `bench.verify.${randomUUID()}`;
-      const transport = createTransport({ brokers, clientId: 'verify-bench' });
-      const admin = await transport.admin();
+      await bus.grant(topic);
+      const admin = await bus.transport('verify-bench-admin').admin();
       await admin.ensureTopic(revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }));
       await admin.close();
+      // The plugin reads as a resource service does: its own principal, the topic's ACLs.
+      const transport = bus.transport('verify-bench', 'orders');
       const ours: FastifyInstance = Fastify();
       await ours.register(revocable, { issuer: ISSUER, audience: 'orders', getKey, transport, topic });
       ours.get('/v1/orders', async (request) => ({ sub: request.auth?.claims.sub }));
@@ -149,7 +150,7 @@ const bench: BenchModule = {
       await ours.close();
       await plain.close();
     } finally {
-      await broker?.destroy();
+      await bus.stop();
     }
     return results;
   },
