@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { revocationTopicSpec } from '@revocable/events';
+import { defaultReceiptsTopic, receiptsTopicSpec, revocationTopicSpec } from '@revocable/events';
 import { freePort } from '@revocable/infra';
 import { generateSigningKey, importPrivateKey, signAccessToken } from '@revocable/tokens';
 import { ensureDebianPackage } from '../support/apt.ts';
@@ -83,6 +83,8 @@ const bench: BenchModule = {
       const spec = revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 });
       const admin = await transport.admin();
       await admin.ensureTopic(spec);
+      // The auth service creates the receipts topic in production; without it the gate's first receipts fail and it creates the topic itself.
+      await admin.ensureTopic(receiptsTopicSpec({ topic: defaultReceiptsTopic(topic) }));
       await admin.close();
       const producer = await transport.producer();
       cleanups.push(() => producer.close());
