@@ -1,9 +1,10 @@
 /**
  * A registration flood against the real auth service (one process, production scrypt cost
- * 2^17, PostgreSQL, Kafka), over real sockets: a legitimate user's login latency while 64
- * clients register new accounts as fast as they are answered, each from its own address
- * (`X-Forwarded-For` behind `TRUST_PROXY=1`, so the per-IP registration limit does not save
- * the service: the bounded password-hashing queue has to), next to the same login on the
+ * 2^17, PostgreSQL, Kafka secured as in production: test/bench/broker.ts), over real
+ * sockets: a legitimate user's login latency while 64 clients register new accounts as
+ * fast as they are answered, each from its own address (`X-Forwarded-For` behind
+ * `TRUST_PROXY=1`, so the per-IP registration limit does not save the service: the bounded
+ * password-hashing queue has to), next to the same login on the
  * idle service in the same run. The flood's answers are counted by status, with the latency
  * of the 503s (the queue must refuse fast, not after a hash).
  */
