@@ -56,8 +56,12 @@ export interface EventBuilder {
   userRevoked(input: { sub: string; minVer: number; reason: UserRevokeReason; atMs: number }): UserRevokedEvent;
   /** `exp`: the revoked token's own expiry, epoch seconds. */
   tokenRevoked(input: { sub: string; jti: string; exp: number; atMs: number }): TokenRevokedEvent;
-  /** `lastSignedAtMs`: the last instant the key signed (its retirement, or now if it was still signing). */
-  keyRevoked(input: { kid: string; lastSignedAtMs: number; atMs: number }): KeyRevokedEvent;
+  /**
+   * `lastSignedAtMs`: the last instant the key signed (its retirement, or now if it was still
+   * signing). `until`: a later expiry the issuer computed (e.g. its TTL history plus the
+   * verifiers' JWKS cache age); the event carries the later of it and the rule's.
+   */
+  keyRevoked(input: { kid: string; lastSignedAtMs: number; atMs: number; until?: number }): KeyRevokedEvent;
   heartbeat(input: { source: string; atMs: number }): HeartbeatEvent;
 }
 
@@ -68,7 +72,7 @@ export function createEventBuilder(options: EventBuilderOptions): EventBuilder {
     sessionRevoked: ({ sub, sid, reason, atMs }) => ({ ...envelope(atMs), type: 'session.revoked', sub, sid, reason, until: revocationUntil(atMs, options) }),
     userRevoked: ({ sub, minVer, reason, atMs }) => ({ ...envelope(atMs), type: 'user.revoked', sub, minVer, reason, until: revocationUntil(atMs, options) }),
     tokenRevoked: ({ sub, jti, exp, atMs }) => ({ ...envelope(atMs), type: 'token.revoked', sub, jti, until: tokenRevocationUntil(exp, options) }),
-    keyRevoked: ({ kid, lastSignedAtMs, atMs }) => ({ ...envelope(atMs), type: 'key.revoked', kid, until: revocationUntil(lastSignedAtMs, options) }),
+    keyRevoked: ({ kid, lastSignedAtMs, atMs, until }) => ({ ...envelope(atMs), type: 'key.revoked', kid, until: Math.max(until ?? 0, revocationUntil(lastSignedAtMs, options)) }),
     heartbeat: ({ source, atMs }) => ({ ...envelope(atMs), type: 'heartbeat', source }),
   };
 }

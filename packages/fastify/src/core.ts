@@ -3,7 +3,7 @@ import { Denylist, type DenylistCaps } from '@revocable/denylist';
 import { EventKeyRing, ReceiptPublisher, RevocationConsumer, type EventJwk, type EventTransport, type HeartbeatVerifier } from '@revocable/events';
 import { Counter } from 'prom-client';
 import { DENIAL_KINDS, EVENT_KEY_KID_PREFIX, HEARTBEAT_REJECT_CODES, SKIP_CODES, parseBearer, type BearerFailure, type DenialKind, type Logger, type SkipCode } from '@revocable/protocol';
-import { TokenVerificationError, type VerificationAlgorithm } from '@revocable/tokens';
+import { MAX_ACCESS_TTL_SECONDS, TokenVerificationError, type VerificationAlgorithm } from '@revocable/tokens';
 import {
   decide,
   type AuthFailure,
@@ -44,7 +44,7 @@ export interface VerifierCoreOptions {
   clockToleranceSeconds?: number;
   /** Tokens longer than this are refused before parsing, bytes. Default 8192. */
   maxTokenBytes?: number;
-  /** Longest accepted token lifetime (`exp - iat`), seconds. Default 86400. */
+  /** Longest accepted token lifetime (`exp - iat`), seconds. Default 3600, the issuer's longest ACCESS_TTL_SECONDS (`MAX_ACCESS_TTL_SECONDS`). */
   maxTokenLifetimeSeconds?: number;
   /**
    * Most live denylist entries per kind (defaults: `DEFAULT_DENYLIST_CAPS` of
@@ -186,10 +186,12 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
   const now = options.now ?? Date.now;
   const logger = options.logger;
   const getKey = refuseEventKeys(resolveKeys(options));
+  // An entry must deny as long as the verifier accepts the tokens it covers: past `exp` by the clock tolerance.
+  const graceSeconds = Math.max(60, options.clockToleranceSeconds ?? 0);
   // Past a refusal, a token it covers can be accepted for at most its lifetime + leeway
-  // (+ the denylist's own 60 s grace): the overflow cannot close the service for longer.
-  const failClosedMaxSeconds = (options.maxTokenLifetimeSeconds ?? 86_400) + Math.ceil(options.clockToleranceSeconds ?? 5) + 60;
-  const denylist = new Denylist({ now, failClosedMaxSeconds, ...(options.denylistMaxEntries !== undefined ? { maxEntries: options.denylistMaxEntries } : {}) });
+  // (+ the denylist's own grace): the overflow cannot close the service for longer.
+  const failClosedMaxSeconds = (options.maxTokenLifetimeSeconds ?? MAX_ACCESS_TTL_SECONDS) + Math.ceil(options.clockToleranceSeconds ?? 5) + graceSeconds;
+  const denylist = new Denylist({ now, graceSeconds, failClosedMaxSeconds, ...(options.denylistMaxEntries !== undefined ? { maxEntries: options.denylistMaxEntries } : {}) });
   const jwksEventKeys =
     options.heartbeatKeys === undefined && options.jwksUrl !== undefined
       ? new JwksEventKeys({
@@ -240,7 +242,11 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     ...(heartbeatVerifier !== undefined ? { heartbeatVerifier } : {}),
     heartbeatMaxSkewMs: (options.heartbeatMaxSkewSeconds ?? 60) * 1000,
     logger,
-    onEvent: (event) => denylist.apply(event),
+    onEvent: (event) => {
+      denylist.apply(event);
+      // A revoked key's verified tokens leave the cache at once (see TokenVerifier.forgetKid).
+      if (event.type === 'key.revoked') for (const v of verifiers.values()) v.forgetKid(event.kid);
+    },
     onApplied: (event, latencyMs) => {
       const phase = consumer.isCaughtUp() ? 'live' : 'replay';
       metrics?.eventsApplied.inc({ type: event.type });

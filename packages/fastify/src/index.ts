@@ -25,3 +25,5 @@ export { createVerifierMetrics, HTTP_DURATION_BUCKETS, registerBuildInfo, type B
 // The denylist caps are part of the plugin's options (denylistMaxEntries).
 export { DEFAULT_DENYLIST_CAPS, type DenylistCaps } from '@revocable/denylist';
 export { resourceCors, type ResourceCorsOptions } from './cors.ts';
+/** The issuer's longest access-token lifetime, seconds: the default `maxLifetimeSeconds` (from @revocable/tokens). */
+export { MAX_ACCESS_TTL_SECONDS } from '@revocable/tokens';

@@ -189,4 +189,33 @@ describe('TokenVerifier.check (the request path)', () => {
     // Only the first (uncached) answer checked the plain ids.
     expect(checkedPlain).toBe(1);
   });
+
+  it('does not cache a token denied by its key, and forgetKid drops the cached tokens of a revoked key', async () => {
+    const s = await setup();
+    const { token } = await s.sign();
+    await s.verifier.check(token);
+    expect(s.verifier.check(token)).toMatchObject({ cached: true, denied: null });
+    const kid = s.key.kid;
+    expect(s.verifier.forgetKid('another-kid')).toBe(0);
+    expect(s.verifier.forgetKid(kid)).toBe(1);
+    expect(s.verifier.cacheStats().size).toBe(0);
+    // The key is revoked: verified again, denied by `key`, and not kept in the cache.
+    s.denylist.revokeKey(kid, Math.floor(s.now() / 1000) + 900);
+    const lookups = s.lookups();
+    expect(await s.verifier.check(token)).toMatchObject({ cached: false, denied: 'key' });
+    expect(await s.verifier.check(token)).toMatchObject({ cached: false, denied: 'key' });
+    expect(s.lookups()).toBe(lookups + 2);
+    expect(s.verifier.cacheStats().size).toBe(0);
+  });
+
+  it('refuses a token living longer than maxLifetimeSeconds (default 3600, the issuer maximum)', async () => {
+    const s = await setup();
+    const long = (await s.sign({ ttl: 3601 })).token;
+    expect((await rejection(s.verifier.verify(long))).reason).toBe('invalid_claims');
+    expect((await s.verifier.verify((await s.sign({ ttl: 3600 })).token)).cached).toBe(false);
+    const lenient = new TokenVerifier({ issuer: ISSUER, audience: 'orders', getKey: createLocalJWKSet({ keys: [s.key.publicJwk] }), denylist: s.denylist, now: s.now, maxLifetimeSeconds: 7200 });
+    expect((await lenient.verify(long)).context.claims.sub).toBe('user-1');
+    const strict = new TokenVerifier({ issuer: ISSUER, audience: 'orders', getKey: createLocalJWKSet({ keys: [s.key.publicJwk] }), denylist: s.denylist, now: s.now, maxLifetimeSeconds: 600 });
+    expect((await rejection(strict.verify((await s.sign({ ttl: 900 })).token))).reason).toBe('invalid_claims');
+  });
 });

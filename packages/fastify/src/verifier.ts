@@ -60,13 +60,18 @@ interface CacheEntry {
  * Verifies bearer tokens for one audience: a verified-token cache (entries live until the
  * token's `exp`) in front of full signature + claim verification, then a denylist check on
  * every call. Throws {@link TokenVerificationError} (reason `revoked` for denied tokens).
+ *
+ * A token signed by a revoked key never outlives its key's denylist entry in the cache: a
+ * token the denylist denies by `key` is not cached, and {@link forgetKid} (called when a
+ * `key.revoked` event is applied) drops every cached token signed by that key, so after the
+ * entry expired such a token needs the key again, which no JWKS serves any more.
  */
 export class TokenVerifier {
   readonly #options: TokenVerifierOptions;
   readonly #cache: LRUCache<string, CacheEntry> | null;
   readonly #now: () => number;
   /** Verifications in progress, so a burst of one new token costs one signature check. */
-  readonly #inFlight = new Map<string, Promise<AuthContext>>();
+  readonly #inFlight = new Map<string, Promise<TokenCheck>>();
   #hits = 0;
   #misses = 0;
 
@@ -107,22 +112,39 @@ export class TokenVerifier {
     let pending = this.#inFlight.get(token);
     if (pending === undefined) {
       pending = this.#verifyFully(token, this.#now()).then((verified) => {
-        const prepared = this.#options.denylist.prepare?.(idsOf(verified));
-        this.#cache?.set(token, { context: verified, expiresAtMs: verified.claims.exp * 1000, prepared });
-        return verified;
+        const denied = this.#denied(verified, undefined);
+        // A token of a revoked key is not kept: the key's entry expires, the cache would not.
+        if (denied !== 'key') {
+          const prepared = this.#options.denylist.prepare?.(idsOf(verified));
+          this.#cache?.set(token, { context: verified, expiresAtMs: verified.claims.exp * 1000, prepared });
+        }
+        return { context: verified, cached: false, denied };
       });
       const settled = pending.finally(() => this.#inFlight.delete(token));
       // The rejection is handled by every awaiting caller; this copy only cleans up.
       settled.catch(() => undefined);
       this.#inFlight.set(token, pending);
     }
-    return pending.then((context) => ({ context, cached: false, denied: this.#denied(context, undefined) }));
+    return pending;
   }
 
   #denied(context: AuthContext, prepared: unknown): DenialKind | null {
     const denylist = this.#options.denylist;
     if (prepared !== undefined && denylist.checkPrepared !== undefined) return denylist.checkPrepared(prepared);
     return denylist.check(idsOf(context));
+  }
+
+  /**
+   * Drops every cached token signed by `kid` (its key was revoked): each must be verified
+   * again, with a key the JWKS still serves. Returns how many were dropped.
+   */
+  forgetKid(kid: string): number {
+    const cache = this.#cache;
+    if (cache === null) return 0;
+    const dropped: string[] = [];
+    for (const [token, entry] of cache.entries()) if (entry.context.kid === kid) dropped.push(token);
+    for (const token of dropped) cache.delete(token);
+    return dropped.length;
   }
 
   /** Cache hits and misses since start (misses include failed verifications). */

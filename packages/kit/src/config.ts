@@ -14,7 +14,7 @@ import {
   type Env,
 } from '@revocable/config';
 import { createTransport, defaultInstanceId, type EventTransport } from '@revocable/events';
-import { DEFAULT_DENYLIST_CAPS, type DenylistCaps, type IntrospectionOptions, type RevocableOptions } from '@revocable/fastify';
+import { DEFAULT_DENYLIST_CAPS, MAX_ACCESS_TTL_SECONDS, type DenylistCaps, type IntrospectionOptions, type RevocableOptions } from '@revocable/fastify';
 import type { Logger } from '@revocable/protocol';
 import { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security.ts';
 
@@ -48,6 +48,11 @@ export interface VerifierConfig {
   freshnessMaxSeconds: number;
   /** CLOCK_TOLERANCE_SECONDS, default 5. */
   clockToleranceSeconds: number;
+  /**
+   * TOKEN_MAX_LIFETIME_SECONDS, default 3600 (the auth service's largest ACCESS_TTL_SECONDS,
+   * `MAX_ACCESS_TTL_SECONDS`): a token whose `exp - iat` is longer is refused.
+   */
+  tokenMaxLifetimeSeconds: number;
   /** VERIFY_CACHE_MAX, default 10000 entries (0 disables). */
   verifyCacheMax: number;
   /**
@@ -119,6 +124,7 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
     introspection: clientId === '' ? undefined : { url: `${authUrl}/oauth/introspect`, clientId, clientSecret },
     freshnessMaxSeconds: intFromEnv(env, 'FRESHNESS_MAX_SECONDS', 10, 1, 86_400),
     clockToleranceSeconds: intFromEnv(env, 'CLOCK_TOLERANCE_SECONDS', 5, 0, 300),
+    tokenMaxLifetimeSeconds: intFromEnv(env, 'TOKEN_MAX_LIFETIME_SECONDS', MAX_ACCESS_TTL_SECONDS, 60, 86_400),
     verifyCacheMax: intFromEnv(env, 'VERIFY_CACHE_MAX', 10_000, 0, 10_000_000),
     heartbeatMaxSkewSeconds: intFromEnv(env, 'HEARTBEAT_MAX_SKEW_SECONDS', 60, 1, 3_600),
     denylistMaxEntries: {
@@ -180,6 +186,7 @@ export function verifierOptionsFromConfig(config: VerifierConfig, overrides: Par
     transport: overrides.transport ?? transportFromConfig(config),
     topic: config.revocationTopic,
     clockToleranceSeconds: config.clockToleranceSeconds,
+    maxTokenLifetimeSeconds: config.tokenMaxLifetimeSeconds,
     cacheMax: config.verifyCacheMax,
     heartbeatMaxSkewSeconds: config.heartbeatMaxSkewSeconds,
     denylistMaxEntries: config.denylistMaxEntries,

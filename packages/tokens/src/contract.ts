@@ -17,6 +17,15 @@ export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256'
 export type VerificationAlgorithm = SigningAlgorithm | 'Ed25519';
 export const VERIFICATION_ALGORITHMS: readonly VerificationAlgorithm[] = ['EdDSA', 'Ed25519', 'ES256', 'RS256'];
 
+/**
+ * Longest access-token lifetime (`exp - iat`) the issuer signs, in seconds: the largest
+ * `ACCESS_TTL_SECONDS` the auth service accepts, and the default longest lifetime a verifier
+ * accepts (`maxLifetimeSeconds`, `TOKEN_MAX_LIFETIME_SECONDS`). One hour: a token that
+ * claims more was not signed by a Revocable issuer, and every revocation must outlive the
+ * longest token it covers.
+ */
+export const MAX_ACCESS_TTL_SECONDS = 3600;
+
 /** Smallest RSA modulus accepted for RS256, in bits (signing and verification). */
 export const MIN_RSA_MODULUS_BITS = 2048;
 

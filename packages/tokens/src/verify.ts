@@ -1,6 +1,6 @@
 import { createPublicKey, KeyObject, verify as verifySignature, type JsonWebKey } from 'node:crypto';
 import { errors, type JWTVerifyGetKey, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
-import { ACCESS_TOKEN_TYP, VERIFICATION_ALGORITHMS, type AccessTokenClaims, type VerificationAlgorithm } from './contract.ts';
+import { ACCESS_TOKEN_TYP, MAX_ACCESS_TTL_SECONDS, VERIFICATION_ALGORITHMS, type AccessTokenClaims, type VerificationAlgorithm } from './contract.ts';
 import { TokenVerificationError } from './errors.ts';
 
 /** Options for {@link verifyAccessToken}. */
@@ -16,7 +16,10 @@ export interface VerifyAccessTokenOptions {
   algorithms?: readonly VerificationAlgorithm[];
   /** Leeway for `exp`/`nbf`/`iat`, in seconds. Default 5. */
   clockToleranceSeconds?: number;
-  /** Longest accepted `exp - iat`, in seconds. Default 86400. */
+  /**
+   * Longest accepted `exp - iat`, in seconds. Default {@link MAX_ACCESS_TTL_SECONDS} (3600): the
+   * issuer's longest access-token lifetime. A longer-lived token is refused (`invalid_claims`).
+   */
   maxLifetimeSeconds?: number;
   /** Tokens longer than this are refused before any parsing, in bytes. Default 8192. */
   maxTokenBytes?: number;
@@ -88,7 +91,7 @@ export async function verifyAccessToken(
   if (!verified) throw new TokenVerificationError('bad_signature', 'signature does not verify');
   const payload = decodeJson(token.slice(firstDot + 1, secondDot), 'the claims set must be a top-level JSON object') as JWTPayload;
   checkRegisteredClaims(header, payload, options, Math.floor(nowMs / 1000), tolerance);
-  const claims = checkClaims(payload, nowMs, tolerance, options.maxLifetimeSeconds ?? 86_400);
+  const claims = checkClaims(payload, nowMs, tolerance, options.maxLifetimeSeconds ?? MAX_ACCESS_TTL_SECONDS);
   return { claims, kid: header.kid as string, alg: alg as VerificationAlgorithm };
 }
 

@@ -45,6 +45,7 @@ import { KeyAdminService } from './services/key-admin.ts';
 import { LoginThrottle } from './services/login-throttle.ts';
 import { Revocations } from './services/revocations.ts';
 import { SessionService } from './services/sessions.ts';
+import { longestLiveTtlSeconds, recordTtlInForce, TTL_LEASE_RENEW_INTERVAL_MS, type TtlPeriod } from './ttl-history.ts';
 
 /** The services of the auth service, each with one concern (see the README's layout). */
 export interface AuthServices {
@@ -201,6 +202,17 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     await pool.end().catch(() => {});
     throw error;
   }
+  // The TTL this instance signs with joins the history; the longest one whose tokens may
+  // still be live sizes the topic's retention and the retired keys' publication.
+  const ttlWindow = { accessTtlSeconds: config.accessTtlSeconds, clockSkewSeconds: config.clockSkewSeconds };
+  let ttlHistory: TtlPeriod[];
+  try {
+    ttlHistory = await recordTtlInForce(pool, ttlWindow, now());
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+  const longestTtlSeconds = longestLiveTtlSeconds(ttlHistory, now(), ttlWindow);
 
   const eventKeys = new EventKeyStore({
     pool,
@@ -213,7 +225,8 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     topic: config.revocationTopic,
     partitions: config.revocationTopicPartitions,
     replicationFactor: config.revocationTopicReplicationFactor,
-    maxAccessTtlSeconds: config.accessTtlSeconds + config.clockSkewSeconds,
+    // The longest `until - at` of any event: a key's last token plus the verifiers' JWKS cache age.
+    maxAccessTtlSeconds: longestTtlSeconds + config.verifierJwksMaxAgeSeconds,
   });
   const keys = new KeyStore({
     eventKeys,
@@ -222,6 +235,8 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     alg: config.signingAlg,
     accessTtlSeconds: config.accessTtlSeconds,
     clockSkewSeconds: config.clockSkewSeconds,
+    verifierJwksMaxAgeSeconds: config.verifierJwksMaxAgeSeconds,
+    longestLiveTtlSeconds: longestTtlSeconds,
     now,
   });
   try {
@@ -296,6 +311,11 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
     services.purgeExpired().catch((error: unknown) => app.log.warn({ err: (error as Error).message }, 'purge failed'));
   }, deps.purgeIntervalMs ?? 600_000);
   purge.unref();
+  // Keeps this TTL's lease in the future while the instance signs (see ttl-history.ts).
+  const ttlLease = setInterval(() => {
+    recordTtlInForce(pool, ttlWindow, now()).catch((error: unknown) => app.log.warn({ err: (error as Error).message }, 'access TTL lease renewal failed'));
+  }, TTL_LEASE_RENEW_INTERVAL_MS);
+  ttlLease.unref();
   const rotation =
     config.keyRotationIntervalSeconds > 0
       ? setInterval(() => {
@@ -305,6 +325,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   rotation?.unref();
   app.addHook('onClose', async () => {
     clearInterval(purge);
+    clearInterval(ttlLease);
     clearInterval(rotation);
     // Relay first: it needs the pool to finish (or abandon) its cycle.
     await relay?.stop();

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       audiences: ['orders', 'profile'],
       signingAlg: 'EdDSA',
       accessTtlSeconds: 900,
+      verifierJwksMaxAgeSeconds: 600,
       cookieSecure: true,
       passwordScryptCost: 17,
       heartbeatIntervalMs: 1000,
@@ -65,6 +66,10 @@ describe('loadConfig', () => {
   it.each([
     ['PORT', 'abc'],
     ['ACCESS_TTL_SECONDS', '0'],
+    ['ACCESS_TTL_SECONDS', '3601'],
+    ['VERIFIER_JWKS_MAX_AGE_SECONDS', '-1'],
+    ['VERIFIER_JWKS_MAX_AGE_SECONDS', '10m'],
+    ['VERIFIER_JWKS_MAX_AGE_SECONDS', '86401'],
     ['PASSWORD_SCRYPT_COST', '25'],
     ['COOKIE_SECURE', 'maybe'],
     ['SIGNING_ALG', 'HS256'],

@@ -13,7 +13,7 @@ import {
   type Env,
 } from '@revocable/config';
 import { kafkaSecurityFromEnv, type KafkaSecurity } from '@revocable/kit';
-import type { SigningAlgorithm } from '@revocable/tokens';
+import { MAX_ACCESS_TTL_SECONDS, type SigningAlgorithm } from '@revocable/tokens';
 import { loadHardeningConfig, trustProxyFromEnv, type HardeningConfig, type TrustProxy } from './config-hardening.ts';
 import { canonicalUri, scopeAudience, type OAuthClient } from './clients.ts';
 import { loadPropagationConfig, type PropagationConfig } from './config-propagation.ts';
@@ -104,8 +104,19 @@ export interface AuthConfig {
   clients: OAuthClient[];
   /** SIGNING_ALG, EdDSA (default; `Ed25519` is its RFC 9864 alias), ES256 or RS256 (2048-bit keys). */
   signingAlg: SigningAlgorithm;
-  /** ACCESS_TTL_SECONDS, default 900. */
+  /**
+   * ACCESS_TTL_SECONDS, default 900, at most 3600 (`MAX_ACCESS_TTL_SECONDS`, the verifiers'
+   * default TOKEN_MAX_LIFETIME_SECONDS). Every TTL signed with is kept in PostgreSQL
+   * (`access_ttl_history`): revocations and the topic's retention cover the longest one whose
+   * tokens may still be live, so lowering it never shortens a revocation.
+   */
   accessTtlSeconds: number;
+  /**
+   * VERIFIER_JWKS_MAX_AGE_SECONDS, default 600 (the verifiers' JWKS cache age): how long a
+   * resource service may keep using a fetched JWKS. A `key.revoked` event lives this much
+   * longer than the key's last token, so a verifier still holding the key refuses it.
+   */
+  verifierJwksMaxAgeSeconds: number;
   /** KEY_ROTATION_INTERVAL_SECONDS, default 0 (manual only): rotate the signing key when it is this old. */
   keyRotationIntervalSeconds: number;
   /**
@@ -324,7 +335,8 @@ export function loadConfig(env: Env = process.env): AuthConfig {
     scopes,
     resourceUris,
     clients,
-    accessTtlSeconds: int(env, 'ACCESS_TTL_SECONDS', 900, 10, 86_400),
+    accessTtlSeconds: int(env, 'ACCESS_TTL_SECONDS', 900, 10, MAX_ACCESS_TTL_SECONDS),
+    verifierJwksMaxAgeSeconds: int(env, 'VERIFIER_JWKS_MAX_AGE_SECONDS', 600, 0, 86_400),
     clockSkewSeconds: int(env, 'CLOCK_SKEW_SECONDS', 30, 0, 600),
     keyCacheTtlSeconds: int(env, 'KEY_CACHE_TTL_SECONDS', 10, 0, 3600),
     keyRotationIntervalSeconds: int(env, 'KEY_ROTATION_INTERVAL_SECONDS', 0, 0, 10 * 366 * 86_400),

@@ -1,10 +1,10 @@
 import type { JWK } from 'jose';
-import { revocationUntil } from '@revocable/events';
 import { generateSigningKey, importPrivateKey, publicJwkFor, type SignerKey, type SigningAlgorithm } from '@revocable/tokens';
 import { open, seal } from './crypto.ts';
 import type { EventKeyStore } from './event-keys.ts';
 import type { Pool, PoolClient } from './db.ts';
 import type { Db } from './queries/db.ts';
+import { keyRevocationUntil, loadTtlHistory } from './ttl-history.ts';
 import {
   activateKey,
   findActiveAndNext,
@@ -31,6 +31,16 @@ export interface KeyStoreOptions {
   alg: SigningAlgorithm;
   accessTtlSeconds: number;
   clockSkewSeconds: number;
+  /**
+   * VERIFIER_JWKS_MAX_AGE_SECONDS: how long a verifier may use a fetched JWKS. A revoked key's
+   * `until` adds it, so verifiers still holding the key keep refusing what it signs. Default 600.
+   */
+  verifierJwksMaxAgeSeconds?: number;
+  /**
+   * Longest `ttl + skew` of a token that may still be live (the TTL history's; default
+   * accessTtlSeconds + clockSkewSeconds): how long a retired key stays published.
+   */
+  longestLiveTtlSeconds?: number;
   now: () => number;
   /** The heartbeat-signing keys: created with the token keys, rotated with them, served in the same JWKS. */
   eventKeys?: EventKeyStore;
@@ -67,7 +77,10 @@ export interface RotationResult {
 
 /** What revoking a key did. */
 export interface KeyRevocation {
-  /** Epoch seconds: the last possible `exp` of a token it signed (+ skew): the event's `until`. */
+  /**
+   * Epoch seconds, the event's `until`: the last possible `exp` of a token it signed (over the
+   * TTL history, + skew) plus the verifiers' JWKS cache age.
+   */
   until: number;
   /** Epoch ms: when it last signed (its retirement, or now). */
   lastSignedAtMs: number;
@@ -189,8 +202,9 @@ export class KeyStore {
   }
 
   /**
-   * Revokes `kid` at once. Returns the last epoch second at which a token signed by it
-   * could still be valid, or null if it was already revoked. Revoking the active key
+   * Revokes `kid` at once. Returns the `until` of its `key.revoked` event (the last epoch
+   * second a token it signed could be valid, plus the verifiers' JWKS cache age), or null if
+   * it was already revoked. Revoking the active key
    * promotes the next key (already published, so verifiers accept its tokens at once);
    * revoking the active or the next key generates a new next key, in the same transaction.
    */
@@ -201,7 +215,8 @@ export class KeyStore {
     if (row.status === 'revoked') return null;
     const nowMs = this.#o.now();
     const lastSignedMs = row.status === 'retired' && row.retired_at !== null ? row.retired_at.getTime() : nowMs;
-    const until = revocationUntil(lastSignedMs, this.#o);
+    const history = await loadTtlHistory(client, nowMs);
+    const until = keyRevocationUntil(history, lastSignedMs, this.#o, this.#o.verifierJwksMaxAgeSeconds ?? 600);
     await markKeyRevoked(client, kid, new Date(nowMs));
     this.#signers.delete(kid);
     if (row.status === 'active') {
@@ -245,7 +260,7 @@ export class KeyStore {
 
   /** Retired keys retired after this instant are still published (their tokens may be valid). */
   #oldestPublishedRetirement(): Date {
-    return new Date(this.#o.now() - (this.#o.accessTtlSeconds + this.#o.clockSkewSeconds) * 1000);
+    return new Date(this.#o.now() - (this.#o.longestLiveTtlSeconds ?? this.#o.accessTtlSeconds + this.#o.clockSkewSeconds) * 1000);
   }
 
   /** Makes `nextKid` active; without one (not expected after start) a brand-new key becomes active. */

@@ -23,10 +23,13 @@ export function outboxRow(event: RevocationEvent): OutboxRow {
 /**
  * Writes `event` to the outbox inside the caller's transaction, so the event exists if and
  * only if the state change it announces committed. The insert trigger NOTIFYs waiting
- * relays at commit.
+ * relays at commit. A `session.revoked` or `user.revoked` event's `until` is raised, in the
+ * statement, to the latest expiry of any token issued under the TTL history (see the
+ * migration `access-ttl-history`): another instance may sign with a longer TTL.
  */
 export async function enqueueEvent(db: Db, event: RevocationEvent): Promise<void> {
   const row = outboxRow(event);
-  await db.query('INSERT INTO outbox (event_key, payload) VALUES ($1, $2::jsonb)', [row.key, row.payload]);
+  // A session or user revocation's `until` is raised to cover every TTL of the issuer's history.
+  await db.query('INSERT INTO outbox (event_key, payload) VALUES ($1, revocation_covering_ttl_history($2::jsonb))', [row.key, row.payload]);
   noteEventWritten(event);
 }

@@ -6,7 +6,8 @@ import type { Db } from './db.ts';
 
 /**
  * Revokes the session `sid` of `userId` unless it already was, writing `event` to the
- * outbox in the same statement. Returns whether it revoked it (false: unknown, someone
+ * outbox in the same statement, its `until` raised to cover every TTL of the issuer's history
+ * (SQL function `revocation_covering_ttl_history`). Returns whether it revoked it (false: unknown, someone
  * else's, or already revoked — then no event).
  */
 export async function revokeSessionWithEvent(db: Db, s: { sid: string; userId: string; now: Date; reason: string }, event: OutboxRow): Promise<boolean> {
@@ -16,7 +17,7 @@ export async function revokeSessionWithEvent(db: Db, s: { sid: string; userId: s
         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
         RETURNING id
      )
-     INSERT INTO outbox (event_key, payload) SELECT $5, $6::jsonb FROM revoked`,
+     INSERT INTO outbox (event_key, payload) SELECT $5, revocation_covering_ttl_history($6::jsonb) FROM revoked`,
     [s.sid, s.userId, s.now, s.reason, event.key, event.payload],
   );
   return rowCount === 1;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { signAccessToken, TokenVerificationError, verifyAccessToken, type AccessTokenClaims, type SignerKey } from '@revocable/tokens';
+import { MAX_ACCESS_TTL_SECONDS, signAccessToken, TokenVerificationError, verifyAccessToken, type AccessTokenClaims, type SignerKey } from '@revocable/tokens';
 import { isDbUnavailable } from '../db.ts';
 import { AuthError } from '../errors.ts';
 import type { CachedKeyResolver } from '../key-resolver.ts';
@@ -125,7 +125,8 @@ export class AccessTokenService {
         issuer: this.#o.issuer,
         audience,
         clockToleranceSeconds: 5,
-        maxLifetimeSeconds: Math.max(this.#o.accessTtlSeconds, 60),
+        // Not this instance's TTL: tokens signed under an earlier, longer one are still ours.
+        maxLifetimeSeconds: MAX_ACCESS_TTL_SECONDS,
         now: () => nowMs,
       });
       return { claims, kid };

@@ -56,7 +56,7 @@ export class KeyAdminService {
         if (result === 'not_found') throw new AuthError('ERR_AUTH_NOT_FOUND', 'no such key');
         if (result === null) return { kid, until: null, replacedBy: null, nextKid: null };
         this.#o.log?.warn({ event: 'key.revoked', kid, until: result.until, replacedBy: result.replacedBy, nextKid: result.nextKid }, 'signing key revoked');
-        await enqueueEvent(client, this.#o.events.keyRevoked({ kid, lastSignedAtMs: result.lastSignedAtMs, atMs: this.#o.now() }));
+        await enqueueEvent(client, this.#o.events.keyRevoked({ kid, lastSignedAtMs: result.lastSignedAtMs, atMs: this.#o.now(), until: result.until }));
         this.#o.metrics?.revocations.inc({ type: 'key.revoked', reason: 'admin' });
         return { kid, until: result.until, replacedBy: result.replacedBy, nextKid: result.nextKid };
       });

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_ACCESS_TTL_SECONDS } from '@revocable/fastify';
+import { ConfigError, loadVerifierConfig, verifierOptionsFromConfig } from './config.ts';
+
+const load = (env: Record<string, string>) => loadVerifierConfig({ KAFKA_BROKERS: '127.0.0.1:9092', ...env }, { audience: 'orders' });
+
+describe('TOKEN_MAX_LIFETIME_SECONDS', () => {
+  it('defaults to the issuer maximum (MAX_ACCESS_TTL_SECONDS, 3600) and reaches the verifier options', () => {
+    const config = load({});
+    expect(MAX_ACCESS_TTL_SECONDS).toBe(3600);
+    expect(config.tokenMaxLifetimeSeconds).toBe(MAX_ACCESS_TTL_SECONDS);
+    expect(verifierOptionsFromConfig(config).maxTokenLifetimeSeconds).toBe(3600);
+    expect(verifierOptionsFromConfig(load({ TOKEN_MAX_LIFETIME_SECONDS: '900' })).maxTokenLifetimeSeconds).toBe(900);
+  });
+
+  it.each(['0', '59', '86401', '1h', '-5', '1.5'])('refuses %j with one line naming the variable', (value) => {
+    let error: unknown;
+    try {
+      load({ TOKEN_MAX_LIFETIME_SECONDS: value });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^TOKEN_MAX_LIFETIME_SECONDS\b/);
+    expect(message).not.toContain('\n');
+  });
+});
