@@ -12,7 +12,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEvent, revocationTopicSpec, type EventProducer, type OutgoingRecord } from '@revocable/events';
 import { buildApp, loadConfig } from '@revocable/orders';
-import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
+import { generateSigningKey, importPrivateKey, MAX_ACCESS_TTL_SECONDS, signAccessToken, type SignerKey } from '@revocable/tokens';
 import { kafkaEnv, testTransport, uniqueTopic, waitFor } from './support/env.ts';
 import { heartbeatRecords, testHeartbeatKeys } from './support/heartbeats.ts';
 
@@ -21,7 +21,8 @@ const PARTITIONS = 2;
 const CAPS = { session: 500, key: 3 };
 const FLOOD = { session: 5_000, key: 60 };
 const TTL_SECONDS = 600;
-const TOKEN_MAX_LIFETIME = 86_400;
+// The verifier's default maxTokenLifetimeSeconds (TOKEN_MAX_LIFETIME_SECONDS): the issuer's largest TTL.
+const TOKEN_MAX_LIFETIME = MAX_ACCESS_TTL_SECONDS;
 const TOLERANCE = 5;
 const GRACE = 60;
 
