@@ -14,6 +14,7 @@ import { freePort } from '@revocable/infra';
 import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revocable/orders';
 import { verifyAccessToken } from '@revocable/tokens';
 import { authEnv, createTestDatabase, kafkaEnv, uniqueTopic, waitFor } from './support/env.ts';
+import { authCall, loginToken, registerUser } from './support/auth-http.ts';
 
 const ADMIN = randomBytes(24).toString('base64url');
 const PASSWORD = 'correct horse battery';
@@ -42,30 +43,9 @@ afterAll(async () => {
   await db?.drop();
 }, 60_000);
 
-async function call(method: string, path: string, options: { body?: unknown; bearer?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${authUrl}${path}`, {
-    method,
-    headers: {
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(options.bearer !== undefined ? { authorization: `Bearer ${options.bearer}` } : {}),
-    },
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-async function newUser(): Promise<string> {
-  const email = `keys-${randomUUID()}@example.test`;
-  expect((await call('POST', '/v1/users', { body: { email, password: PASSWORD } })).status).toBe(201);
-  return email;
-}
-
-async function login(email: string): Promise<string> {
-  const res = await call('POST', '/v1/login', { body: { email, password: PASSWORD } });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body['access_token'] as string;
-}
+const call = (method: string, path: string, options: { body?: unknown; bearer?: string } = {}) => authCall(authUrl, method, path, options);
+const newUser = () => registerUser(authUrl, 'keys', PASSWORD);
+const login = (email: string) => loginToken(authUrl, email, PASSWORD);
 
 const kidOf = (token: string) => decodeProtectedHeader(token).kid as string;
 

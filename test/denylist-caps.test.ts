@@ -7,14 +7,13 @@
 // absurd `until` closes it for the token lifetime + leeway at most. The clock is injected:
 // nothing sleeps, the test polls for delivery only.
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEvent, revocationTopicSpec, type EventProducer, type OutgoingRecord } from '@revocable/events';
-import { buildApp, loadConfig } from '@revocable/orders';
-import { generateSigningKey, importPrivateKey, MAX_ACCESS_TTL_SECONDS, signAccessToken, type SignerKey } from '@revocable/tokens';
-import { kafkaEnv, testTransport, uniqueTopic, waitFor } from './support/env.ts';
-import { heartbeatRecords, testHeartbeatKeys } from './support/heartbeats.ts';
+import { encodeEvent, type EventProducer, type OutgoingRecord } from '@revocable/events';
+import { MAX_ACCESS_TTL_SECONDS, signAccessToken, type SignerKey } from '@revocable/tokens';
+import { uniqueTopic, waitFor } from './support/env.ts';
+import { heartbeatRecords } from './support/heartbeats.ts';
+import { startStandInIssuer, type StandInIssuer } from './support/stand-in-issuer.ts';
 
 const ISSUER = 'https://auth.denylist-caps.test';
 const PARTITIONS = 2;
@@ -28,7 +27,7 @@ const GRACE = 60;
 
 describe('denylist caps under a flood (real broker)', () => {
   const topic = uniqueTopic('denylist-caps');
-  let jwks: FastifyInstance;
+  let issuer: StandInIssuer;
   let orders: FastifyInstance;
   let producer: EventProducer;
   let signer: SignerKey;
@@ -66,48 +65,23 @@ describe('denylist caps under a flood (real broker)', () => {
   });
 
   beforeAll(async () => {
-    const signing = await generateSigningKey('EdDSA');
-    signer = { kid: signing.kid, alg: signing.alg, privateKey: await importPrivateKey(signing.privateJwk, signing.alg) };
-    jwks = Fastify();
-    jwks.get('/.well-known/jwks.json', async () => ({ keys: [signing.publicJwk, ...testHeartbeatKeys] }));
-    await jwks.listen({ port: 0, host: '127.0.0.1' });
-    const transport = testTransport('denylist-caps');
-    const admin = await transport.admin();
-    await admin.ensureTopic({ ...revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }), partitions: PARTITIONS });
-    await admin.close();
-    producer = await transport.producer();
-    orders = await buildApp(
-      loadConfig({
-        ...kafkaEnv(),
-        REVOCATION_TOPIC: topic,
-        AUTH_URL: `http://127.0.0.1:${(jwks.server.address() as AddressInfo).port}`,
-        AUTH_ISSUER: ISSUER,
+    issuer = await startStandInIssuer({ issuer: ISSUER, topic, partitions: PARTITIONS, clientId: 'denylist-caps' });
+    signer = issuer.signer;
+    producer = issuer.producer;
+    orders = await issuer.orders(
+      {
         // The test moves the clock by a day: the bound only has to survive that.
         FRESHNESS_MAX_SECONDS: '86400',
         CLOCK_TOLERANCE_SECONDS: String(TOLERANCE),
         DENYLIST_MAX_SESSIONS: String(CAPS.session),
         DENYLIST_MAX_KEYS: String(CAPS.key),
-        RECEIPTS_ENABLED: 'false',
-        LOG_LEVEL: 'silent',
-      }),
-      { now },
-    );
-    await orders.ready();
-    await orders.revocable.whenReady();
-    // The event-signing keys come from the JWKS fetch at start: poll until a heartbeat round counts.
-    await waitFor(
-      async () => {
-        await producer.send(topic, heartbeatRecords(topic, PARTITIONS, { at: nowMs }));
-        return orders.revocable.freshnessSeconds() === 0;
       },
-      { what: 'the first signed heartbeats to count' },
+      now,
     );
   }, 60_000);
 
   afterAll(async () => {
-    await producer?.close();
-    await orders?.close();
-    await jwks?.close();
+    await issuer?.close();
   });
 
   it('stops growing at the caps, counts every refused record, answers 503 denylist_overflow until the refused entries expire', async () => {

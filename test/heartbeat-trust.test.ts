@@ -5,14 +5,13 @@
 // skewed by ±30 s neither masks staleness nor trips the route. The verifier's clocks are
 // injected: nothing sleeps, the test polls for delivery only.
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEvent, generateEventSigningKey, importEventSigner, revocationTopicSpec, signHeartbeat, type EventProducer, type EventSigner, type OutgoingRecord } from '@revocable/events';
-import { buildApp, loadConfig } from '@revocable/orders';
-import { generateSigningKey, importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
-import { kafkaEnv, testTransport, uniqueTopic, waitFor } from './support/env.ts';
-import { heartbeatRecords, testEventKey, testEventSigner, testHeartbeatKeys } from './support/heartbeats.ts';
+import { encodeEvent, generateEventSigningKey, importEventSigner, signHeartbeat, type EventProducer, type EventSigner, type OutgoingRecord } from '@revocable/events';
+import { importPrivateKey, signAccessToken, type SignerKey } from '@revocable/tokens';
+import { uniqueTopic, waitFor } from './support/env.ts';
+import { heartbeatRecords, testEventKey, testEventSigner } from './support/heartbeats.ts';
+import { startStandInIssuer, type StandInIssuer } from './support/stand-in-issuer.ts';
 
 const ISSUER = 'https://auth.heartbeat-trust.test';
 const PARTITIONS = 2;
@@ -20,7 +19,7 @@ const BOUND_SECONDS = 10;
 
 describe('heartbeats no producer can fake (real broker)', () => {
   const topic = uniqueTopic('heartbeat-trust');
-  let jwks: FastifyInstance;
+  let issuer: StandInIssuer;
   let orders: FastifyInstance;
   let producer: EventProducer;
   let tokenSigner: SignerKey;
@@ -45,49 +44,18 @@ describe('heartbeats no producer can fake (real broker)', () => {
     encodeEvent(signHeartbeat({ id: randomUUID(), at, source: 'forger' }, { topic, partition }, signer));
 
   beforeAll(async () => {
-    const key = await generateSigningKey('EdDSA');
-    tokenSigner = { kid: key.kid, alg: key.alg, privateKey: await importPrivateKey(key.privateJwk, key.alg) };
-    jwks = Fastify();
-    jwks.get('/.well-known/jwks.json', async () => ({ keys: [key.publicJwk, ...testHeartbeatKeys] }));
-    await jwks.listen({ port: 0, host: '127.0.0.1' });
-    const transport = testTransport('heartbeat-trust');
-    const admin = await transport.admin();
-    await admin.ensureTopic({ ...revocationTopicSpec({ topic, maxAccessTtlSeconds: 900 }), partitions: PARTITIONS });
-    await admin.close();
-    producer = await transport.producer();
-    orders = await buildApp(
-      loadConfig({
-        ...kafkaEnv(),
-        REVOCATION_TOPIC: topic,
-        AUTH_URL: `http://127.0.0.1:${(jwks.server.address() as AddressInfo).port}`,
-        AUTH_ISSUER: ISSUER,
-        FRESHNESS_MAX_SECONDS: String(BOUND_SECONDS),
-        HEARTBEAT_MAX_SKEW_SECONDS: '60',
-        RECEIPTS_ENABLED: 'false',
-        LOG_LEVEL: 'silent',
-      }),
-      { now },
-    );
-    await orders.ready();
-    await orders.revocable.whenReady();
+    issuer = await startStandInIssuer({ issuer: ISSUER, topic, partitions: PARTITIONS, clientId: 'heartbeat-trust' });
+    tokenSigner = issuer.signer;
+    producer = issuer.producer;
+    orders = await issuer.orders({ FRESHNESS_MAX_SECONDS: String(BOUND_SECONDS), HEARTBEAT_MAX_SKEW_SECONDS: '60' }, now);
   }, 60_000);
 
   afterAll(async () => {
-    await producer?.close();
-    await orders?.close();
-    await jwks?.close();
+    await issuer?.close();
   });
 
   it('the genuine relay keeps the fail-closed route open; a forger cannot once it stops', async () => {
-    // The event-signing keys come from the JWKS fetch at start: poll until a genuine round counts.
-    await waitFor(
-      async () => {
-        await producer.send(topic, heartbeatRecords(topic, PARTITIONS, { at: nowMs }));
-        return orders.revocable.freshnessSeconds() === 0;
-      },
-      { what: 'the first signed heartbeats to count' },
-    );
-    // One more round, waited for: every earlier record has been read too (per-partition order).
+    // A genuine round counted at start (startStandInIssuer). One more round, waited for: every earlier record has been read too (per-partition order).
     nowMs += 1000;
     const counted = stats().heartbeats;
     await producer.send(topic, heartbeatRecords(topic, PARTITIONS, { at: nowMs }));

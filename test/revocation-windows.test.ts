@@ -22,6 +22,7 @@ import { buildApp as buildOrders, loadConfig as loadOrdersConfig } from '@revoca
 import { importPrivateKey, signAccessToken } from '@revocable/tokens';
 import { authEnv, createTestDatabase, kafkaBrokers, kafkaEnv, kafkaSasl, testTransport, uniqueTopic, waitFor } from './support/env.ts';
 import { readTopic, type TopicReader } from './support/topic-reader.ts';
+import { authCall, loginToken, registerUser } from './support/auth-http.ts';
 
 const ADMIN = randomBytes(24).toString('base64url');
 const KEK = randomBytes(32).toString('base64');
@@ -66,30 +67,9 @@ async function startAuth(ttlSeconds: number): Promise<void> {
   await auth.listen({ port, host: '127.0.0.1' });
 }
 
-async function call(method: string, path: string, options: { body?: unknown; bearer?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${authUrl}${path}`, {
-    method,
-    headers: {
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(options.bearer !== undefined ? { authorization: `Bearer ${options.bearer}` } : {}),
-    },
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-async function newUser(): Promise<string> {
-  const email = `windows-${randomUUID()}@example.test`;
-  expect((await call('POST', '/v1/users', { body: { email, password: PASSWORD } })).status).toBe(201);
-  return email;
-}
-
-async function login(email: string): Promise<string> {
-  const res = await call('POST', '/v1/login', { body: { email, password: PASSWORD } });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body['access_token'] as string;
-}
+const call = (method: string, path: string, options: { body?: unknown; bearer?: string } = {}) => authCall(authUrl, method, path, options);
+const newUser = () => registerUser(authUrl, 'windows', PASSWORD);
+const login = (email: string) => loginToken(authUrl, email, PASSWORD);
 
 const claimsOf = (token: string) => decodeJwt(token) as { iat: number; exp: number; sub: string; ver: number; sid: string };
 const getOrders = (token: string) => orders.inject({ method: 'GET', url: '/v1/orders', headers: { authorization: `Bearer ${token}` } });

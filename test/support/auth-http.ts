@@ -33,3 +33,37 @@ export async function newSessionToken(auth: Pick<AuthEndpoint, 'authUrl'>, prefi
   expect(res.status).toBe(200);
   return ((await res.json()) as { access_token: string }).access_token;
 }
+
+/** What {@link authCall} answers: the status and the JSON body (`{}` when empty). */
+export interface AuthAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** One call to the auth service at `authUrl`: `body` sent as JSON, `bearer` as the Authorization header. */
+export async function authCall(authUrl: string, method: string, path: string, options: { body?: unknown; bearer?: string } = {}): Promise<AuthAnswer> {
+  const res = await fetch(`${authUrl}${path}`, {
+    method,
+    headers: {
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(options.bearer !== undefined ? { authorization: `Bearer ${options.bearer}` } : {}),
+    },
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+/** Registers `<prefix>-<uuid>@example.test` with `password`; asserts 201 and returns the email. */
+export async function registerUser(authUrl: string, prefix: string, password: string): Promise<string> {
+  const email = `${prefix}-${randomUUID()}@example.test`;
+  expect((await authCall(authUrl, 'POST', '/v1/users', { body: { email, password } })).status).toBe(201);
+  return email;
+}
+
+/** Logs in with the default audiences; asserts 200 and returns the access token. */
+export async function loginToken(authUrl: string, email: string, password: string): Promise<string> {
+  const res = await authCall(authUrl, 'POST', '/v1/login', { body: { email, password } });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body['access_token'] as string;
+}
