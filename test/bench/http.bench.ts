@@ -29,7 +29,7 @@ import { betterRatio, median, type BenchModule, type BenchResult } from './types
 const run = promisify(execFile);
 const ISSUER = 'https://auth.http-bench.test';
 const AUDIENCE = 'orders';
-const ROUNDS = Number(process.env['BENCH_HTTP_ROUNDS'] ?? 2);
+const ROUNDS = Number(process.env['BENCH_HTTP_ROUNDS'] ?? 4);
 const SECONDS = Number(process.env['BENCH_HTTP_SECONDS'] ?? 4);
 const CONNECTIONS = 16;
 const HOT_TOKENS = 1000;

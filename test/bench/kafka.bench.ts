@@ -23,7 +23,7 @@ import { betterRatio, median, type BenchModule, type BenchResult } from './types
 
 const EVENTS = Number(process.env['BENCH_CATCHUP_EVENTS'] ?? 1_000_000);
 const RESTARTS = Number(process.env['BENCH_RESTARTS'] ?? 2);
-const ROUNDS = Number(process.env['BENCH_KAFKA_ROUNDS'] ?? 1);
+const ROUNDS = Number(process.env['BENCH_KAFKA_ROUNDS'] ?? 3);
 const PARTITIONS = 3;
 /** The principal of every reader: a resource service's. */
 const READER = 'orders';
