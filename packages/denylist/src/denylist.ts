@@ -132,9 +132,10 @@ export class Denylist {
   readonly #caps: DenylistCaps;
   /** Per kind: entries refused at the cap since start. */
   readonly #overflows: Record<DenialKind, number> = { session: 0, user: 0, token: 0, key: 0 };
-  /** Per kind: first epoch second at which every refused entry would have expired (0: none refused). */
-  readonly #refusedUntil: Record<DenialKind, number> = { session: 0, user: 0, token: 0, key: 0 };
-  /** Max of #refusedUntil, reset to 0 once passed: the request path reads no clock while it is 0. */
+  /**
+   * First epoch second at which every entry refused at a cap would have expired; 0 when none
+   * was refused or that second has passed (so the request path reads no clock while it is 0).
+   */
   #closedUntil = 0;
   readonly #failClosedMaxSeconds: number;
 
@@ -210,8 +211,7 @@ export class Denylist {
    * refused entry would have expired by itself, so serving again misses no revocation.
    */
   failClosedUntil(): number {
-    const until = Math.max(this.#refusedUntil.session, this.#refusedUntil.user, this.#refusedUntil.token, this.#refusedUntil.key);
-    return until > this.#nowSec() ? until : 0;
+    return this.failingClosed() ? this.#closedUntil : 0;
   }
 
   /**
@@ -238,7 +238,6 @@ export class Denylist {
   #refuse(kind: DenialKind, expiresAt: number, nowSec: number): false {
     this.#overflows[kind]++;
     const until = Math.min(expiresAt, nowSec + this.#failClosedMaxSeconds);
-    if (until > this.#refusedUntil[kind]) this.#refusedUntil[kind] = until;
     if (until > this.#closedUntil) this.#closedUntil = until;
     return false;
   }
