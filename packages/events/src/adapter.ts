@@ -46,3 +46,26 @@ export function retentionToRaise(spec: TopicSpec, haveMs: number): number | unde
   const wanted = Number(spec.configs['retention.ms'] ?? 0);
   return haveMs !== -1 && wanted > haveMs ? wanted : undefined;
 }
+
+/**
+ * After raising a topic's retention to `wantedMs`: resolves once `describe` (the topic's
+ * configs) shows it, so `ensureTopic` reads its own write. The controller acknowledges the
+ * change before every broker's metadata image has it; a describe right after can still
+ * answer the old value for a few milliseconds. Throws ERR_KAFKA_TIMEOUT after `timeoutMs`.
+ */
+export async function awaitRetention(
+  topic: string,
+  wantedMs: number,
+  describe: () => Promise<Record<string, string>>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const have = Number((await describe())['retention.ms'] ?? 0);
+    if (have === -1 || have >= wantedMs) return;
+    if (Date.now() > deadline) {
+      throw new TransportError('ERR_KAFKA_TIMEOUT', `the retention of ${topic} still reads ${have} ms, not ${wantedMs} ms, ${timeoutMs / 1000} s after raising it`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

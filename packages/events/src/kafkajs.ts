@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, KafkaConfig, LogEntry, Producer } from 'kafkajs';
 import type { KafkaConnectionOptions } from './options.ts';
-import { adapterProducer, errorWrapper, retentionToRaise } from './adapter.ts';
+import { adapterProducer, awaitRetention, errorWrapper, retentionToRaise } from './adapter.ts';
 import { TransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventTransport, type IncomingRecord, type TopicAdmin, type TopicSpec, type TransportErrorCode } from './transport.ts';
 
 // kafkajs is CommonJS: Node's ESM loader does not see its named exports (vitest's transform
@@ -192,6 +192,7 @@ class KafkaTopicAdmin implements TopicAdmin {
           ],
         }),
       );
+      await awaitRetention(spec.topic, wanted, () => this.describeTopicConfigs(spec.topic));
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Admin, BaseOptions, ClusterMetadata, Consumer, MessageToProduce, Producer } from '@platformatic/kafka';
-import { adapterProducer, errorWrapper, retentionToRaise } from './adapter.ts';
+import { adapterProducer, awaitRetention, errorWrapper, retentionToRaise } from './adapter.ts';
 import { murmur2 } from './murmur2.ts';
 import { TransportError, isTransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventTransport, type IncomingRecord, type TopicAdmin, type TopicSpec, type TransportErrorCode } from './transport.ts';
 import type { KafkaConnectionOptions } from './options.ts';
@@ -148,6 +148,7 @@ class PlatformaticAdmin implements TopicAdmin {
       } catch (error) {
         throw wrap(error, `raising the retention of ${spec.topic}`);
       }
+      await awaitRetention(spec.topic, wanted, () => this.describeTopicConfigs(spec.topic));
     }
   }
 
