@@ -2,7 +2,7 @@ import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { Denylist, type DenylistCaps } from '@revocable/denylist';
 import { EventKeyRing, ReceiptPublisher, RevocationConsumer, type EventJwk, type EventTransport, type HeartbeatVerifier } from '@revocable/events';
 import { Counter } from 'prom-client';
-import { DENIAL_KINDS, EVENT_KEY_KID_PREFIX, HEARTBEAT_REJECT_CODES, SKIP_CODES, parseBearer, type BearerFailure, type DenialKind, type Logger, type SkipCode } from '@revocable/protocol';
+import { DENIAL_KINDS, EVENT_KEY_KID_PREFIX, HEARTBEAT_REJECT_CODES, SKIP_CODES, isToken68, locateBearer, type BearerFailure, type DenialKind, type Logger, type SkipCode } from '@revocable/protocol';
 import { MAX_ACCESS_TTL_SECONDS, TokenVerificationError, type VerificationAlgorithm } from '@revocable/tokens';
 import {
   decide,
@@ -17,7 +17,7 @@ import {
 } from './decide.ts';
 import { JwksEventKeys } from './event-keys.ts';
 import { introspectToken, type IntrospectionOptions } from './introspection.ts';
-import { createVerifierMetrics, initSkipCodes, type BuildInfo, type VerifierMetrics } from './metrics.ts';
+import { createVerifierMetrics, initSkipCodes, type BuildInfo, type RequestCell, type VerifierMetrics } from './metrics.ts';
 import { RevokedTokenError, TokenVerifier, type AuthContext, type TokenCheck } from './verifier.ts';
 
 /** Options of {@link createVerifierCore} (and of the `revocable` plugin). */
@@ -366,21 +366,21 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     }
   }
 
-  // Label children bound once per distinct sample (decide() interns its samples), so a
-  // request's count is one increment, without label hashing.
-  const counters = new Map<RequestCount, { inc(): void }>();
-  const countOf = (count: RequestCount) => {
-    let counter = counters.get(count);
-    if (counter === undefined) {
-      counter = m.requests.labels(count.outcome, count.reason);
-      counters.set(count, counter);
+  // One tally cell per distinct sample (decide() interns its samples), so a request's count
+  // is one integer increment, read by the counter at scrape time.
+  const cells = new Map<RequestCount, RequestCell>();
+  const countOf = (count: RequestCount): RequestCell => {
+    let cell = cells.get(count);
+    if (cell === undefined) {
+      cell = m.requests.cell(count.outcome, count.reason);
+      cells.set(count, cell);
     }
-    return counter;
+    return cell;
   };
 
   /** Executes a final decision: the metric sample, the rate-limited fail-open warning. */
   function execute(decision: Exclude<Decision, { verdict: 'introspect' }>, log: Pick<Logger, 'warn'>): AuthDecision {
-    countOf(decision.count).inc();
+    countOf(decision.count).n++;
     if (decision.verdict === 'deny') return { ok: false, failure: decision.failure };
     if (decision.stale !== undefined) {
       staleServed++;
@@ -418,9 +418,14 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     const policy = policyOf(route);
     // Not ready: the answer is 503 whatever the token, so no verification work is spent.
     if (!consumer.isCaughtUp()) return execute(decide(NOT_CHECKED, policy, NOT_READY) as Exclude<Decision, { verdict: 'introspect' }>, log);
-    const bearer = parseBearer(authorization);
+    // Cache first: a token equal to one verified before needs no character check (parseBearer
+    // = locateBearer + isToken68), which would read all ~500 characters on every request.
+    const bearer = locateBearer(authorization);
     if (!bearer.ok) return settle(UNUSABLE[bearer.reason], policy, undefined, log);
     const token = bearer.token;
+    const hit = tokenVerifier.cached(token);
+    if (hit !== undefined) return settle(stateOf(hit), policy, token, log);
+    if (!isToken68(token)) return settle(UNUSABLE.malformed, policy, undefined, log);
     let checked: TokenCheck | Promise<TokenCheck>;
     try {
       checked = tokenVerifier.check(token);

@@ -21,9 +21,10 @@ export {
 export { authFailureResponse, type AuthFailureResponse } from './response.ts';
 export { TokenVerifier, RevokedTokenError, type AuthContext, type DenylistLookup, type TokenCheck, type TokenVerifierOptions } from './verifier.ts';
 export { introspectToken, IntrospectionError, type IntrospectionOptions, type IntrospectionResult } from './introspection.ts';
-export { createVerifierMetrics, HTTP_DURATION_BUCKETS, registerBuildInfo, type BuildInfo, type MetricSources, type PerKind, type RequestOutcome, type VerifierMetrics } from './metrics.ts';
+export { createVerifierMetrics, registerBuildInfo, type BuildInfo, type MetricSources, type PerKind, type RequestCell, type RequestOutcome, type RequestTally, type VerifierMetrics } from './metrics.ts';
 // The denylist caps are part of the plugin's options (denylistMaxEntries).
 export { DEFAULT_DENYLIST_CAPS, type DenylistCaps } from '@revocable/denylist';
+export { HttpDurationHistogram, HTTP_DURATION_BUCKETS } from './http-duration.ts';
 export { resourceCors, type ResourceCorsOptions } from './cors.ts';
 /** The issuer's longest access-token lifetime, seconds: the default `maxLifetimeSeconds` (from @revocable/tokens). */
 export { MAX_ACCESS_TTL_SECONDS } from '@revocable/tokens';

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { DENIAL_KINDS, type DenialKind, type SkipCode } from '@revocable/protocol';
 
 import type { RequestOutcome } from './decide.ts';
+import { HttpDurationHistogram } from './http-duration.ts';
 
 export type { RequestOutcome };
 
@@ -28,8 +29,8 @@ export interface MetricSources {
 /** The verifier's Prometheus metrics, all on one per-app {@link Registry}. */
 export interface VerifierMetrics {
   registry: Registry;
-  /** `revocable_requests_total{outcome, reason}`. */
-  requests: Counter<'outcome' | 'reason'>;
+  /** `revocable_requests_total{outcome, reason}`: {@link RequestTally}, plain integers rendered at scrape time. */
+  requests: RequestTally;
   /** `revocable_events_applied_total{type}`. */
   eventsApplied: Counter<'type'>;
   /** `revocable_events_skipped_total{code}`: malformed or unknown records. */
@@ -43,11 +44,25 @@ export interface VerifierMetrics {
   /** `revocable_introspections_total{result}`. */
   introspections: Counter<'result'>;
   /** `revocable_http_request_duration_seconds{method, route, status}`: every answered request (the same name and buckets in every service). */
-  httpRequests: Histogram<'method' | 'route' | 'status'>;
+  httpRequests: HttpDurationHistogram;
 }
 
-/** Buckets of `revocable_http_request_duration_seconds`, seconds (the same in every service). */
-export const HTTP_DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** One label set of `revocable_requests_total`: increment `n` per request. */
+export interface RequestCell {
+  readonly outcome: string;
+  readonly reason: string;
+  n: number;
+}
+
+/**
+ * The counts behind `revocable_requests_total{outcome, reason}`. The request path keeps the
+ * cell of its sample and adds 1 to a plain number (no label object, no hashing, no
+ * prom-client call); the counter reads every cell at scrape time.
+ */
+export interface RequestTally {
+  /** The cell of one label set, created at 0 on first use. */
+  cell(outcome: string, reason: string): RequestCell;
+}
 
 /** What `revocable_build_info` says about a running service. */
 export interface BuildInfo {
@@ -82,13 +97,7 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
   const registers = [registry];
   if (options.defaultMetrics === true) collectDefaultMetrics({ register: registry });
   if (options.buildInfo !== undefined) registerBuildInfo(registry, options.buildInfo);
-  const httpRequests = new Histogram({
-    name: 'revocable_http_request_duration_seconds',
-    help: 'HTTP request duration by method, route (the pattern, "unmatched" for no route) and status.',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [...HTTP_DURATION_BUCKETS],
-    registers,
-  });
+  const httpRequests = new HttpDurationHistogram(registry);
 
   /** A counter on this registry that the verifier increments. */
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Counter({ name, help, labelNames, registers });
@@ -115,7 +124,28 @@ export function createVerifierMetrics(sources: MetricSources, options: { default
       },
     });
 
-  const requests = counter('revocable_requests_total', 'Requests to protected routes, by outcome and reason.', ['outcome', 'reason']);
+  const requestCells = new Map<string, RequestCell>();
+  const requests: RequestTally = {
+    cell(outcome, reason) {
+      const key = `${outcome}\u0000${reason}`;
+      let cell = requestCells.get(key);
+      if (cell === undefined) {
+        cell = { outcome, reason, n: 0 };
+        requestCells.set(key, cell);
+      }
+      return cell;
+    },
+  };
+  new Counter({
+    name: 'revocable_requests_total',
+    help: 'Requests to protected routes, by outcome and reason.',
+    labelNames: ['outcome', 'reason'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { outcome, reason, n } of requestCells.values()) this.inc({ outcome, reason }, n);
+    },
+  });
   const eventsApplied = counter('revocable_events_applied_total', 'Revocation events applied to the denylist, by type (heartbeats included).', ['type']);
   const eventsSkipped = counter('revocable_events_skipped_total', 'Records on the revocation topic that were skipped, by reject code.', ['code']);
   const eventApplyLatency = new Histogram({

@@ -95,8 +95,10 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
   // unmatched URLs (404 handler) are not asked for a token. Callback style, so a decision
   // that needed no waiting (cached token, early refusal) goes on in the same tick.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
-    if (request.routeOptions.url === undefined) return done();
-    const routeAuth = request.routeOptions.config.auth;
+    // One read of the getter: it builds a fresh options object on every access.
+    const route = request.routeOptions;
+    if (route.url === undefined) return done();
+    const routeAuth = route.config.auth;
     if (routeAuth?.public === true) return done();
     if (hasTwoCredentials(request.raw.rawHeaders, request.query)) {
       const answer = twoCredentialsResponse();
@@ -109,10 +111,7 @@ async function revocablePlugin(app: FastifyInstance, options: RevocableOptions):
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.httpRequests.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    metrics.httpRequests.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 

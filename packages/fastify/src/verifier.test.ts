@@ -58,6 +58,24 @@ async function rejection(promise: Promise<unknown>): Promise<TokenVerificationEr
 }
 
 describe('TokenVerifier', () => {
+  it('answers a cache hit only for the very token verified: another token with the same tail is verified in full', async () => {
+    const s = await setup();
+    const { token } = await s.sign({ scope: 'orders:read' });
+    expect(s.verifier.cached(token)).toBeUndefined();
+    await s.verifier.verify(token);
+    expect(s.verifier.cached(token)?.context.claims.sub).toBe('user-1');
+    // Same signature (so the same last characters), another payload: never the cached answer.
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'admin', scope: 'orders:admin' })).toString('base64url')}.${signature}`;
+    expect(forged.slice(-16)).toBe(token.slice(-16));
+    expect(s.verifier.cached(forged)).toBeUndefined();
+    expect((await rejection(s.verifier.verify(forged))).reason).toBe('bad_signature');
+    // The forgery did not displace the real token.
+    expect(s.verifier.cached(token)?.cached).toBe(true);
+    expect(s.verifier.cacheStats()).toMatchObject({ size: 1 });
+  });
+
   it('verifies once, then answers repeated tokens from the cache without signature work', async () => {
     const s = await setup();
     const { token } = await s.sign({ scope: 'orders:read orders:write' });

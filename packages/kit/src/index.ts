@@ -22,6 +22,6 @@ export {
   useRequestLog,
   type ServiceLogOptions,
 } from './logging.ts';
-export { HTTP_DURATION_BUCKETS, registerBuildInfo, type BuildInfo } from '@revocable/fastify';
+export { HTTP_DURATION_BUCKETS, HttpDurationHistogram, registerBuildInfo, type BuildInfo } from '@revocable/fastify';
 export { packageVersion } from './build-info.ts';
 export { ERROR_BODY_SCHEMA, ERROR_STATUS_DESCRIPTIONS, takesInput, withErrorResponses } from './openapi.ts';

@@ -75,6 +75,26 @@ const SCHEME = [0x62, 0x65, 0x61, 0x72, 0x65, 0x72] as const;
  * ```
  */
 export function parseBearer(header: string | undefined, maxHeaderLength: number = MAX_AUTHORIZATION_HEADER_LENGTH): BearerResult {
+  const located = locateBearer(header, maxHeaderLength);
+  return located.ok && !isToken68(located.token) ? MALFORMED : located;
+}
+
+/**
+ * {@link parseBearer} without its character check: the token is what follows
+ * `Bearer 1*SP` up to the first space, with nothing but spaces after it, and may still hold
+ * characters outside token68. For a caller that first looks the token up among tokens it
+ * has already verified (an exact match proves the characters) and calls {@link isToken68}
+ * only on a miss: the check reads every character of a ~500-character token, and a
+ * cache-hit request need not pay for it.
+ * @example
+ * ```ts
+ * const bearer = locateBearer(request.headers.authorization);
+ * if (!bearer.ok) return refuse(bearer.reason);
+ * const known = verified.get(bearer.token);
+ * if (known === undefined && !isToken68(bearer.token)) return refuse('malformed');
+ * ```
+ */
+export function locateBearer(header: string | undefined, maxHeaderLength: number = MAX_AUTHORIZATION_HEADER_LENGTH): BearerResult {
   if (header === undefined || header.length === 0) return MISSING;
   const length = header.length;
   if (length > maxHeaderLength) return TOO_LARGE;
@@ -85,21 +105,30 @@ export function parseBearer(header: string | undefined, maxHeaderLength: number 
     // from a non-letter ('B' | 0x20 === 'b'; '"' | 0x20 === '"').
     if ((header.charCodeAt(i) | 0x20) !== SCHEME[i]) return MALFORMED;
   }
-  let i = SCHEME.length;
+  let i: number = SCHEME.length;
   if (header.charCodeAt(i) !== SPACE) return MALFORMED;
   while (i < length && header.charCodeAt(i) === SPACE) i++;
+  if (i === length) return MALFORMED;
   const start = i;
+  // indexOf runs natively; the token itself is only read by isToken68.
+  const space = header.indexOf(' ', start);
+  const end = space === -1 ? length : space;
+  for (i = end; i < length; i++) if (header.charCodeAt(i) !== SPACE) return MALFORMED;
+  return { ok: true, token: header.slice(start, end) };
+}
+
+/** Whether `token` is an RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
+export function isToken68(token: string): boolean {
+  const length = token.length;
+  let i = 0;
   while (i < length) {
-    const c = header.charCodeAt(i);
+    const c = token.charCodeAt(i);
     if (c >= 128 || TOKEN68_CHAR[c] !== 1) break;
     i++;
   }
-  if (i === start) return MALFORMED;
-  while (i < length && header.charCodeAt(i) === EQUALS) i++;
-  const end = i;
-  while (i < length && header.charCodeAt(i) === SPACE) i++;
-  if (i !== length) return MALFORMED;
-  return { ok: true, token: header.slice(start, end) };
+  if (i === 0) return false;
+  while (i < length && token.charCodeAt(i) === EQUALS) i++;
+  return i === length;
 }
 
 // tchar of RFC 9110 §5.6.2, the characters of an auth-scheme name.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { DENIAL_KINDS, EVENT_REJECT_CODES, HEARTBEAT_REJECT_CODES, MAX_AUTHORIZATION_HEADER_LENGTH, SKIP_CODES, parseBearer } from './index.ts';
+import { DENIAL_KINDS, EVENT_REJECT_CODES, HEARTBEAT_REJECT_CODES, MAX_AUTHORIZATION_HEADER_LENGTH, SKIP_CODES, isToken68, locateBearer, parseBearer } from './index.ts';
 
 // The grammar the verifier used before this parser existed (RFC 6750 b64token); the parser
 // must agree with it on every input.
@@ -51,7 +51,32 @@ describe('parseBearer', () => {
       const extra = next(8);
       for (let k = 0; k < extra; k++) header += alphabet[next(alphabet.length)];
       expect(parseBearer(header), JSON.stringify(header)).toEqual(reference(header));
+      // The cache-first split: locate, then check the characters, gives the same answer.
+      const located = locateBearer(header);
+      expect(located.ok && !isToken68(located.token) ? { ok: false, reason: 'malformed' } : located, JSON.stringify(header)).toEqual(reference(header));
     }
+  });
+});
+
+describe('locateBearer and isToken68', () => {
+  it('locates the token without reading its characters; isToken68 checks them', () => {
+    expect(locateBearer('Bearer abcé')).toEqual({ ok: true, token: 'abcé' });
+    expect(locateBearer('Bearer "abc"  ')).toEqual({ ok: true, token: '"abc"' });
+    expect(isToken68('abcé')).toBe(false);
+    expect(isToken68('"abc"')).toBe(false);
+    expect(isToken68('a=b')).toBe(false);
+    expect(isToken68('==')).toBe(false);
+    expect(isToken68('')).toBe(false);
+    expect(isToken68('abc.def-ghi_jkl~m+n/o==')).toBe(true);
+  });
+
+  it('refuses the structure as parseBearer does: two tokens, no token, other schemes, size', () => {
+    for (const bad of ['Bearer', 'Bearer ', 'Bearer  ', 'Bearerabc', 'Bearer a b', ' Bearer abc', 'Bearer\tabc']) {
+      expect(locateBearer(bad), JSON.stringify(bad)).toEqual({ ok: false, reason: 'malformed' });
+    }
+    expect(locateBearer('Basic abc')).toEqual({ ok: false, reason: 'missing_token' });
+    expect(locateBearer(undefined)).toEqual({ ok: false, reason: 'missing_token' });
+    expect(locateBearer('Bearer abcdef', 10)).toEqual({ ok: false, reason: 'token_too_large' });
   });
 });
 

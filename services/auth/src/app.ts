@@ -340,10 +340,7 @@ export async function buildApp(config: AuthConfig, deps: AuthDeps = {}): Promise
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    metrics.httpRequests.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    metrics.httpRequests.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
   await app.register(errorHandlerPlugin);

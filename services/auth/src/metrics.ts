@@ -1,4 +1,4 @@
-import { HTTP_DURATION_BUCKETS, packageVersion, registerBuildInfo } from '@revocable/kit';
+import { HttpDurationHistogram, packageVersion, registerBuildInfo } from '@revocable/kit';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const VERSION = packageVersion(new URL('../package.json', import.meta.url));
@@ -6,7 +6,8 @@ const VERSION = packageVersion(new URL('../package.json', import.meta.url));
 /** Prometheus metrics of one auth instance (own registry: no global state between apps). */
 export interface AuthMetrics {
   registry: Registry;
-  httpRequests: Histogram<'method' | 'route' | 'status'>;
+  /** `revocable_http_request_duration_seconds{method, route, status}`, as in every service. */
+  httpRequests: HttpDurationHistogram;
   logins: Counter<'result'>;
   refreshes: Counter<'result'>;
   revocations: Counter<'type' | 'reason'>;
@@ -44,13 +45,7 @@ export function createMetrics(): AuthMetrics {
   registerBuildInfo(registry, { service: 'auth', version: VERSION });
   return {
     registry,
-    httpRequests: new Histogram({
-      name: 'revocable_http_request_duration_seconds',
-      help: 'HTTP request duration by method, route (the pattern, "unmatched" for no route) and status.',
-      labelNames: ['method', 'route', 'status'],
-      buckets: [...HTTP_DURATION_BUCKETS],
-      registers: [registry],
-    }),
+    httpRequests: new HttpDurationHistogram(registry),
     logins: new Counter({ name: 'revocable_auth_logins_total', help: 'Login attempts by result', labelNames: ['result'], registers: [registry] }),
     refreshes: new Counter({ name: 'revocable_auth_refreshes_total', help: 'Refresh-token grants by result', labelNames: ['result'], registers: [registry] }),
     revocations: new Counter({
