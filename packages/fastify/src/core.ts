@@ -426,19 +426,10 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
     const hit = tokenVerifier.cached(token);
     if (hit !== undefined) return settle(stateOf(hit), policy, token, log);
     if (!isToken68(token)) return settle(UNUSABLE.malformed, policy, undefined, log);
-    let checked: TokenCheck | Promise<TokenCheck>;
-    try {
-      checked = tokenVerifier.check(token);
-    } catch (error) {
-      return settle(stateOfError(error, log), policy, token, log);
-    }
-    if (checked instanceof Promise) {
-      return checked.then(
-        (result) => settle(stateOf(result), policy, token, log),
-        (error: unknown) => settle(stateOfError(error, log), policy, token, log),
-      );
-    }
-    return settle(stateOf(checked), policy, token, log);
+    return tokenVerifier.checkUncached(token).then(
+      (result) => settle(stateOf(result), policy, token, log),
+      (error: unknown) => settle(stateOfError(error, log), policy, token, log),
+    );
   }
 
   function checkRoute(where: string, route: RouteAuthOptions | undefined): void {

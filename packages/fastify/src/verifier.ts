@@ -102,8 +102,15 @@ export class TokenVerifier {
    * with {@link TokenVerificationError}.
    */
   check(token: string): TokenCheck | Promise<TokenCheck> {
-    const hit = this.cached(token);
-    if (hit !== undefined) return hit;
+    return this.cached(token) ?? this.checkUncached(token);
+  }
+
+  /**
+   * The miss half of {@link check}, for a caller that just had {@link cached} answer
+   * undefined: verifies `token` in full (one verification shared by concurrent callers) and
+   * caches it, without looking the cache up again.
+   */
+  checkUncached(token: string): Promise<TokenCheck> {
     this.#misses++;
     let pending = this.#inFlight.get(token);
     if (pending === undefined) {
