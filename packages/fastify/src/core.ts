@@ -397,7 +397,11 @@ export function createVerifierCore(options: VerifierCoreOptions & { logger: Logg
   function settle(state: TokenState, policy: RoutePolicy, token: string | undefined, log: Pick<Logger, 'warn'>): AuthDecision | Promise<AuthDecision> {
     let freshness: FreshnessState = policy.freshness === undefined ? READY_UNBOUNDED : { ready: true, ageSeconds: consumer.freshnessSeconds() };
     // Read only for a token local state would serve: a refused one needs no overflow check.
-    if (state.kind === 'valid' && denylist.failingClosed()) freshness = { ...freshness, overflow: true };
+    if (state.kind === 'valid' && denylist.failingClosed()) {
+      // Tokens are served again from the second failClosedUntil names.
+      const retryAfter = Math.max(1, Math.ceil(denylist.failClosedUntil() - now() / 1000));
+      freshness = { ...freshness, overflow: true, overflowRetryAfterSeconds: retryAfter };
+    }
     const decision = decide(state, policy, freshness);
     if (decision.verdict !== 'introspect') return execute(decision, log);
     const asked = token === undefined ? Promise.resolve('failed' as const) : introspect(token);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DENIAL_KINDS, TOKEN_REJECT_REASONS } from '@revocable/protocol';
 import { decide, type FreshnessState, type RoutePolicy, type TokenState } from './decide.ts';
+import { authFailureResponse } from './response.ts';
 import type { AuthContext } from './verifier.ts';
 
 const context = (scopes: string[] = []): AuthContext => ({
@@ -35,6 +36,12 @@ describe('decide', () => {
         count: { outcome: 'unavailable', reason: 'denylist_overflow' },
       });
     }
+    // With the time the overflow still holds, the 503 carries it (Retry-After).
+    const held = decide(valid(), open, { ...overflow, overflowRetryAfterSeconds: 1740 });
+    expect(held).toMatchObject({ failure: { status: 503, reason: 'denylist_overflow', retryAfterSeconds: 1740 } });
+    if (held.verdict !== 'deny') throw new Error('expected a denial');
+    expect(authFailureResponse(held.failure).headers['retry-after']).toBe('1740');
+    expect(authFailureResponse({ status: 503, reason: 'not_ready' }).headers['retry-after']).toBe('1');
     // What the denylist still knows is still answered: revoked, rejected, missing scope.
     expect(decide({ kind: 'revoked', by: 'session' }, open, overflow)).toMatchObject({ failure: { status: 401, reason: 'revoked' } });
     expect(decide({ kind: 'rejected', reason: 'expired' }, open, overflow)).toMatchObject({ failure: { status: 401, reason: 'expired' } });

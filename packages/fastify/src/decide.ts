@@ -69,6 +69,11 @@ export interface FreshnessState {
    */
   overflow?: boolean;
   /**
+   * With `overflow`: seconds until the denylist stops failing closed, the `Retry-After` of the
+   * 503 (at least 1). Default 1.
+   */
+  overflowRetryAfterSeconds?: number;
+  /**
    * The issuer's RFC 7662 answer, once asked: present only on the second decision after a
    * first one answered `introspect`.
    */
@@ -79,7 +84,7 @@ export interface FreshnessState {
 export type AuthFailure =
   | { status: 401; reason: UnauthorizedReason }
   | { status: 403; scopes: readonly string[] }
-  | { status: 503; reason: UnavailableReason };
+  | { status: 503; reason: UnavailableReason; /** `Retry-After`, seconds; default 1. */ retryAfterSeconds?: number };
 
 /** `outcome` label of `revocable_requests_total`. */
 export type RequestOutcome = 'allowed' | 'allowed_stale' | 'unauthorized' | 'forbidden' | 'unavailable';
@@ -186,7 +191,11 @@ export function decide(token: TokenState, route: RoutePolicy, freshness: Freshne
   }
   const bound = route.freshness;
   if (freshness.overflow === true) {
-    if (bound?.policy !== 'introspect') return OVERFLOW;
+    if (bound?.policy !== 'introspect') {
+      const retry = freshness.overflowRetryAfterSeconds;
+      // Built per request only while an overflow is in force: the answer says how long it lasts.
+      return retry === undefined ? OVERFLOW : deny({ status: 503, reason: 'denylist_overflow', retryAfterSeconds: retry }, 'unavailable', 'denylist_overflow');
+    }
     return introspected(context, freshness.introspection);
   }
   if (bound !== undefined && freshness.ageSeconds > bound.maxSeconds) {

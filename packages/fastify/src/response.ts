@@ -43,7 +43,7 @@ export interface AuthFailureResponse {
 
 /**
  * The one place an {@link AuthFailure} becomes an HTTP answer (RFC 6750 §3 challenges,
- * `Retry-After: 1` on 503). Framework-free, so a forward-auth gateway answers the same way.
+ * `Retry-After` on 503: the failure's `retryAfterSeconds`, else 1). Framework-free, so a forward-auth gateway answers the same way.
  * @example
  * ```ts
  * const { status, headers, body } = authFailureResponse({ status: 401, reason: 'expired' });
@@ -73,7 +73,7 @@ export function authFailureResponse(failure: AuthFailure): AuthFailureResponse {
     case 503:
       return {
         status: 503,
-        headers: { [RETRY_AFTER_HEADER]: '1' },
+        headers: { [RETRY_AFTER_HEADER]: String(failure.retryAfterSeconds ?? 1) },
         body: { error: 'temporarily_unavailable', error_description: UNAVAILABLE_TEXT[failure.reason], reason: failure.reason },
       };
   }
