@@ -26,3 +26,15 @@ describe('TOKEN_MAX_LIFETIME_SECONDS', () => {
     expect(message).not.toContain('\n');
   });
 });
+
+describe('JWKS_MAX_AGE_SECONDS', () => {
+  it('defaults to 600 s, the auth service default of VERIFIER_JWKS_MAX_AGE_SECONDS, and reaches the verifier options in ms', () => {
+    expect(load({}).jwksMaxAgeSeconds).toBe(600);
+    expect(verifierOptionsFromConfig(load({})).jwksCacheMaxAgeMs).toBe(600_000);
+    expect(verifierOptionsFromConfig(load({ JWKS_MAX_AGE_SECONDS: '120' })).jwksCacheMaxAgeMs).toBe(120_000);
+  });
+
+  it.each(['0', '86401', '10m', '-1'])('refuses %j with one line naming the variable', (value) => {
+    expect(() => load({ JWKS_MAX_AGE_SECONDS: value })).toThrow(/^JWKS_MAX_AGE_SECONDS\b[^\n]*$/);
+  });
+});

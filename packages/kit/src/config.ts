@@ -42,6 +42,13 @@ export interface VerifierConfig {
   jwksUrl: string;
   /** JWKS_COOLDOWN_MS, default 5000: least time between JWKS refetches caused by unknown kids (also the longest a freshly rotated key can be refused). */
   jwksCooldownMs: number;
+  /**
+   * JWKS_MAX_AGE_SECONDS, default 600 (1–86400): the longest a fetched JWKS is used without
+   * refetching. Keep it at most the auth service's VERIFIER_JWKS_MAX_AGE_SECONDS, which keeps
+   * each `key.revoked` entry that much longer than the key's last token: a revoked key this
+   * instance still holds in a cached JWKS stays denied until the cache would have refetched.
+   */
+  jwksMaxAgeSeconds: number;
   /** INTROSPECTION_CLIENT_ID + INTROSPECTION_CLIENT_SECRET (both or neither); URL is AUTH_URL/oauth/introspect. */
   introspection: IntrospectionOptions | undefined;
   /** FRESHNESS_MAX_SECONDS, default 10: routes with a freshness bound use it. */
@@ -121,6 +128,7 @@ export function loadVerifierConfig(env: Env, defaults: { audience: string }): Ve
     audience,
     jwksUrl: httpUrl(env, 'JWKS_URL', `${authUrl}/.well-known/jwks.json`),
     jwksCooldownMs: intFromEnv(env, 'JWKS_COOLDOWN_MS', 5_000, 0, 3_600_000),
+    jwksMaxAgeSeconds: intFromEnv(env, 'JWKS_MAX_AGE_SECONDS', 600, 1, 86_400),
     introspection: clientId === '' ? undefined : { url: `${authUrl}/oauth/introspect`, clientId, clientSecret },
     freshnessMaxSeconds: intFromEnv(env, 'FRESHNESS_MAX_SECONDS', 10, 1, 86_400),
     clockToleranceSeconds: intFromEnv(env, 'CLOCK_TOLERANCE_SECONDS', 5, 0, 300),
@@ -183,6 +191,7 @@ export function verifierOptionsFromConfig(config: VerifierConfig, overrides: Par
     audience: config.audience,
     jwksUrl: config.jwksUrl,
     jwksCooldownMs: config.jwksCooldownMs,
+    jwksCacheMaxAgeMs: config.jwksMaxAgeSeconds * 1000,
     transport: overrides.transport ?? transportFromConfig(config),
     topic: config.revocationTopic,
     clockToleranceSeconds: config.clockToleranceSeconds,

@@ -62,7 +62,7 @@ export async function buildApp(config: GateConfig, overrides: GateOverrides = {}
   // Every audience's verifier shares one JWKS (one cache, one refetch cooldown).
   const getKey =
     overrides.getKey ??
-    createRemoteJWKSet(new URL(config.verifier.jwksUrl), { cooldownDuration: config.verifier.jwksCooldownMs, cacheMaxAge: 600_000, timeoutDuration: 3000 });
+    createRemoteJWKSet(new URL(config.verifier.jwksUrl), { cooldownDuration: config.verifier.jwksCooldownMs, cacheMaxAge: config.verifier.jwksMaxAgeSeconds * 1000, timeoutDuration: 3000 });
   const options = verifierOptionsFromConfig({ ...config.verifier, audience: audiences[0] ?? 'gate' }, { getKey, buildInfo: BUILD_INFO, ...overrides });
   // The gate confirms revocations for every audience of its routes.
   if (options.receipts !== undefined && audiences.length > 0) options.receipts = { ...options.receipts, audiences };
