@@ -15,9 +15,14 @@ class ApiError extends Error {
   }
 }
 
-async function api(token, method, path, body) {
+// A revoking call waits (RFC 7240 Prefer: wait) until every live resource-service instance
+// confirmed it, for at most this long, so the page can say where it has landed.
+const REVOKE_WAIT_SECONDS = 5;
+
+async function api(token, method, path, body, { wait } = {}) {
   const headers = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
+  if (wait !== undefined) headers.prefer = `wait=${wait}`;
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   const data = text === '' ? {} : JSON.parse(text);
@@ -26,6 +31,16 @@ async function api(token, method, path, body) {
 }
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+
+/** `label`, then where the revocation landed (the `propagation` member of a Prefer: wait answer), if the service sent one. */
+function landed(label, data) {
+  const p = data?.propagation;
+  if (p === undefined || p === null) return label;
+  const total = p.confirmed.length + p.pending.length;
+  if (total === 0) return `${label} No resource-service instance was live to confirm it.`;
+  if (p.complete) return `${label} Confirmed by ${p.confirmed.length} of ${total} instances (slowest ${p.slowest_ms} ms).`;
+  return `${label} Confirmed by ${p.confirmed.length} of ${total} instances after ${p.waited_ms} ms; not yet: ${p.pending.map((i) => i.instance).join(', ')}.`;
+}
 
 function SignIn({ onSignedIn }) {
   const [token, setToken] = useState('');
@@ -62,8 +77,8 @@ function Users({ token }) {
     setBusy(true);
     setMessage('');
     try {
-      await action();
-      setMessage(what);
+      const said = await action();
+      setMessage(typeof said === 'string' ? said : what);
     } catch (err) {
       setMessage(`Failed: ${err.message}`);
     } finally {
@@ -79,10 +94,11 @@ function Users({ token }) {
     });
   };
   const user = found?.user;
-  const act = (label, method, path) =>
+  const act = (label, method, path, revokes = true) =>
     run(label, async () => {
-      await api(token, method, path);
+      const data = await api(token, method, path, undefined, revokes ? { wait: REVOKE_WAIT_SECONDS } : {});
       await load(user.user_id);
+      return landed(label, data);
     });
 
   return html`<section>
@@ -101,7 +117,7 @@ function Users({ token }) {
       <div class="row">
         <button class="action danger" data-testid="revoke-all" disabled=${busy} onClick=${() => act('Every session revoked.', 'POST', `/v1/admin/users/${user.user_id}/revoke`)}>Revoke all sessions</button>
         ${user.disabled
-          ? html`<button class="action" data-testid="enable-user" disabled=${busy} onClick=${() => act('Account enabled.', 'POST', `/v1/admin/users/${user.user_id}/enable`)}>Enable account</button>`
+          ? html`<button class="action" data-testid="enable-user" disabled=${busy} onClick=${() => act('Account enabled.', 'POST', `/v1/admin/users/${user.user_id}/enable`, false)}>Enable account</button>`
           : html`<button class="action danger" data-testid="disable-user" disabled=${busy} onClick=${() => act('Account disabled.', 'POST', `/v1/admin/users/${user.user_id}/disable`)}>Disable account</button>`}
       </div>
       <h2 style="margin-top:1rem">Sessions (${found.sessions.length})</h2>
@@ -130,11 +146,11 @@ function Keys({ token }) {
   useEffect(() => {
     load().catch((err) => setMessage(`Failed: ${err.message}`));
   }, [load]);
-  const act = async (label, method, path) => {
+  const act = async (label, method, path, revokes = true) => {
     setMessage('');
     try {
-      await api(token, method, path);
-      setMessage(label);
+      const data = await api(token, method, path, undefined, revokes ? { wait: REVOKE_WAIT_SECONDS } : {});
+      setMessage(landed(label, data));
       await load();
     } catch (err) {
       setMessage(`Failed: ${err.message}`);
@@ -142,7 +158,7 @@ function Keys({ token }) {
   };
   return html`<section>
     <h2>Signing keys</h2>
-    <div class="row"><button class="action primary" data-testid="rotate-key" onClick=${() => act('Rotated.', 'POST', '/v1/admin/keys/rotate')}>Rotate now</button></div>
+    <div class="row"><button class="action primary" data-testid="rotate-key" onClick=${() => act('Rotated.', 'POST', '/v1/admin/keys/rotate', false)}>Rotate now</button></div>
     ${message && html`<p data-testid="key-message" class=${message.startsWith('Failed') ? 'error' : 'ok'}>${message}</p>`}
     <table data-testid="keys">
       <thead><tr><th>kid</th><th>status</th><th>alg</th><th>created</th><th></th></tr></thead>
