@@ -66,6 +66,11 @@ export async function awaitRetention(
     if (Date.now() > deadline) {
       throw new TransportError('ERR_KAFKA_TIMEOUT', `the retention of ${topic} still reads ${have} ms, not ${wantedMs} ms, ${timeoutMs / 1000} s after raising it`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
   }
+}
+
+/** Resolves after `ms` milliseconds (the adapters' polling loops). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,5 +1,5 @@
 import type { Admin, BaseOptions, ClusterMetadata, Consumer, MessageToProduce, Producer } from '@platformatic/kafka';
-import { adapterProducer, awaitRetention, errorWrapper, retentionToRaise } from './adapter.ts';
+import { adapterProducer, awaitRetention, delay, errorWrapper, retentionToRaise } from './adapter.ts';
 import { murmur2 } from './murmur2.ts';
 import { TransportError, isTransportError, type BroadcastSubscription, type BroadcastSubscriptionOptions, type EventTransport, type IncomingRecord, type TopicAdmin, type TopicSpec, type TransportErrorCode } from './transport.ts';
 import type { KafkaConnectionOptions } from './options.ts';
@@ -496,8 +496,4 @@ function findError(error: unknown, property: string, value: unknown, depth = 0):
     if (found) return found;
   }
   return findError(e['cause'], property, value, depth + 1);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
